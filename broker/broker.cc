@@ -1,0 +1,138 @@
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/zmq_util.h"
+#include "schemas/codec.h"
+#include "schemas/topics.h"
+
+namespace broker {
+
+Broker::Broker(BrokerSockets sockets, RunManager& manager, ControlHandler& control,
+               const common::Clock& clock)
+    : sockets_(sockets), manager_(manager), control_(control), clock_(clock) {}
+
+common::Status Broker::Run(const std::atomic<bool>& stop) {
+  // Take every published frame; XPUB filters per subscriber downstream.
+  const char subscribe_all = 1;
+  sockets_.bus_in->send(zmq::buffer(&subscribe_all, 1));
+  while (!stop.load()) {
+    std::array<zmq::pollitem_t, 4> items = {{
+        {sockets_.bus_in->handle(), 0, ZMQ_POLLIN, 0},
+        {sockets_.bus_out->handle(), 0, ZMQ_POLLIN, 0},
+        {sockets_.control->handle(), 0, ZMQ_POLLIN, 0},
+        {sockets_.work->handle(), 0, ZMQ_POLLIN, 0},
+    }};
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        manager_.NextDeadline() - clock_.Now());
+    try {
+      zmq::poll(items.data(), items.size(),
+                std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(1000)));
+      // Drain in bounded bursts so no socket starves the others.
+      for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) HandleBusFrame();
+      if (items[1].revents & ZMQ_POLLIN) {
+        while (!common::ReceiveMultipart(*sockets_.bus_out).empty()) {
+        }  // subscription notices: nothing to do
+      }
+      for (int i = 0; i < 256 && (items[2].revents & ZMQ_POLLIN); ++i) HandleControl();
+      for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN); ++i) HandleWork();
+      manager_.Tick();
+      Flush();
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // signal: re-check `stop`
+      return common::Status::Error(common::Code::kIoError, e.what());
+    }
+  }
+  return common::Status();
+}
+
+void Broker::HandleBusFrame() {
+  std::vector<zmq::message_t> parts = common::ReceiveMultipart(*sockets_.bus_in);
+  if (parts.empty()) return;
+  if (parts.size() != 2) {
+    ++counters_.bad_frames;
+    spdlog::warn("dropped bus message with {} frames (want [topic, payload])", parts.size());
+    return;
+  }
+  const std::string topic = parts[0].to_string();
+  if (topic == schemas::kTopicDue) {
+    auto due = schemas::DecodeDueEvent(parts[1].to_string_view());
+    if (!due.ok()) {
+      ++counters_.bad_frames;
+      spdlog::warn("dropped due event: {}", due.status().message());
+      return;
+    }
+    Admission admission = manager_.Admit(due.value());
+    schemas::DueAck ack;
+    ack.key = admission.run.key.empty() ? due.value().key : admission.run.key;
+    ack.run_id = admission.run.run_id;
+    ack.duplicate = admission.duplicate;
+    if (!admission.status.ok()) {
+      ack.error = admission.status.message();
+      spdlog::warn("due event {} refused: {}", due.value().key, ack.error);
+    }
+    sockets_.bus_out->send(zmq::buffer(std::string(schemas::kTopicDueAck)), zmq::send_flags::sndmore);
+    sockets_.bus_out->send(zmq::buffer(schemas::Encode(ack)), zmq::send_flags::none);
+  } else if (topic.starts_with(schemas::kTopicRunPrefix) ||
+             topic.starts_with(schemas::kTopicAlertPrefix) ||
+             topic == schemas::kTopicScheduleChanged || topic == schemas::kTopicDueAck) {
+    // Only the broker speaks on these topics; a forged one is not passed on.
+    ++counters_.bad_frames;
+    spdlog::warn("dropped a published \"{}\" frame: only the broker publishes it", topic);
+    return;
+  }
+  ++counters_.forwarded;
+  sockets_.bus_out->send(parts[0], zmq::send_flags::sndmore);
+  sockets_.bus_out->send(parts[1], zmq::send_flags::none);
+}
+
+void Broker::HandleControl() {
+  std::vector<zmq::message_t> parts = common::ReceiveMultipart(*sockets_.control);
+  if (parts.size() < 2) {
+    if (!parts.empty()) ++counters_.bad_frames;
+    return;
+  }
+  // Envelope (identity, and the empty delimiter from REQ/our DEALER) goes
+  // back unchanged; the last frame is the request.
+  const std::string reply = control_.Handle(parts.back().to_string_view());
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    sockets_.control->send(parts[i], zmq::send_flags::sndmore);
+  }
+  sockets_.control->send(zmq::buffer(reply), zmq::send_flags::none);
+  Flush();  // a trigger or team change announces before the next request
+}
+
+void Broker::HandleWork() {
+  std::vector<zmq::message_t> parts = common::ReceiveMultipart(*sockets_.work);
+  if (parts.size() != 2) {
+    if (!parts.empty()) {
+      ++counters_.bad_frames;
+      spdlog::warn("dropped runner message with {} frames", parts.size());
+    }
+    return;
+  }
+  const std::string identity = parts[0].to_string();
+  auto message = schemas::DecodeRunnerMessage(parts[1].to_string_view());
+  if (!message.ok()) {
+    ++counters_.bad_frames;
+    spdlog::warn("dropped runner message from {}: {}", identity, message.status().message());
+    return;
+  }
+  if (message.value().runner_id != identity) {
+    ++counters_.bad_frames;
+    spdlog::warn("dropped runner message: runner_id {} sent from socket identity {}",
+                 message.value().runner_id, identity);
+    return;
+  }
+  manager_.OnRunnerMessage(identity, message.value());
+}
+
+void Broker::Flush() {
+  for (Outgoing& out : manager_.TakeOutbox()) {
+    zmq::socket_t& socket = out.to == Outgoing::To::kBus ? *sockets_.bus_out : *sockets_.work;
+    socket.send(zmq::buffer(out.address), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(out.payload), zmq::send_flags::none);
+  }
+}
+
+}  // namespace broker

@@ -1,0 +1,58 @@
+// Broker: the event-bus proxy and the loop around RunManager. It forwards
+// every published frame from XSUB to XPUB, feeds "due" frames, runner
+// messages and control requests to their handlers, and sends what they
+// queue. One thread, one zmq::poll.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/control_handler.h"
+#include "broker/run_manager.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace broker {
+
+struct BrokerSockets {
+  zmq::socket_t* bus_in;   // XSUB, bound: publishers connect here
+  zmq::socket_t* bus_out;  // XPUB, bound: subscribers connect here
+  zmq::socket_t* control;  // ROUTER, bound
+  zmq::socket_t* work;     // ROUTER, bound: runners connect here
+};
+
+struct BrokerCounters {
+  std::uint64_t bad_frames = 0;
+  std::uint64_t forwarded = 0;
+};
+
+class Broker {
+ public:
+  // Sockets, manager, handler and clock are borrowed; they must outlive the
+  // Broker.
+  Broker(BrokerSockets sockets, RunManager& manager, ControlHandler& control,
+         const common::Clock& clock);
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Serves until `stop` is set. Returns an error only for socket failures.
+  common::Status Run(const std::atomic<bool>& stop);
+
+  const BrokerCounters& counters() const { return counters_; }
+
+ private:
+  void HandleBusFrame();
+  void HandleControl();
+  void HandleWork();
+  void Flush();
+
+  BrokerSockets sockets_;
+  RunManager& manager_;
+  ControlHandler& control_;
+  const common::Clock& clock_;
+  BrokerCounters counters_;
+};
+
+}  // namespace broker

@@ -1,0 +1,99 @@
+#include "broker/control_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/team.h"
+#include "schemas/codec.h"
+
+namespace broker {
+
+using schemas::ControlReply;
+using schemas::ControlRequest;
+
+namespace {
+
+ControlReply Error(const common::Status& status) {
+  ControlReply reply;
+  reply.ok = false;
+  reply.error = status.message();
+  return reply;
+}
+
+std::uint32_t Limit(std::uint32_t requested) {
+  if (requested == 0) return kDefaultListLimit;
+  return std::min(requested, kMaxListLimit);
+}
+
+}  // namespace
+
+ControlHandler::ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams)
+    : manager_(manager), store_(store), teams_(teams) {}
+
+std::string ControlHandler::Handle(std::string_view request_bytes) {
+  auto request = schemas::DecodeControlRequest(request_bytes);
+  if (!request.ok()) {
+    spdlog::warn("bad control request: {}", request.status().message());
+    return schemas::Encode(Error(request.status()));
+  }
+  ControlReply reply = Answer(request.value());
+  if (!reply.ok) spdlog::info("control {} refused: {}", request.value().op, reply.error);
+  return schemas::Encode(reply);
+}
+
+ControlReply ControlHandler::Answer(const ControlRequest& request) {
+  ControlReply reply;
+  reply.ok = true;
+  const std::string& op = request.op;
+  if (op == "ping") {
+    reply.last_seq = manager_.last_seq();
+  } else if (op == "trigger") {
+    if (!request.key.empty()) {
+      if (auto s = schemas::ValidateRunKey(request.key); !s.ok()) return Error(s);
+    }
+    schemas::DueEvent due;
+    due.team = request.team;
+    due.kind = "manual";
+    due.key = request.key;
+    due.pdate = request.pdate;
+    due.requested_by = request.requested_by;
+    Admission admission = manager_.Admit(due);
+    if (!admission.status.ok()) return Error(admission.status);
+    reply.run = admission.run;
+    reply.duplicate = admission.duplicate;
+  } else if (op == "runs.list") {
+    std::optional<std::uint32_t> team;
+    if (!request.all_teams) team = request.team;
+    auto runs = store_.ListRuns(team, Limit(request.limit));
+    if (!runs.ok()) return Error(runs.status());
+    reply.runs = std::move(runs).value();
+  } else if (op == "run.get") {
+    auto run = store_.GetRun(request.run_id);
+    if (!run.ok()) return Error(run.status());
+    reply.run = run.value();
+  } else if (op == "teams.list") {
+    reply.teams = teams_.ResolvedAll();
+    reply.last_seq = manager_.last_seq();
+  } else if (op == "team.put") {
+    if (auto s = common::ValidateTeamId(request.team_record.id, true); !s.ok()) return Error(s);
+    if (auto s = manager_.PutTeam(request.team_record); !s.ok()) return Error(s);
+    reply.teams = {teams_.Resolved(*teams_.Find(request.team_record.id))};
+  } else if (op == "team.remove") {
+    if (auto s = manager_.RemoveTeam(request.team); !s.ok()) return Error(s);
+  } else if (op == "events.since") {
+    auto events = store_.EventsAfter(request.since_seq, Limit(request.limit));
+    if (!events.ok()) return Error(events.status());
+    reply.events = std::move(events).value();
+    reply.last_seq = manager_.last_seq();
+  } else if (op == "cancel") {
+    auto run = manager_.Cancel(request.run_id);
+    if (!run.ok()) return Error(run.status());
+    reply.run = run.value();
+  } else {
+    return Error(common::Status::Error(common::Code::kInvalid, "unknown op \"" + op + "\""));
+  }
+  return reply;
+}
+
+}  // namespace broker

@@ -1,0 +1,34 @@
+// ControlHandler: answers control-socket requests (trigger, runs, teams,
+// event replay, cancel). Bytes in, bytes out; never throws.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "broker/run_manager.h"
+#include "broker/run_store.h"
+#include "broker/team_registry.h"
+
+namespace broker {
+
+inline constexpr std::uint32_t kDefaultListLimit = 50;
+inline constexpr std::uint32_t kMaxListLimit = 10'000;
+
+class ControlHandler {
+ public:
+  // All three must outlive the handler.
+  ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams);
+
+  // Decodes a request and returns the encoded reply; a bad request gets a
+  // reply with ok=false and the reason.
+  std::string Handle(std::string_view request_bytes);
+
+ private:
+  schemas::ControlReply Answer(const schemas::ControlRequest& request);
+
+  RunManager& manager_;
+  RunStore& store_;
+  TeamRegistry& teams_;
+};
+
+}  // namespace broker

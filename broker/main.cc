@@ -1,0 +1,96 @@
+// daybreak-broker: the event bus, the run state and the dispatcher.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "broker/broker.h"
+#include "common/logging.h"
+#include "common/process.h"
+#include "common/schedule.h"
+#include "schemas/topics.h"
+
+namespace {
+
+broker::Settings SettingsFrom(const common::Config& c) {
+  broker::Settings s;
+  s.misfire_grace = std::chrono::seconds(c.misfire_grace_s);
+  s.retry.initial = std::chrono::milliseconds(static_cast<std::int64_t>(c.backoff_initial_s * 1000));
+  s.retry.max = std::chrono::milliseconds(static_cast<std::int64_t>(c.backoff_max_s * 1000));
+  s.retry.retry_any_failure = c.retry_on == "any";
+  s.failure_alert_threshold = static_cast<std::uint32_t>(c.failure_alert_threshold);
+  s.heartbeat = std::chrono::milliseconds(c.heartbeat_ms);
+  s.heartbeat_liveness = c.heartbeat_liveness;
+  return s;
+}
+
+broker::TeamDefaults DefaultsFrom(const common::Config& c) {
+  broker::TeamDefaults d;
+  d.run_time = c.daily_run_time;
+  d.timezone = c.timezone.empty() ? common::MachineZoneName() : c.timezone;
+  d.overlap = c.overlap;
+  d.max_attempts = static_cast<std::uint32_t>(c.max_attempts);
+  d.purchase_day = common::ParseWeekday(c.purchase_weekday).value();
+  return d;
+}
+
+zmq::socket_t Bind(zmq::context_t& context, zmq::socket_type type, const std::string& endpoint,
+                   std::size_t max_bytes) {
+  zmq::socket_t socket(context, type);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_bytes));
+  socket.set(zmq::sockopt::sndhwm, 100000);
+  socket.set(zmq::sockopt::rcvhwm, 100000);
+  socket.bind(endpoint);
+  return socket;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"daybreak-broker: Daybreak's event bus, run state and dispatcher"};
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto config = common::LoadProcessConfig(config_path);
+    if (!config.ok()) {
+      fmt::print(stderr, "daybreak-broker: bad configuration: {}\n", config.status().message());
+      return 2;
+    }
+    const common::Config& c = config.value();
+    if (auto s = common::SetupLogging("broker", c.log_level); !s.ok()) {
+      fmt::print(stderr, "daybreak-broker: {}\n", s.message());
+      return 2;
+    }
+    const auto& stop = common::InstallStopSignals();
+    std::filesystem::create_directories(c.state_dir);
+    auto store = broker::RunStore::Open(c.state_dir, c.sync_writes);
+    if (!store.ok()) {
+      spdlog::critical("cannot open the run store: {}", store.status().ToString());
+      return 1;
+    }
+    common::SystemClock clock;
+    broker::TeamRegistry teams(DefaultsFrom(c));
+    broker::RunManager manager(*store.value(), teams, clock, SettingsFrom(c));
+    if (auto s = manager.Load(); !s.ok()) {
+      spdlog::critical("cannot load state from {}: {}", c.state_dir, s.ToString());
+      return 1;
+    }
+    broker::ControlHandler control(manager, *store.value(), teams);
+    zmq::context_t context(1);
+    zmq::socket_t bus_in = Bind(context, zmq::socket_type::xsub, c.bus_publish, schemas::kMaxFrameBytes);
+    zmq::socket_t bus_out = Bind(context, zmq::socket_type::xpub, c.bus_subscribe, schemas::kMaxFrameBytes);
+    zmq::socket_t control_socket = Bind(context, zmq::socket_type::router, c.control, schemas::kMaxFrameBytes);
+    zmq::socket_t work = Bind(context, zmq::socket_type::router, c.work, schemas::kMaxFrameBytes);
+    spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
+                 c.bus_subscribe, c.control, c.work, c.state_dir);
+    broker::Broker broker({&bus_in, &bus_out, &control_socket, &work}, manager, control, clock);
+    auto s = broker.Run(stop);
+    spdlog::info("broker stopping");
+    return s.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("broker failed: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,226 @@
+#include "broker/run_store.h"
+
+#include <fmt/format.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+
+#include "schemas/codec.h"
+
+namespace broker {
+namespace {
+
+using common::Code;
+using common::Result;
+using common::Status;
+
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status();
+  if (s.IsNotFound()) return Status::Error(Code::kNotFound, what);
+  return Status::Error(s.IsCorruption() ? Code::kCorrupt : Code::kIoError,
+                       std::string(what) + ": " + s.ToString());
+}
+
+std::string TeamKey(char prefix, std::uint32_t team) {
+  return fmt::format("{}/{:010}", prefix, team);
+}
+std::string RunKey(const std::string& run_id) { return "r/" + run_id; }
+std::string EventKey(std::uint64_t seq) { return fmt::format("e/{:020}", seq); }
+
+// Visits every key with `prefix` in order; `visit` returns false to stop.
+template <typename F>
+Status Scan(rocksdb::DB& db, const std::string& prefix, F visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+}  // namespace
+
+bool IsTerminalState(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "missed" ||
+         state == "skipped" || state == "cancelled";
+}
+
+std::string RunStore::RunIdFor(std::uint64_t number) {
+  return fmt::format("r{:010}", number);
+}
+
+Result<std::unique_ptr<RunStore>> RunStore::Open(const std::string& dir, bool sync) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  // Small footprint by default: the broker holds little and reads little.
+  options.write_buffer_size = 8 << 20;
+  options.max_write_buffer_number = 2;
+  options.max_open_files = 256;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(16 << 20);
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return FromRocks(s, ("open " + dir).c_str());
+  return std::unique_ptr<RunStore>(new RunStore(std::unique_ptr<rocksdb::DB>(raw), sync));
+}
+
+RunStore::RunStore(std::unique_ptr<rocksdb::DB> db, bool sync) : db_(std::move(db)) {
+  write_options_.sync = sync;
+}
+
+Status RunStore::Commit(const Change& change) {
+  rocksdb::WriteBatch batch;
+  if (change.run) {
+    const schemas::RunRecord& run = *change.run;
+    batch.Put(RunKey(run.run_id), schemas::Encode(run));
+    if (change.new_run) {
+      batch.Put("k/" + run.key, run.run_id);
+      batch.Put(TeamKey('t', run.team) + "/" + run.run_id, "");
+    }
+    if (IsTerminalState(run.state)) {
+      batch.Delete("a/" + run.run_id);
+    } else {
+      batch.Put("a/" + run.run_id, "");
+    }
+  }
+  if (change.team_put) batch.Put(TeamKey('T', change.team_put->id), schemas::Encode(*change.team_put));
+  if (change.team_remove) batch.Delete(TeamKey('T', *change.team_remove));
+  if (change.team_status) {
+    batch.Put(TeamKey('S', change.team_status->first), schemas::Encode(change.team_status->second));
+  }
+  for (const schemas::LoggedEvent& e : change.events) {
+    batch.Put(EventKey(e.seq), schemas::Encode(e));
+  }
+  return FromRocks(db_->Write(write_options_, &batch), "commit");
+}
+
+Result<std::vector<schemas::TeamRecord>> RunStore::LoadTeams() {
+  std::vector<schemas::TeamRecord> teams;
+  Status bad;
+  Status s = Scan(*db_, "T/", [&](std::string_view key, std::string_view value) {
+    auto team = schemas::DecodeTeamRecord(value);
+    if (!team.ok()) {
+      bad = Status::Error(Code::kCorrupt, std::string(key) + ": " + team.status().message());
+      return false;
+    }
+    teams.push_back(team.value());
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return teams;
+}
+
+Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> RunStore::LoadTeamStatuses() {
+  std::vector<std::pair<std::uint32_t, schemas::TeamStatus>> out;
+  Status bad;
+  Status s = Scan(*db_, "S/", [&](std::string_view key, std::string_view value) {
+    auto status = schemas::DecodeTeamStatus(value);
+    if (!status.ok()) {
+      bad = Status::Error(Code::kCorrupt, std::string(key) + ": " + status.status().message());
+      return false;
+    }
+    out.emplace_back(static_cast<std::uint32_t>(std::stoul(std::string(key.substr(2)))), status.value());
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+Result<std::vector<schemas::RunRecord>> RunStore::LoadActiveRuns() {
+  std::vector<std::string> ids;
+  Status s = Scan(*db_, "a/", [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(2));
+    return true;
+  });
+  if (!s.ok()) return s;
+  std::vector<schemas::RunRecord> runs;
+  for (const std::string& id : ids) {
+    auto run = GetRun(id);
+    if (!run.ok()) return run.status();
+    runs.push_back(std::move(run).value());
+  }
+  return runs;
+}
+
+Result<schemas::RunRecord> RunStore::GetRun(const std::string& run_id) {
+  std::string value;
+  Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), RunKey(run_id), &value),
+                       ("run " + run_id + " not found").c_str());
+  if (!s.ok()) return s;
+  return schemas::DecodeRunRecord(value);
+}
+
+Result<std::string> RunStore::FindRunIdByKey(const std::string& key) {
+  std::string run_id;
+  Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), "k/" + key, &run_id), "no run with this key");
+  if (!s.ok()) return s;
+  return run_id;
+}
+
+Result<std::vector<schemas::RunRecord>> RunStore::ListRuns(std::optional<std::uint32_t> team,
+                                                           std::size_t limit) {
+  const std::string prefix = team ? TeamKey('t', *team) + "/" : "r/";
+  std::vector<std::string> ids;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  // Run ids grow with time, so walking the prefix backwards is newest first.
+  it->SeekForPrev(prefix + "\xff");
+  for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Prev()) {
+    ids.emplace_back(it->key().ToStringView().substr(prefix.size()));
+  }
+  if (Status s = FromRocks(it->status(), "list runs"); !s.ok()) return s;
+  std::vector<schemas::RunRecord> runs;
+  for (const std::string& id : ids) {
+    auto run = GetRun(id);
+    if (!run.ok()) return run.status();
+    runs.push_back(std::move(run).value());
+  }
+  return runs;
+}
+
+Result<std::vector<schemas::LoggedEvent>> RunStore::EventsAfter(std::uint64_t after,
+                                                                std::size_t limit) {
+  std::vector<schemas::LoggedEvent> events;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(EventKey(after + 1)); it->Valid() && it->key().starts_with("e/") &&
+                                      events.size() < limit;
+       it->Next()) {
+    auto event = schemas::DecodeLoggedEvent(it->value().ToStringView());
+    if (!event.ok()) return event.status();
+    events.push_back(std::move(event).value());
+  }
+  if (Status s = FromRocks(it->status(), "read events"); !s.ok()) return s;
+  return events;
+}
+
+Result<std::size_t> RunStore::PruneEvents(std::uint64_t below_seq) {
+  const std::uint64_t last = LastSeq();
+  if (below_seq >= last) below_seq = last;  // keep the newest
+  if (below_seq <= 1) return std::size_t{0};
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(EventKey(0), EventKey(below_seq));
+  if (Status s = FromRocks(db_->Write(write_options_, &batch), "prune events"); !s.ok()) return s;
+  return static_cast<std::size_t>(below_seq - 1);
+}
+
+std::optional<std::string> RunStore::LastKeyWithPrefix(const std::string& prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(prefix + "\xff");
+  if (it->Valid() && it->key().starts_with(prefix)) return it->key().ToString();
+  return std::nullopt;
+}
+
+std::uint64_t RunStore::LastSeq() {
+  auto key = LastKeyWithPrefix("e/");
+  return key ? std::stoull(key->substr(2)) : 0;
+}
+
+std::uint64_t RunStore::LastRunNumber() {
+  auto key = LastKeyWithPrefix("r/");
+  return key ? std::stoull(key->substr(3)) : 0;  // "r/r0000000042"
+}
+
+}  // namespace broker

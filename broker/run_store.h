@@ -1,0 +1,83 @@
+// RunStore: the broker's RocksDB. Every state change is one WriteBatch (run
+// record, indexes, team tally, event-log entries), so a crash leaves either
+// all of a change or none of it.
+//
+// Keys:  r/<run_id>            RunRecord
+//        k/<run key>           run_id            (dedup index)
+//        t/<team:10>/<run_id>  ""                (per-team history)
+//        a/<run_id>            ""                (runs not yet terminal)
+//        T/<team:10>           TeamRecord
+//        S/<team:10>           TeamStatus
+//        e/<seq:20>            LoggedEvent       (event log, for replay)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+#include "common/status.h"
+#include "schemas/messages.h"
+
+namespace broker {
+
+// Everything one state change writes, committed together.
+struct Change {
+  std::optional<schemas::RunRecord> run;
+  bool new_run = false;  // also write the key and team indexes
+  std::optional<schemas::TeamRecord> team_put;
+  std::optional<std::uint32_t> team_remove;
+  std::optional<std::pair<std::uint32_t, schemas::TeamStatus>> team_status;
+  std::vector<schemas::LoggedEvent> events;
+};
+
+bool IsTerminalState(const std::string& state);
+
+class RunStore {
+ public:
+  // Opens (creating if needed) the database in `dir`. With `sync`, every
+  // commit waits for the WAL to reach the disk (power-loss safe).
+  static common::Result<std::unique_ptr<RunStore>> Open(const std::string& dir,
+                                                        bool sync);
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  common::Status Commit(const Change& change);
+
+  common::Result<std::vector<schemas::TeamRecord>> LoadTeams();
+  common::Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>>
+  LoadTeamStatuses();
+  // Runs not in a terminal state, in run-id (= acceptance) order.
+  common::Result<std::vector<schemas::RunRecord>> LoadActiveRuns();
+
+  common::Result<schemas::RunRecord> GetRun(const std::string& run_id);
+  // kNotFound when no run has this key.
+  common::Result<std::string> FindRunIdByKey(const std::string& key);
+  // Newest first; `team` filters when set.
+  common::Result<std::vector<schemas::RunRecord>> ListRuns(
+      std::optional<std::uint32_t> team, std::size_t limit);
+  // Events with seq > `after`, oldest first, at most `limit`.
+  common::Result<std::vector<schemas::LoggedEvent>> EventsAfter(
+      std::uint64_t after, std::size_t limit);
+  // Deletes log entries with seq below `below_seq`, always keeping the
+  // newest so the sequence survives a restart. Returns how many went.
+  common::Result<std::size_t> PruneEvents(std::uint64_t below_seq);
+
+  // The highest event seq and run number ever written (0 when empty).
+  std::uint64_t LastSeq();
+  std::uint64_t LastRunNumber();
+
+  static std::string RunIdFor(std::uint64_t number);
+
+ private:
+  RunStore(std::unique_ptr<rocksdb::DB> db, bool sync);
+  std::optional<std::string> LastKeyWithPrefix(const std::string& prefix);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;
+};
+
+}  // namespace broker

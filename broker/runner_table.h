@@ -1,0 +1,42 @@
+// RunnerTable: the runners the broker can hand work to, their free slots,
+// the runs each holds, and when each was last heard from.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace broker {
+
+class RunnerTable {
+ public:
+  struct Runner {
+    std::string id;
+    std::uint32_t slots = 1;
+    std::set<std::string> runs;
+    common::Clock::Mono last_seen{};
+  };
+
+  // Adds or refreshes a runner (hello); the runs it holds are reset.
+  void Upsert(const std::string& id, std::uint32_t slots, common::Clock::Mono now);
+  // Records a sign of life; false when the runner is unknown.
+  bool Touch(const std::string& id, common::Clock::Mono now);
+  Runner* Find(const std::string& id);
+  // Removes and returns runners silent since before `cutoff`.
+  std::vector<Runner> Expire(common::Clock::Mono cutoff);
+  Runner Remove(const std::string& id);
+  // The runner with the most free slots, or nullptr when all are full.
+  Runner* PickFree();
+  std::vector<std::string> Ids() const;
+  std::size_t size() const { return runners_.size(); }
+
+ private:
+  std::map<std::string, Runner> runners_;
+};
+
+}  // namespace broker

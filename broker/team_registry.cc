@@ -1,0 +1,78 @@
+#include "broker/team_registry.h"
+
+#include "schemas/codec.h"
+
+namespace broker {
+
+using common::Code;
+using common::Status;
+
+TeamRegistry::TeamRegistry(TeamDefaults defaults) : defaults_(std::move(defaults)) {}
+
+void TeamRegistry::Load(const std::vector<schemas::TeamRecord>& teams) {
+  teams_.clear();
+  for (const schemas::TeamRecord& t : teams) teams_[t.id] = t;
+}
+
+const schemas::TeamRecord* TeamRegistry::Find(std::uint32_t id) const {
+  auto it = teams_.find(id);
+  return it == teams_.end() ? nullptr : &it->second;
+}
+
+schemas::TeamRecord TeamRegistry::Resolved(const schemas::TeamRecord& team) const {
+  schemas::TeamRecord r = team;
+  if (r.run_time.empty()) r.run_time = defaults_.run_time;
+  if (r.timezone.empty()) r.timezone = defaults_.timezone;
+  if (r.overlap.empty()) r.overlap = defaults_.overlap;
+  if (r.max_attempts == 0) r.max_attempts = defaults_.max_attempts;
+  return r;
+}
+
+std::vector<schemas::TeamRecord> TeamRegistry::ResolvedAll() const {
+  std::vector<schemas::TeamRecord> out;
+  out.reserve(teams_.size());
+  for (const auto& [id, team] : teams_) out.push_back(Resolved(team));
+  return out;
+}
+
+common::Result<schemas::TeamRecord> TeamRegistry::PreparePut(
+    const schemas::TeamRecord& request, std::int64_t now_unix_ms) const {
+  if (Status s = schemas::ValidateTeamRecord(request); !s.ok()) return s;
+  schemas::TeamRecord next = request;
+  next.v = schemas::kVersion;
+  const schemas::TeamRecord* existing = Find(request.id);
+  if (existing == nullptr) {
+    next.created_unix_ms = now_unix_ms;
+    next.schedule_since_unix_ms = now_unix_ms;
+    return next;
+  }
+  next.created_unix_ms = existing->created_unix_ms;
+  const schemas::TeamRecord before = Resolved(*existing);
+  const schemas::TeamRecord after = Resolved(next);
+  const bool schedule_changed = before.run_time != after.run_time ||
+                                before.timezone != after.timezone ||
+                                before.paused != after.paused;
+  // A new schedule only owes fires from now on: the ticker must not
+  // "catch up" a fire time that the old schedule never had.
+  next.schedule_since_unix_ms =
+      schedule_changed ? now_unix_ms : existing->schedule_since_unix_ms;
+  return next;
+}
+
+void TeamRegistry::Put(const schemas::TeamRecord& team) { teams_[team.id] = team; }
+
+void TeamRegistry::Remove(std::uint32_t id) { teams_.erase(id); }
+
+date::local_days TeamRegistry::LocalDate(const schemas::TeamRecord& team,
+                                         std::chrono::system_clock::time_point now) const {
+  auto zone = common::FindZone(Resolved(team).timezone);
+  const date::time_zone* tz = zone.ok() ? zone.value() : date::locate_zone("UTC");
+  const auto local = tz->to_local(std::chrono::time_point_cast<std::chrono::seconds>(now));
+  return date::floor<date::days>(local);
+}
+
+std::string TeamRegistry::DefaultPdate(date::local_days local_date) const {
+  return common::FormatDate(common::PurchaseDate(local_date, defaults_.purchase_day));
+}
+
+}  // namespace broker

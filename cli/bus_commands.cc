@@ -1,0 +1,162 @@
+// daybreak publish | watch: the event bus, for scripts.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "cli/cli_context.h"
+#include "common/process.h"
+#include "common/team.h"
+#include "common/zmq_util.h"
+#include "schemas/codec.h"
+#include "schemas/json.h"
+#include "schemas/topics.h"
+
+namespace cli {
+namespace {
+
+zmq::socket_t Subscriber(Context& ctx, const std::vector<std::string>& topics) {
+  zmq::socket_t sub(*ctx.zmq, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
+  for (const std::string& t : topics) sub.set(zmq::sockopt::subscribe, t);
+  sub.connect(ctx.config.bus_subscribe);
+  return sub;
+}
+
+}  // namespace
+
+void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
+  struct PublishArgs {
+    std::string team;
+    bool general = false;
+    std::string pdate;
+    std::string key;
+  };
+  auto args = std::make_shared<PublishArgs>();
+  CLI::App* publish = app.add_subcommand(
+      "publish", "publish a manual run on the event bus and wait for the broker's answer");
+  auto* team_opt = publish->add_option("--team", args->team, "team id");
+  publish->add_flag("--general", args->general, "the general run")->excludes(team_opt);
+  publish->add_option("--pdate", args->pdate, "purchase date YYYY-MM-DD");
+  publish->add_option("--key", args->key, "idempotency key (default: a new unique key)");
+  publish->callback([&ctx, result, args] {
+    schemas::DueEvent due;
+    due.kind = "manual";
+    due.requested_by = "daybreak publish";
+    if (args->team.empty() == !args->general) {
+      fmt::print(stderr, "daybreak publish: give --team N or --general\n");
+      *result = kExitUsage;
+      return;
+    }
+    if (!args->team.empty()) {
+      auto team = common::ParseTeamId(args->team);
+      if (!team.ok()) {
+        fmt::print(stderr, "daybreak publish: {}\n", team.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      due.team = team.value();
+    }
+    due.pdate = args->pdate;
+    // A key makes republishing safe: we resend until the broker answers.
+    due.key = args->key.empty()
+                  ? fmt::format("manual:{}-{}", getpid(),
+                                std::chrono::system_clock::now().time_since_epoch().count())
+                  : args->key;
+    if (auto s = schemas::ValidateRunKey(due.key); !s.ok()) {
+      fmt::print(stderr, "daybreak publish: {}\n", s.message());
+      *result = kExitUsage;
+      return;
+    }
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    zmq::socket_t sub = Subscriber(ctx, {std::string(schemas::kTopicDueAck)});
+    zmq::socket_t pub(*ctx.zmq, zmq::socket_type::pub);
+    pub.set(zmq::sockopt::linger, 0);
+    pub.connect(ctx.config.bus_publish);
+    const std::string payload = schemas::Encode(due);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pub.send(zmq::buffer(std::string(schemas::kTopicDue)), zmq::send_flags::sndmore);
+      pub.send(zmq::buffer(payload), zmq::send_flags::none);
+      zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(200)) == 0) continue;
+      while (true) {
+        auto parts = common::ReceiveMultipart(sub);
+        if (parts.empty()) break;
+        if (parts.size() != 2) continue;
+        auto ack = schemas::DecodeDueAck(parts[1].to_string_view());
+        if (!ack.ok() || ack.value().key != due.key) continue;
+        if (!ack.value().error.empty()) {
+          fmt::print(stderr, "daybreak publish: broker refused it: {}\n", ack.value().error);
+          *result = kExitFailed;
+          return;
+        }
+        if (ctx.json) {
+          PrintJson({{"key", due.key}, {"run_id", ack.value().run_id}, {"duplicate", ack.value().duplicate}});
+        } else {
+          fmt::print("{} published for {} -> run {}{}\n", due.key, common::TeamLabel(due.team),
+                     ack.value().run_id, ack.value().duplicate ? " (already known)" : "");
+        }
+        return;
+      }
+    }
+    fmt::print(stderr, "daybreak publish: no answer from the broker on {} within {} ms\n",
+               ctx.config.bus_subscribe, ctx.timeout_ms);
+    *result = kExitUnavailable;
+  });
+
+  struct WatchArgs {
+    std::vector<std::string> topics;
+    std::string team;
+    int count = 0;
+  };
+  auto wargs = std::make_shared<WatchArgs>();
+  CLI::App* watch = app.add_subcommand("watch", "print bus events as JSON lines until Ctrl-C");
+  watch->add_option("--topic", wargs->topics, "topic prefix (repeatable; default: run. and alert.)");
+  watch->add_option("--team", wargs->team, "only events of this team (or \"general\")");
+  watch->add_option("--count", wargs->count, "exit after this many events");
+  watch->callback([&ctx, result, wargs] {
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    std::optional<std::uint32_t> team;
+    if (wargs->team == "general") team = common::kGeneralTeam;
+    else if (!wargs->team.empty()) {
+      auto parsed = common::ParseTeamId(wargs->team);
+      if (!parsed.ok()) {
+        fmt::print(stderr, "daybreak watch: {}\n", parsed.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      team = parsed.value();
+    }
+    std::vector<std::string> topics = wargs->topics;
+    if (topics.empty()) topics = {"run.", "alert."};
+    zmq::socket_t sub = Subscriber(ctx, topics);
+    const auto& stop = common::InstallStopSignals();
+    int seen = 0;
+    while (!stop.load()) {
+      zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(500)) == 0) continue;
+      } catch (const zmq::error_t&) {
+        continue;  // EINTR: re-check stop
+      }
+      auto parts = common::ReceiveMultipart(sub);
+      if (parts.size() != 2) continue;
+      auto j = schemas::BusFrameToJson(parts[0].to_string_view(), parts[1].to_string_view());
+      if (!j.ok()) {
+        fmt::print(stderr, "daybreak watch: skipped a frame: {}\n", j.status().message());
+        continue;
+      }
+      const nlohmann::json& event = j.value();
+      if (team) {
+        const nlohmann::json* t = event.contains("run") ? &event["run"]["team"]
+                                  : event.contains("team") ? &event["team"] : nullptr;
+        if (t == nullptr || t->get<std::uint32_t>() != *team) continue;
+      }
+      PrintJson(event);
+      if (wargs->count > 0 && ++seen >= wargs->count) return;
+    }
+  });
+}
+
+}  // namespace cli

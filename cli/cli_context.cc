@@ -1,0 +1,57 @@
+#include "cli/cli_context.h"
+
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/process.h"
+
+namespace cli {
+
+bool Context::Init() {
+  auto loaded = common::LoadProcessConfig(config_path);
+  if (!loaded.ok()) {
+    fmt::print(stderr, "daybreak: bad configuration: {}\n", loaded.status().message());
+    return false;
+  }
+  config = loaded.value();
+  zmq = std::make_unique<zmq::context_t>(1);
+  control = std::make_unique<schemas::ControlClient>(*zmq, config.control);
+  return true;
+}
+
+std::optional<schemas::ControlReply> Context::Call(const schemas::ControlRequest& request,
+                                                   int* exit_code) {
+  auto reply = control->Call(request, std::chrono::milliseconds(timeout_ms));
+  if (!reply.ok()) {
+    const bool unavailable = reply.status().code() == common::Code::kIoError;
+    *exit_code = unavailable ? kExitUnavailable : kExitFailed;
+    if (json) {
+      PrintJson({{"ok", false}, {"error", reply.status().message()}});
+    } else {
+      fmt::print(stderr, "daybreak: {}{}\n", reply.status().message(),
+                 unavailable ? " (is daybreak-broker running? see scripts/run)" : "");
+    }
+    return std::nullopt;
+  }
+  return reply.value();
+}
+
+std::string FormatTime(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const auto t = std::chrono::floor<std::chrono::seconds>(
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(unix_ms)));
+  try {
+    return date::format("%F %T %Z", date::make_zoned(date::current_zone(), t));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", t);
+  }
+}
+
+void PrintJson(const nlohmann::json& j) {
+  std::cout << j.dump() << std::endl;
+}
+
+}  // namespace cli

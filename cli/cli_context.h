@@ -1,0 +1,47 @@
+// What every `daybreak` subcommand shares: configuration, the ZeroMQ
+// context, a control client, and the way results are printed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+#include "schemas/control_client.h"
+
+namespace cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;   // the broker refused, or a run failed
+inline constexpr int kExitUsage = 2;    // bad flags or configuration
+inline constexpr int kExitUnavailable = 3;  // the broker did not answer
+
+struct Context {
+  std::string config_path;
+  bool json = false;
+  int timeout_ms = 5000;
+  common::Config config;
+  std::unique_ptr<zmq::context_t> zmq;
+  std::unique_ptr<schemas::ControlClient> control;
+
+  // Loads configuration and connects; prints the problem and returns false.
+  bool Init();
+  // Sends a request; prints an error and returns nullopt on failure, with
+  // `exit_code` set to kExitFailed or kExitUnavailable.
+  std::optional<schemas::ControlReply> Call(const schemas::ControlRequest& request,
+                                            int* exit_code);
+};
+
+// "2026-11-29 02:00:03" in the machine's zone, or "-" for 0.
+std::string FormatTime(std::int64_t unix_ms);
+void PrintJson(const nlohmann::json& j);
+
+// Registration of each command group; each sets `*result` when it runs.
+void AddRunCommands(CLI::App& app, Context& ctx, int* result);
+void AddTeamCommands(CLI::App& app, Context& ctx, int* result);
+void AddBusCommands(CLI::App& app, Context& ctx, int* result);
+
+}  // namespace cli

@@ -1,0 +1,201 @@
+// daybreak trigger | runs | run show | cancel
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "cli/cli_context.h"
+#include "common/team.h"
+#include "schemas/json.h"
+
+namespace cli {
+namespace {
+
+bool Terminal(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "missed" || state == "skipped" ||
+         state == "cancelled";
+}
+
+std::string TeamColumn(std::uint32_t team) {
+  return team == common::kGeneralTeam ? "general" : std::to_string(team);
+}
+
+void PrintRunLine(const schemas::RunRecord& r) {
+  fmt::print("{:<12} {:<8} {:<10} {:<11} {:>3}  {:<10} {:>8} {:>6}  {}\n", r.run_id,
+             TeamColumn(r.team), r.state, r.pdate, r.attempt, r.kind,
+             r.total_loans < 0 ? "-" : std::to_string(r.total_loans),
+             r.exceptions_count < 0 ? "-" : std::to_string(r.exceptions_count),
+             FormatTime(r.accepted_unix_ms));
+}
+
+void PrintRunDetail(const schemas::RunRecord& r) {
+  fmt::print("run        {}\nkey        {}\nteam       {}\nkind       {}\nstate      {}\n"
+             "pdate      {}\nlocal date {}\nattempt    {} of {}\nrunner     {}\n"
+             "accepted   {}\nstarted    {}\nfinished   {}\n",
+             r.run_id, r.key, common::TeamLabel(r.team), r.kind, r.state, r.pdate, r.local_date,
+             r.attempt, r.max_attempts, r.runner_id.empty() ? "-" : r.runner_id,
+             FormatTime(r.accepted_unix_ms), FormatTime(r.started_unix_ms),
+             FormatTime(r.finished_unix_ms));
+  if (r.next_attempt_unix_ms > 0) fmt::print("next try   {}\n", FormatTime(r.next_attempt_unix_ms));
+  if (r.total_loans >= 0) fmt::print("loans      {}\n", r.total_loans);
+  if (r.exceptions_count >= 0) fmt::print("exceptions {}\n", r.exceptions_count);
+  for (const auto& [k, v] : r.metrics) {
+    if (k != "total_loans" && k != "exceptions_count") fmt::print("  {:<24} {}\n", k, v);
+  }
+  if (r.exit_code >= 0) fmt::print("exit code  {}\n", r.exit_code);
+  if (!r.error.empty()) fmt::print("error      {}\n", r.error);
+  if (!r.log_path.empty()) fmt::print("log        {}\n", r.log_path);
+}
+
+int WaitForEnd(Context& ctx, schemas::RunRecord run) {
+  std::string last_state;
+  while (!Terminal(run.state)) {
+    if (!ctx.json && run.state != last_state) {
+      fmt::print(stderr, "{}: {}{}\n", run.run_id, run.state,
+                 run.state == "retry_wait" ? " (next try " + FormatTime(run.next_attempt_unix_ms) + ")" : "");
+      last_state = run.state;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling the broker
+    schemas::ControlRequest get;
+    get.op = "run.get";
+    get.run_id = run.run_id;
+    int code = kExitOk;
+    auto reply = ctx.Call(get, &code);
+    if (!reply) return code;
+    run = reply->run;
+  }
+  if (ctx.json) {
+    PrintJson(schemas::ToJson(run));
+  } else {
+    PrintRunDetail(run);
+  }
+  return run.state == "succeeded" ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
+  struct TriggerArgs {
+    std::string team;
+    bool general = false;
+    std::string pdate;
+    std::string key;
+    bool wait = false;
+  };
+  auto args = std::make_shared<TriggerArgs>();
+  CLI::App* trigger = app.add_subcommand("trigger", "start a run now (a manual run)");
+  auto* team_opt = trigger->add_option("--team", args->team, "team id (a positive integer)");
+  trigger->add_flag("--general", args->general, "the general run (no team)")->excludes(team_opt);
+  trigger->add_option("--pdate", args->pdate, "purchase date YYYY-MM-DD (default: next Tuesday)");
+  trigger->add_option("--key", args->key, "idempotency key: the same key twice is one run");
+  trigger->add_flag("--wait", args->wait, "wait until the run ends; exit 0 only if it succeeded");
+  trigger->callback([&ctx, result, args] {
+    if (args->team.empty() && !args->general) {
+      fmt::print(stderr, "daybreak trigger: give --team N or --general\n");
+      *result = kExitUsage;
+      return;
+    }
+    schemas::ControlRequest request;
+    request.op = "trigger";
+    request.requested_by = "daybreak-cli";
+    if (!args->team.empty()) {
+      auto team = common::ParseTeamId(args->team);
+      if (!team.ok()) {
+        fmt::print(stderr, "daybreak trigger: {}\n", team.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      request.team = team.value();
+    }
+    request.pdate = args->pdate;
+    request.key = args->key;
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    const schemas::RunRecord& run = reply->run;
+    if (args->wait) {
+      if (!ctx.json) fmt::print(stderr, "{} {} for {}, pdate {}\n", run.run_id,
+                                reply->duplicate ? "already exists" : "accepted",
+                                common::TeamLabel(run.team), run.pdate);
+      *result = WaitForEnd(ctx, run);
+      return;
+    }
+    if (ctx.json) {
+      nlohmann::json j = schemas::ToJson(run);
+      j["duplicate"] = reply->duplicate;
+      PrintJson(j);
+    } else {
+      fmt::print("{} {} for {} (state {}, pdate {})\n", run.run_id,
+                 reply->duplicate ? "already exists" : "accepted", common::TeamLabel(run.team),
+                 run.state, run.pdate);
+    }
+  });
+
+  auto list_team = std::make_shared<std::string>();
+  auto limit = std::make_shared<std::uint32_t>(50);
+  CLI::App* runs = app.add_subcommand("runs", "list recent runs, newest first");
+  runs->add_option("--team", *list_team, "only this team (\"general\" for the general run)");
+  runs->add_option("--limit", *limit, "how many (max 10000)")->check(CLI::Range(1, 10000));
+  runs->callback([&ctx, result, list_team, limit] {
+    schemas::ControlRequest request;
+    request.op = "runs.list";
+    request.limit = *limit;
+    if (!list_team->empty()) {
+      request.all_teams = false;
+      if (*list_team != "general") {
+        auto team = common::ParseTeamId(*list_team);
+        if (!team.ok()) {
+          fmt::print(stderr, "daybreak runs: {}\n", team.status().message());
+          *result = kExitUsage;
+          return;
+        }
+        request.team = team.value();
+      }
+    }
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    if (ctx.json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : reply->runs) j.push_back(schemas::ToJson(r));
+      PrintJson(j);
+      return;
+    }
+    fmt::print("{:<12} {:<8} {:<10} {:<11} {:>3}  {:<10} {:>8} {:>6}  {}\n", "RUN", "TEAM",
+               "STATE", "PDATE", "TRY", "KIND", "LOANS", "EXCEPT", "ACCEPTED");
+    for (const auto& r : reply->runs) PrintRunLine(r);
+    if (reply->runs.empty()) fmt::print("(no runs yet)\n");
+  });
+
+  auto run_id = std::make_shared<std::string>();
+  CLI::App* run = app.add_subcommand("run", "one run");
+  run->require_subcommand(1);
+  CLI::App* show = run->add_subcommand("show", "show a run's record");
+  show->add_option("RUN_ID", *run_id, "the run id, e.g. r0000000042")->required();
+  show->callback([&ctx, result, run_id] {
+    schemas::ControlRequest request;
+    request.op = "run.get";
+    request.run_id = *run_id;
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    if (ctx.json) PrintJson(schemas::ToJson(reply->run));
+    else PrintRunDetail(reply->run);
+  });
+
+  auto cancel_id = std::make_shared<std::string>();
+  CLI::App* cancel = app.add_subcommand("cancel", "stop a queued, waiting or running run");
+  cancel->add_option("RUN_ID", *cancel_id, "the run id")->required();
+  cancel->callback([&ctx, result, cancel_id] {
+    schemas::ControlRequest request;
+    request.op = "cancel";
+    request.run_id = *cancel_id;
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    if (ctx.json) PrintJson(schemas::ToJson(reply->run));
+    else fmt::print("{}: {}\n", reply->run.run_id,
+                    reply->run.state == "cancelled" ? "cancelled" : "stopping (cancel sent to its runner)");
+  });
+}
+
+}  // namespace cli

@@ -1,0 +1,230 @@
+// daybreak teams list|add|remove|pause|resume, and daybreak schedule
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "cli/cli_context.h"
+#include "common/schedule.h"
+#include "common/team.h"
+#include "schemas/codec.h"
+#include "schemas/json.h"
+
+namespace cli {
+namespace {
+
+inline constexpr int kMaxScheduleDays = 366;
+
+std::optional<std::vector<schemas::TeamRecord>> FetchTeams(Context& ctx, int* result) {
+  schemas::ControlRequest request;
+  request.op = "teams.list";
+  auto reply = ctx.Call(request, result);
+  if (!reply) return std::nullopt;
+  return reply->teams;
+}
+
+common::DailySchedule ScheduleOf(const schemas::TeamRecord& t) {
+  return {common::ParseTimeOfDay(t.run_time).value(), common::FindZone(t.timezone).value()};
+}
+
+std::string Label(std::uint32_t id) { return id == common::kGeneralTeam ? "general" : std::to_string(id); }
+
+int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
+  if (auto s = schemas::ValidateTeamRecord(team); !s.ok()) {
+    fmt::print(stderr, "daybreak teams: {}\n", s.message());
+    return kExitUsage;
+  }
+  schemas::ControlRequest request;
+  request.op = "team.put";
+  request.team_record = team;
+  int result = kExitOk;
+  auto reply = ctx.Call(request, &result);
+  if (!reply) return result;
+  const schemas::TeamRecord& t = reply->teams.at(0);
+  if (ctx.json) {
+    PrintJson(schemas::ToJson(t));
+  } else {
+    fmt::print("{} saved: daily at {} {}{}, overlap {}\n", common::TeamLabel(t.id), t.run_time,
+               t.timezone, t.paused ? " (paused)" : "", t.overlap);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
+  CLI::App* teams = app.add_subcommand("teams", "list and change teams and their schedules");
+  teams->require_subcommand(1);
+
+  teams->add_subcommand("list", "list teams with their schedule and next fire")
+      ->callback([&ctx, result] {
+        if (!ctx.Init()) { *result = kExitUsage; return; }
+        auto list = FetchTeams(ctx, result);
+        if (!list) return;
+        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        nlohmann::json out = nlohmann::json::array();
+        if (!ctx.json) {
+          fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {}\n", "TEAM", "NAME", "TIME",
+                     "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)");
+        }
+        for (const auto& t : *list) {
+          const common::Fire next = common::NextFireAfter(ScheduleOf(t), now);
+          if (ctx.json) {
+            nlohmann::json j = schemas::ToJson(t);
+            j["next_fire_utc"] = t.paused ? "" : common::FormatUtc(next.at);
+            out.push_back(j);
+          } else {
+            fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {}\n", Label(t.id), t.name,
+                       t.run_time, t.timezone, t.overlap, t.paused ? "paused" : "active",
+                       t.paused ? "-" : common::FormatUtc(next.at));
+          }
+        }
+        if (ctx.json) PrintJson(out);
+      });
+
+  struct AddArgs {
+    std::string id;
+    schemas::TeamRecord team;
+    std::string command;
+  };
+  auto add_args = std::make_shared<AddArgs>();
+  CLI::App* add = teams->add_subcommand(
+      "add", "add a team, or replace an existing team's settings (same id = update)");
+  add->add_option("TEAM", add_args->id, "team id (positive integer, or \"general\")")->required();
+  add->add_option("--name", add_args->team.name, "a name people recognise");
+  add->add_option("--time", add_args->team.run_time, "daily run time HH:MM (default: DAILY_RUN_TIME)");
+  add->add_option("--tz", add_args->team.timezone, "IANA time zone, e.g. Europe/Berlin (default: TIMEZONE)");
+  add->add_option("--overlap", add_args->team.overlap, "when a run arrives while one is active: skip or queue");
+  add->add_option("--max-attempts", add_args->team.max_attempts, "attempts per run (default: retry.max_attempts)");
+  add->add_option("--command", add_args->command, "the team's own pipeline command (default: the reference pipeline)");
+  add->add_flag("--paused", add_args->team.paused, "add it paused (no scheduled runs)");
+  add->callback([&ctx, result, add_args] {
+    schemas::TeamRecord team = add_args->team;
+    if (add_args->id != "general") {
+      auto id = common::ParseTeamId(add_args->id);
+      if (!id.ok()) {
+        fmt::print(stderr, "daybreak teams add: {}\n", id.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      team.id = id.value();
+    }
+    std::istringstream words(add_args->command);
+    for (std::string w; words >> w;) team.command.push_back(w);
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    *result = PutTeam(ctx, team);
+  });
+
+  auto target = std::make_shared<std::string>();
+  auto pause_or_resume = [&ctx, result, target](bool paused) {
+    return [&ctx, result, target, paused] {
+      std::uint32_t id = common::kGeneralTeam;
+      if (*target != "general") {
+        auto parsed = common::ParseTeamId(*target);
+        if (!parsed.ok()) {
+          fmt::print(stderr, "daybreak teams: {}\n", parsed.status().message());
+          *result = kExitUsage;
+          return;
+        }
+        id = parsed.value();
+      }
+      if (!ctx.Init()) { *result = kExitUsage; return; }
+      auto list = FetchTeams(ctx, result);
+      if (!list) return;
+      for (schemas::TeamRecord t : *list) {
+        if (t.id != id) continue;
+        t.paused = paused;
+        *result = PutTeam(ctx, t);
+        return;
+      }
+      fmt::print(stderr, "daybreak teams: {} does not exist\n", common::TeamLabel(id));
+      *result = kExitFailed;
+    };
+  };
+  CLI::App* pause = teams->add_subcommand("pause", "stop scheduling a team (manual runs still work)");
+  pause->add_option("TEAM", *target, "team id or \"general\"")->required();
+  pause->callback(pause_or_resume(true));
+  CLI::App* resume = teams->add_subcommand("resume", "schedule a paused team again");
+  resume->add_option("TEAM", *target, "team id or \"general\"")->required();
+  resume->callback(pause_or_resume(false));
+
+  auto remove_id = std::make_shared<std::string>();
+  CLI::App* remove = teams->add_subcommand("remove", "remove a team (its run history stays)");
+  remove->add_option("TEAM", *remove_id, "team id")->required();
+  remove->callback([&ctx, result, remove_id] {
+    auto id = common::ParseTeamId(*remove_id);
+    if (!id.ok()) {
+      fmt::print(stderr, "daybreak teams remove: {}\n", id.status().message());
+      *result = kExitUsage;
+      return;
+    }
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    schemas::ControlRequest request;
+    request.op = "team.remove";
+    request.team = id.value();
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    if (ctx.json) PrintJson({{"ok", true}, {"removed", id.value()}});
+    else fmt::print("{} removed\n", common::TeamLabel(id.value()));
+  });
+
+  struct ScheduleArgs {
+    std::string team;
+    std::string from;
+    int days = 7;
+  };
+  auto sargs = std::make_shared<ScheduleArgs>();
+  CLI::App* schedule = app.add_subcommand("schedule", "list upcoming fires: UTC instant, local time, pdate, DST notes");
+  schedule->add_option("--team", sargs->team, "only this team (or \"general\")");
+  schedule->add_option("--from", sargs->from, "first local date YYYY-MM-DD (default: today)");
+  schedule->add_option("--days", sargs->days, "how many days (1-366)");
+  schedule->callback([&ctx, result, sargs] {
+    if (sargs->days < 1 || sargs->days > kMaxScheduleDays) {
+      fmt::print(stderr, "daybreak schedule: --days {} is outside 1-{}\n", sargs->days, kMaxScheduleDays);
+      *result = kExitUsage;
+      return;
+    }
+    std::optional<date::local_days> from;
+    if (!sargs->from.empty()) {
+      auto parsed = common::ParseDate(sargs->from);
+      if (!parsed.ok()) {
+        fmt::print(stderr, "daybreak schedule: {}\n", parsed.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      from = parsed.value();
+    }
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    const date::weekday pday = common::ParseWeekday(ctx.config.purchase_weekday).value();
+    auto list = FetchTeams(ctx, result);
+    if (!list) return;
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    nlohmann::json out = nlohmann::json::array();
+    bool found = false;
+    for (const auto& t : *list) {
+      if (!sargs->team.empty() && sargs->team != Label(t.id)) continue;
+      found = true;
+      const common::DailySchedule s = ScheduleOf(t);
+      const date::local_days first = from ? *from : common::LocalDateOf(s.zone, now);
+      for (const common::Fire& f : common::FiresFrom(s, first, sargs->days)) {
+        const std::string local = date::format("%F %R %Z", date::make_zoned(s.zone, f.at));
+        const std::string pdate = common::FormatDate(common::PurchaseDate(f.local_date, pday));
+        if (ctx.json) {
+          out.push_back({{"team", t.id}, {"local_date", common::FormatDate(f.local_date)},
+                         {"utc", common::FormatUtc(f.at)}, {"local", local}, {"pdate", pdate},
+                         {"paused", t.paused}, {"note", f.note}});
+        } else {
+          fmt::print("{:<8} {:<21} {:<26} pdate {}{}{}\n", Label(t.id), common::FormatUtc(f.at),
+                     local, pdate, t.paused ? "  (paused)" : "", f.note.empty() ? "" : "  " + f.note);
+        }
+      }
+    }
+    if (!found) {
+      fmt::print(stderr, "daybreak schedule: no team {}\n", sargs->team);
+      *result = kExitFailed;
+      return;
+    }
+    if (ctx.json) PrintJson(out);
+  });
+}
+
+}  // namespace cli

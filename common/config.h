@@ -1,0 +1,73 @@
+// Daybreak's configuration: embedded defaults, then a TOML file, then the
+// environment (the earlier scheduler's names, and DAYBREAK_* for the rest).
+// One file serves every process, so a deployment has one place to look.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace common {
+
+struct Config {
+  // [endpoints] Where the broker binds and everyone else connects.
+  std::string bus_publish = "tcp://127.0.0.1:7401";    // XSUB: publishers
+  std::string bus_subscribe = "tcp://127.0.0.1:7402";  // XPUB: subscribers
+  std::string control = "tcp://127.0.0.1:7403";        // ROUTER: requests
+  std::string work = "tcp://127.0.0.1:7404";           // ROUTER: runners
+
+  // [schedule]
+  bool enable_scheduler = true;
+  std::string daily_run_time = "02:00";
+  std::string timezone;  // empty: the machine's zone (UTC if unknown)
+  int misfire_grace_s = 3600;
+  std::string purchase_weekday = "tuesday";
+  std::string overlap = "skip";  // default overlap policy: skip | queue
+
+  // [paths]
+  std::string input_dir = "./data/inputs";
+  std::string output_dir = "./data/outputs";
+  std::string state_dir = "./var/broker";
+  std::string log_dir = "./var/logs";
+
+  // [retry]
+  int max_attempts = 3;
+  double backoff_initial_s = 30;
+  double backoff_max_s = 900;
+  std::string retry_on = "transient";  // transient | any
+
+  // [broker]
+  bool sync_writes = false;
+  int heartbeat_ms = 1000;
+  int heartbeat_liveness = 3;
+  int failure_alert_threshold = 3;
+  int event_retention_days = 30;
+
+  // [runner]
+  std::string runner_id;  // empty: <hostname>-<pid>
+  int slots = 1;
+  std::vector<std::string> pipeline_command;  // empty: daybreak-pipeline
+  int run_timeout_s = 3600;
+  int kill_grace_s = 10;
+  int drain_timeout_s = 60;
+
+  // [log]
+  std::string log_level = "info";
+};
+
+// Reads `path` (empty: defaults only) and then the environment through
+// `getenv`. An unknown key, a wrong type or a bad value is an error naming
+// the key (or variable) and the problem; nothing is half applied.
+Result<Config> LoadConfig(
+    const std::string& path,
+    const std::function<const char*(const char*)>& getenv);
+
+// The machine's IANA zone name ("UTC" when it cannot be told).
+std::string MachineZoneName();
+
+// Checks values that must make sense together (ranges, enums, run time).
+Status ValidateConfig(const Config& config);
+
+}  // namespace common

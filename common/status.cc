@@ -1,0 +1,22 @@
+#include "common/status.h"
+
+namespace common {
+
+const char* CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kNotFound: return "not found";
+    case Code::kCorrupt: return "corrupt";
+    case Code::kIoError: return "io error";
+    case Code::kRejected: return "rejected";
+    case Code::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(CodeName(code_)) + ": " + message_;
+}
+
+}  // namespace common

@@ -1,0 +1,56 @@
+// daybreak-notifier: delivers run events and alerts to people.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "common/logging.h"
+#include "common/process.h"
+#include "notifier/notifier.h"
+#include "schemas/topics.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"daybreak-notifier: delivers Daybreak run events and alerts"};
+  std::string config_path;
+  std::string cursor_path;
+  app.add_option("-c,--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--cursor", cursor_path, "file keeping the last delivered seq (default: <state_dir>/../notifier.cursor)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto config = common::LoadProcessConfig(config_path);
+    if (!config.ok()) {
+      fmt::print(stderr, "daybreak-notifier: bad configuration: {}\n", config.status().message());
+      return 2;
+    }
+    const common::Config& c = config.value();
+    if (auto s = common::SetupLogging("notifier", c.log_level); !s.ok()) {
+      fmt::print(stderr, "daybreak-notifier: {}\n", s.message());
+      return 2;
+    }
+    const auto& stop = common::InstallStopSignals();
+    if (cursor_path.empty()) {
+      const auto dir = std::filesystem::path(c.state_dir).parent_path() / "notifier";
+      std::filesystem::create_directories(dir);
+      cursor_path = (dir / "cursor").string();
+    }
+    zmq::context_t context(1);
+    zmq::socket_t subscriber(context, zmq::socket_type::sub);
+    subscriber.set(zmq::sockopt::linger, 0);
+    subscriber.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
+    subscriber.set(zmq::sockopt::rcvhwm, 100000);
+    subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicRunPrefix));
+    subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicAlertPrefix));
+    subscriber.connect(c.bus_subscribe);
+    schemas::ControlClient control(context, c.control);
+    notifier::CursorFile cursor(cursor_path);
+    notifier::LogSink log_sink;
+    common::SystemClock clock;
+    notifier::Notifier notifier(subscriber, control, cursor, {&log_sink}, clock);
+    auto s = notifier.Run(stop);
+    if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());
+    return s.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("notifier failed: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,224 @@
+#include "schemas/codec.h"
+
+#include <initializer_list>
+
+#include "common/schedule.h"
+#include "common/team.h"
+#include "schemas/topics.h"
+
+namespace schemas {
+namespace {
+
+using common::Code;
+using common::Result;
+using common::Status;
+
+// Peers are untrusted: cap every container so a small frame cannot ask for
+// a huge allocation. Replies carry lists of runs and events, so they get more.
+const msgpack::unpack_limit kFrameLimits(/*array=*/4096, /*map=*/256,
+                                         /*str=*/64 * 1024, /*bin=*/64 * 1024,
+                                         /*ext=*/0, /*depth=*/6);
+const msgpack::unpack_limit kReplyLimits(/*array=*/1'000'000, /*map=*/1'000'000,
+                                         /*str=*/1024 * 1024, /*bin=*/1024 * 1024,
+                                         /*ext=*/0, /*depth=*/8);
+
+Status Invalid(const char* what, const std::string& why) {
+  return Status::Error(Code::kRejected, std::string(what) + ": " + why);
+}
+
+bool HasKey(const msgpack::object& map, std::string_view key) {
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const msgpack::object& k = map.via.map.ptr[i].key;
+    if (k.type == msgpack::type::STR &&
+        std::string_view(k.via.str.ptr, k.via.str.size) == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <typename T>
+Result<T> DecodeAs(std::string_view bytes, const char* what,
+                   std::initializer_list<const char*> required,
+                   const msgpack::unpack_limit& limits = kFrameLimits) {
+  const std::size_t max_bytes =
+      &limits == &kFrameLimits ? kMaxFrameBytes : kMaxControlFrameBytes;
+  if (bytes.size() > max_bytes) {
+    return Invalid(what, "frame of " + std::to_string(bytes.size()) +
+                             " bytes exceeds the limit");
+  }
+  try {
+    std::size_t offset = 0;
+    msgpack::object_handle handle = msgpack::unpack(
+        bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    if (offset != bytes.size()) return Invalid(what, "trailing bytes after the message");
+    const msgpack::object& object = handle.get();
+    if (object.type != msgpack::type::MAP) return Invalid(what, "not a msgpack map");
+    if (!HasKey(object, "v")) return Invalid(what, "missing required key \"v\"");
+    for (const char* key : required) {
+      if (!HasKey(object, key)) {
+        return Invalid(what, std::string("missing required key \"") + key + "\"");
+      }
+    }
+    T message = object.as<T>();
+    if constexpr (requires { message.v; }) {
+      if (message.v == 0 || message.v > kVersion) {
+        return Invalid(what, "unsupported schema version " + std::to_string(message.v));
+      }
+    }
+    return message;
+  } catch (const std::exception& e) {  // msgpack throws on bad input
+    return Invalid(what, std::string("undecodable: ") + e.what());
+  }
+}
+
+bool OneOf(std::string_view value, std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed) {
+    if (value == a) return true;
+  }
+  return false;
+}
+
+Status CheckPdate(const char* what, const std::string& pdate) {
+  if (pdate.empty()) return Status();
+  auto parsed = common::ParseDate(pdate);
+  if (!parsed.ok()) return Invalid(what, parsed.status().message());
+  return Status();
+}
+
+}  // namespace
+
+Status ValidateRunKey(std::string_view key) {
+  if (key.empty() || key.size() > 200) {
+    return Status::Error(Code::kRejected, "run key must be 1-200 characters");
+  }
+  for (char c : key) {
+    if (c < 0x21 || c > 0x7e) {
+      return Status::Error(Code::kRejected,
+                           "run key must be printable ASCII without spaces");
+    }
+  }
+  return Status();
+}
+
+Status ValidateTeamRecord(const TeamRecord& team) {
+  if (Status s = common::ValidateTeamId(team.id, /*allow_general=*/true); !s.ok()) return s;
+  if (!team.run_time.empty()) {
+    if (auto t = common::ParseTimeOfDay(team.run_time); !t.ok()) return t.status();
+  }
+  if (!team.timezone.empty()) {
+    if (auto z = common::FindZone(team.timezone); !z.ok()) return z.status();
+  }
+  if (!team.overlap.empty() && !OneOf(team.overlap, {"skip", "queue"})) {
+    return Status::Error(Code::kInvalid, "overlap \"" + team.overlap + "\" is not skip or queue");
+  }
+  if (team.name.size() > 200) return Status::Error(Code::kInvalid, "team name longer than 200 characters");
+  if (team.max_attempts > 100) return Status::Error(Code::kInvalid, "max_attempts must be 0-100");
+  return Status();
+}
+
+Result<DueEvent> DecodeDueEvent(std::string_view bytes) {
+  auto r = DecodeAs<DueEvent>(bytes, "due", {"team", "kind"});
+  if (!r.ok()) return r;
+  const DueEvent& e = r.value();
+  if (Status s = common::ValidateTeamId(e.team, true); !s.ok()) return Invalid("due", s.message());
+  if (!OneOf(e.kind, {"scheduled", "manual", "backfill"})) {
+    return Invalid("due", "kind \"" + e.kind + "\" is not scheduled, manual or backfill");
+  }
+  if (e.kind != "manual" || !e.key.empty()) {
+    if (Status s = ValidateRunKey(e.key); !s.ok()) return Invalid("due", s.message());
+  }
+  if (e.kind != "manual") {
+    if (e.fire_unix_ms <= 0) return Invalid("due", "fire_unix_ms must be set for " + e.kind + " runs");
+    if (auto d = common::ParseDate(e.local_date); !d.ok()) return Invalid("due", d.status().message());
+  }
+  if (Status s = CheckPdate("due", e.pdate); !s.ok()) return s;
+  // A manual run may name its local date; Admit parses it to default pdate.
+  if (Status s = CheckPdate("due", e.local_date); !s.ok()) return s;
+  return r;
+}
+
+Result<DueAck> DecodeDueAck(std::string_view bytes) {
+  return DecodeAs<DueAck>(bytes, "due.ack", {"key"});
+}
+
+Result<RunEvent> DecodeRunEvent(std::string_view bytes) {
+  return DecodeAs<RunEvent>(bytes, "run event", {"seq", "event", "run"});
+}
+
+Result<AlertEvent> DecodeAlertEvent(std::string_view bytes) {
+  return DecodeAs<AlertEvent>(bytes, "alert", {"seq", "kind"});
+}
+
+Result<ScheduleChanged> DecodeScheduleChanged(std::string_view bytes) {
+  return DecodeAs<ScheduleChanged>(bytes, "schedule.changed", {"team"});
+}
+
+Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes) {
+  auto r = DecodeAs<RunnerMessage>(bytes, "runner message", {"type", "runner_id"});
+  if (!r.ok()) return r;
+  const RunnerMessage& m = r.value();
+  if (!OneOf(m.type, {"hello", "heartbeat", "started", "result", "bye"})) {
+    return Invalid("runner message", "unknown type \"" + m.type + "\"");
+  }
+  if (m.runner_id.empty() || m.runner_id.size() > 128) {
+    return Invalid("runner message", "runner_id must be 1-128 characters");
+  }
+  if ((m.type == "started" || m.type == "result") && m.run_id.empty()) {
+    return Invalid("runner message", m.type + " without run_id");
+  }
+  if (m.type == "result" && !OneOf(m.outcome, {"succeeded", "failed", "transient"})) {
+    return Invalid("runner message", "outcome \"" + m.outcome + "\" is not succeeded, failed or transient");
+  }
+  if (m.type == "hello" && (m.slots == 0 || m.slots > 1024)) {
+    return Invalid("runner message", "hello needs slots 1-1024");
+  }
+  return r;
+}
+
+Result<BrokerMessage> DecodeBrokerMessage(std::string_view bytes) {
+  auto r = DecodeAs<BrokerMessage>(bytes, "broker message", {"type"});
+  if (!r.ok()) return r;
+  if (!OneOf(r.value().type, {"welcome", "heartbeat", "dispatch", "ack", "cancel"})) {
+    return Invalid("broker message", "unknown type \"" + r.value().type + "\"");
+  }
+  return r;
+}
+
+Result<ControlRequest> DecodeControlRequest(std::string_view bytes) {
+  auto r = DecodeAs<ControlRequest>(bytes, "control request", {"op"});
+  if (!r.ok()) return r;
+  if (Status s = CheckPdate("control request", r.value().pdate); !s.ok()) return s;
+  return r;
+}
+
+Result<ControlReply> DecodeControlReply(std::string_view bytes) {
+  return DecodeAs<ControlReply>(bytes, "control reply", {"ok"}, kReplyLimits);
+}
+
+Result<RunRecord> DecodeRunRecord(std::string_view bytes) {
+  return DecodeAs<RunRecord>(bytes, "run record", {"run_id"}, kReplyLimits);
+}
+
+Result<TeamRecord> DecodeTeamRecord(std::string_view bytes) {
+  return DecodeAs<TeamRecord>(bytes, "team record", {"id"}, kReplyLimits);
+}
+
+Result<TeamStatus> DecodeTeamStatus(std::string_view bytes) {
+  return DecodeAs<TeamStatus>(bytes, "team status", {}, kReplyLimits);
+}
+
+Result<LoggedEvent> DecodeLoggedEvent(std::string_view bytes) {
+  // Stored log entries have no `v`: they wrap a payload that has its own.
+  try {
+    std::size_t offset = 0;
+    msgpack::object_handle handle = msgpack::unpack(
+        bytes.data(), bytes.size(), offset, nullptr, nullptr, kReplyLimits);
+    if (offset != bytes.size()) return Invalid("logged event", "trailing bytes");
+    return handle.get().as<LoggedEvent>();
+  } catch (const std::exception& e) {
+    return Invalid("logged event", std::string("undecodable: ") + e.what());
+  }
+}
+
+}  // namespace schemas

@@ -1,0 +1,76 @@
+#include "schemas/json.h"
+
+#include "schemas/codec.h"
+#include "schemas/topics.h"
+
+namespace schemas {
+
+nlohmann::json ToJson(const RunRecord& r) {
+  nlohmann::json j = {
+      {"run_id", r.run_id}, {"key", r.key}, {"team", r.team}, {"kind", r.kind},
+      {"state", r.state}, {"pdate", r.pdate}, {"local_date", r.local_date},
+      {"fire_unix_ms", r.fire_unix_ms}, {"accepted_unix_ms", r.accepted_unix_ms},
+      {"started_unix_ms", r.started_unix_ms}, {"finished_unix_ms", r.finished_unix_ms},
+      {"next_attempt_unix_ms", r.next_attempt_unix_ms}, {"attempt", r.attempt},
+      {"max_attempts", r.max_attempts}, {"runner_id", r.runner_id}, {"exit_code", r.exit_code},
+      {"error", r.error}, {"total_loans", r.total_loans},
+      {"exceptions_count", r.exceptions_count}, {"metrics", r.metrics},
+      {"log_path", r.log_path}, {"requested_by", r.requested_by}};
+  return j;
+}
+
+nlohmann::json ToJson(const RunEvent& e) {
+  return {{"seq", e.seq}, {"event", e.event}, {"at_unix_ms", e.at_unix_ms}, {"run", ToJson(e.run)}};
+}
+
+nlohmann::json ToJson(const AlertEvent& a) {
+  return {{"seq", a.seq},       {"kind", a.kind},       {"team", a.team},
+          {"count", a.count},   {"run_id", a.run_id},   {"message", a.message},
+          {"at_unix_ms", a.at_unix_ms}};
+}
+
+nlohmann::json ToJson(const TeamRecord& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"run_time", t.run_time},
+          {"timezone", t.timezone},
+          {"paused", t.paused},
+          {"overlap", t.overlap},
+          {"command", t.command},
+          {"max_attempts", t.max_attempts},
+          {"created_unix_ms", t.created_unix_ms}};
+}
+
+common::Result<nlohmann::json> BusFrameToJson(std::string_view topic, std::string_view payload) {
+  nlohmann::json j;
+  if (topic.starts_with(kTopicRunPrefix)) {
+    auto e = DecodeRunEvent(payload);
+    if (!e.ok()) return e.status();
+    j = ToJson(e.value());
+  } else if (topic.starts_with(kTopicAlertPrefix)) {
+    auto a = DecodeAlertEvent(payload);
+    if (!a.ok()) return a.status();
+    j = ToJson(a.value());
+  } else if (topic == kTopicDueAck) {
+    auto a = DecodeDueAck(payload);
+    if (!a.ok()) return a.status();
+    j = {{"key", a.value().key}, {"run_id", a.value().run_id},
+         {"duplicate", a.value().duplicate}, {"error", a.value().error}};
+  } else if (topic == kTopicDue) {
+    auto d = DecodeDueEvent(payload);
+    if (!d.ok()) return d.status();
+    j = {{"key", d.value().key}, {"team", d.value().team}, {"kind", d.value().kind},
+         {"fire_unix_ms", d.value().fire_unix_ms}, {"local_date", d.value().local_date},
+         {"pdate", d.value().pdate}};
+  } else if (topic == kTopicScheduleChanged) {
+    auto c = DecodeScheduleChanged(payload);
+    if (!c.ok()) return c.status();
+    j = {{"team", c.value().team}, {"change", c.value().change}};
+  } else {
+    return common::Status::Error(common::Code::kRejected, "unknown topic " + std::string(topic));
+  }
+  j["topic"] = std::string(topic);
+  return j;
+}
+
+}  // namespace schemas

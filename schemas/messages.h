@@ -1,0 +1,221 @@
+// Every message Daybreak sends, as msgpack maps with string keys. Field
+// meanings and which are required are in schemas/PROTOCOL.md; a missing key
+// keeps the default written here, an unknown key is ignored.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#ifndef MSGPACK_NO_BOOST
+#define MSGPACK_NO_BOOST
+#endif
+#include <msgpack.hpp>
+
+namespace schemas {
+
+inline constexpr std::uint32_t kVersion = 1;
+
+// Topic "due": a run should happen. From the ticker (kind "scheduled") or
+// anyone with a PUB socket (kind "manual").
+struct DueEvent {
+  std::uint32_t v = kVersion;
+  std::string key;             // run key; scheduled: required; manual: optional
+  std::uint32_t team = 0;      // 0: the general run
+  std::string kind = "manual"; // scheduled | manual | backfill
+  std::int64_t fire_unix_ms = 0;  // the scheduled instant (scheduled only)
+  std::string local_date;      // scheduled local date, YYYY-MM-DD
+  std::string pdate;           // purchase date; empty: the broker's default
+  std::string requested_by;    // free text for people
+  MSGPACK_DEFINE_MAP(v, key, team, kind, fire_unix_ms, local_date, pdate,
+                     requested_by);
+};
+
+// Topic "due.ack": the broker's answer to a due event (not in the event log).
+struct DueAck {
+  std::uint32_t v = kVersion;
+  std::string key;
+  std::string run_id;      // empty when rejected
+  bool duplicate = false;  // the key was already known
+  std::string error;       // why it was rejected
+  MSGPACK_DEFINE_MAP(v, key, run_id, duplicate, error);
+};
+
+// A run as the broker stores it and answers about it.
+struct RunRecord {
+  std::uint32_t v = kVersion;
+  std::string run_id;
+  std::string key;
+  std::uint32_t team = 0;
+  std::string kind;
+  std::string state;  // accepted queued dispatched running retry_wait
+                      // succeeded failed missed skipped cancelled
+  std::string pdate;
+  std::string local_date;
+  std::int64_t fire_unix_ms = 0;
+  std::int64_t accepted_unix_ms = 0;
+  std::int64_t started_unix_ms = 0;
+  std::int64_t finished_unix_ms = 0;
+  std::int64_t next_attempt_unix_ms = 0;
+  std::uint32_t attempt = 0;
+  std::uint32_t max_attempts = 0;
+  std::string runner_id;
+  std::int32_t exit_code = -1;
+  std::string error;
+  std::int64_t total_loans = -1;
+  std::int64_t exceptions_count = -1;
+  std::map<std::string, double> metrics;
+  std::string log_path;
+  bool cancel_requested = false;
+  std::string requested_by;
+  MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
+                     fire_unix_ms, accepted_unix_ms, started_unix_ms,
+                     finished_unix_ms, next_attempt_unix_ms, attempt,
+                     max_attempts, runner_id, exit_code, error, total_loans,
+                     exceptions_count, metrics, log_path, cancel_requested,
+                     requested_by);
+};
+
+// Topics "run.<event>": one state change, stamped with the event-log seq.
+struct RunEvent {
+  std::uint32_t v = kVersion;
+  std::uint64_t seq = 0;
+  std::string event;  // accepted queued dispatched started completed failed
+                      // retrying missed skipped cancelled
+  std::int64_t at_unix_ms = 0;
+  RunRecord run;
+  MSGPACK_DEFINE_MAP(v, seq, event, at_unix_ms, run);
+};
+
+// Topics "alert.<kind>": something people must look at.
+struct AlertEvent {
+  std::uint32_t v = kVersion;
+  std::uint64_t seq = 0;
+  std::string kind;  // consecutive_failures | recovered
+  std::uint32_t team = 0;
+  std::uint32_t count = 0;  // consecutive failures so far
+  std::string run_id;       // the run that raised or cleared it
+  std::string message;
+  std::int64_t at_unix_ms = 0;
+  MSGPACK_DEFINE_MAP(v, seq, kind, team, count, run_id, message, at_unix_ms);
+};
+
+// Topic "schedule.changed": a team was added, changed or removed.
+struct ScheduleChanged {
+  std::uint32_t v = kVersion;
+  std::uint32_t team = 0;
+  std::string change;  // put | remove
+  MSGPACK_DEFINE_MAP(v, team, change);
+};
+
+// A team's settings. Empty strings and zeros mean "the configured default".
+struct TeamRecord {
+  std::uint32_t v = kVersion;
+  std::uint32_t id = 0;
+  std::string name;
+  std::string run_time;   // HH:MM local
+  std::string timezone;   // IANA name
+  bool paused = false;
+  std::string overlap;    // skip | queue
+  std::vector<std::string> command;  // pipeline argv; empty: runner default
+  std::uint32_t max_attempts = 0;
+  std::int64_t created_unix_ms = 0;
+  std::int64_t schedule_since_unix_ms = 0;  // last change of time/zone/pause
+  MSGPACK_DEFINE_MAP(v, id, name, run_time, timezone, paused, overlap, command,
+                     max_attempts, created_unix_ms, schedule_since_unix_ms);
+};
+
+// The broker's running tally per team, for failure-streak alerts.
+struct TeamStatus {
+  std::uint32_t v = kVersion;
+  std::uint32_t consecutive_failures = 0;
+  bool alerted = false;  // an alert is open for the current streak
+  std::int64_t last_success_unix_ms = 0;
+  MSGPACK_DEFINE_MAP(v, consecutive_failures, alerted, last_success_unix_ms);
+};
+
+// One entry of the broker's event log, for replay.
+struct LoggedEvent {
+  std::uint64_t seq = 0;
+  std::string topic;
+  std::vector<char> payload;  // the exact bytes published (msgpack bin)
+  MSGPACK_DEFINE_MAP(seq, topic, payload);
+};
+
+// A run a runner holds, announced in hello so a restarted broker can match it.
+struct Lease {
+  std::string run_id;
+  std::uint32_t attempt = 0;
+  MSGPACK_DEFINE_MAP(run_id, attempt);
+};
+
+// Runner -> broker on the work socket.
+struct RunnerMessage {
+  std::uint32_t v = kVersion;
+  std::string type;  // hello heartbeat started result bye
+  std::string runner_id;
+  std::uint32_t slots = 0;       // hello
+  std::vector<Lease> holding;    // hello
+  std::string run_id;            // started, result
+  std::uint32_t attempt = 0;     // started, result
+  std::string outcome;           // result: succeeded | failed | transient
+  std::int32_t exit_code = -1;
+  std::string error;
+  std::int64_t total_loans = -1;
+  std::int64_t exceptions_count = -1;
+  std::map<std::string, double> metrics;
+  std::string log_path;
+  MSGPACK_DEFINE_MAP(v, type, runner_id, slots, holding, run_id, attempt,
+                     outcome, exit_code, error, total_loans, exceptions_count,
+                     metrics, log_path);
+};
+
+// Broker -> runner on the work socket.
+struct BrokerMessage {
+  std::uint32_t v = kVersion;
+  std::string type;  // welcome heartbeat dispatch ack cancel
+  std::string run_id;
+  std::uint32_t attempt = 0;
+  std::uint32_t team = 0;
+  std::string pdate;
+  std::string key;
+  std::vector<std::string> command;  // empty: the runner's default
+  std::uint32_t timeout_s = 0;       // 0: the runner's default
+  MSGPACK_DEFINE_MAP(v, type, run_id, attempt, team, pdate, key, command,
+                     timeout_s);
+};
+
+// A request on the control socket. `op` says which fields matter.
+struct ControlRequest {
+  std::uint32_t v = kVersion;
+  std::string op;  // trigger runs.list run.get teams.list team.put
+                   // team.remove schedule.get events.since cancel ping
+  std::uint32_t team = 0;
+  bool all_teams = true;  // runs.list: false filters by `team`
+  std::string pdate;
+  std::string key;
+  std::string run_id;
+  std::uint32_t limit = 0;
+  std::uint64_t since_seq = 0;
+  TeamRecord team_record;  // team.put
+  std::string requested_by;
+  MSGPACK_DEFINE_MAP(v, op, team, all_teams, pdate, key, run_id, limit,
+                     since_seq, team_record, requested_by);
+};
+
+struct ControlReply {
+  std::uint32_t v = kVersion;
+  bool ok = false;
+  std::string error;
+  bool duplicate = false;
+  RunRecord run;
+  std::vector<RunRecord> runs;
+  std::vector<TeamRecord> teams;
+  std::vector<LoggedEvent> events;
+  std::uint64_t last_seq = 0;
+  MSGPACK_DEFINE_MAP(v, ok, error, duplicate, run, runs, teams, events,
+                     last_seq);
+};
+
+}  // namespace schemas

@@ -1,0 +1,57 @@
+// Ticker: the clock of Daybreak. It loads the schedule from the broker,
+// follows "schedule.changed", publishes a "due" event at each fire time, and
+// republishes each one until the broker's "due.ack" for its key is seen.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "schemas/control_client.h"
+#include "ticker/fire_planner.h"
+
+namespace ticker {
+
+struct TickerSettings {
+  std::chrono::milliseconds resend_every{1000};
+  std::chrono::milliseconds reload_every{60'000};  // safety net for lost notices
+};
+
+class Ticker {
+ public:
+  // `publisher` is a PUB connected to the bus; `subscriber` a SUB on the
+  // bus subscribed to "due.ack" and "schedule.changed". All borrowed.
+  Ticker(zmq::socket_t& publisher, zmq::socket_t& subscriber,
+         schemas::ControlClient& control, const common::Clock& clock, TickerSettings settings);
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+  common::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  bool Reload();
+  void Publish(const schemas::DueEvent& event);
+  void HandleBusMessage();
+  std::chrono::milliseconds TimeToNextWork() const;
+
+  zmq::socket_t& publisher_;
+  zmq::socket_t& subscriber_;
+  schemas::ControlClient& control_;
+  const common::Clock& clock_;
+  TickerSettings settings_;
+  FirePlanner planner_;
+  bool loaded_ = false;
+  common::Clock::Mono next_reload_{};
+  struct Pending {
+    schemas::DueEvent event;
+    common::Clock::Mono resend_at;
+  };
+  std::map<std::string, Pending> unacked_;  // by run key
+};
+
+}  // namespace ticker
