@@ -86,6 +86,15 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     if (!events.ok()) return Error(events.status());
     reply.events = std::move(events).value();
     reply.last_seq = manager_.last_seq();
+  } else if (op == "stats") {
+    const Counters& c = manager_.counters();
+    reply.stats = {{"active_runs", static_cast<std::int64_t>(manager_.active_runs())},
+                   {"runners", static_cast<std::int64_t>(manager_.runner_count())},
+                   {"stale_results", static_cast<std::int64_t>(c.stale_results)},
+                   {"duplicates", static_cast<std::int64_t>(c.duplicates)},
+                   {"store_errors", static_cast<std::int64_t>(c.store_errors)},
+                   {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
+    for (const auto& source : stats_sources_) source(reply.stats);
   } else if (op == "cancel") {
     auto run = manager_.Cancel(request.run_id);
     if (!run.ok()) return Error(run.status());

@@ -2,7 +2,10 @@
 // event replay, cancel). Bytes in, bytes out; never throws.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "broker/run_manager.h"
@@ -23,12 +26,18 @@ class ControlHandler {
   // reply with ok=false and the reason.
   std::string Handle(std::string_view request_bytes);
 
+  // Adds figures owned by others (the Broker loop's frame counters) to the
+  // "stats" reply. `source` must stay valid while the handler is used.
+  using StatsSource = std::function<void(std::map<std::string, std::int64_t>&)>;
+  void AddStatsSource(StatsSource source) { stats_sources_.push_back(std::move(source)); }
+
  private:
   schemas::ControlReply Answer(const schemas::ControlRequest& request);
 
   RunManager& manager_;
   RunStore& store_;
   TeamRegistry& teams_;
+  std::vector<StatsSource> stats_sources_;
 };
 
 }  // namespace broker

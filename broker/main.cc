@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
     spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
                  c.bus_subscribe, c.control, c.work, c.state_dir);
     broker::Broker broker({&bus_in, &bus_out, &control_socket, &work}, manager, control, clock);
+    control.AddStatsSource([&broker](std::map<std::string, std::int64_t>& stats) {
+      stats["bad_frames"] = static_cast<std::int64_t>(broker.counters().bad_frames);
+      stats["forwarded"] = static_cast<std::int64_t>(broker.counters().forwarded);
+    });
     auto s = broker.Run(stop);
     spdlog::info("broker stopping");
     return s.ok() ? 0 : 1;

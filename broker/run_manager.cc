@@ -520,7 +520,10 @@ void RunManager::Dispatch() {
     m.team = run.team;
     m.pdate = run.pdate;
     m.key = run.key;
-    if (team != nullptr) m.command = team->command;
+    if (team != nullptr) {
+      m.command = team->command;
+      m.timeout_s = team->timeout_s;
+    }
     SendToRunner(runner->id, m);
   }
 }

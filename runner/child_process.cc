@@ -1,12 +1,18 @@
 #include "runner/child_process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace runner {
 
@@ -15,20 +21,6 @@ using common::Status;
 
 namespace {
 
-// posix_spawn's attribute and file-action objects, released on every path.
-struct SpawnObjects {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnObjects() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnObjects() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-};
-
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
@@ -36,36 +28,101 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return out;
 }
 
+// Resolves a bare command name on PATH, in the parent: the child may only
+// make async-signal-safe calls.
+common::Result<std::string> ResolveProgram(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const std::string& e : env) {
+    if (e.starts_with("PATH=")) path = e.substr(5);
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find(':', start), path.size());
+    const std::string candidate = path.substr(start, end - start) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return Status::Error(Code::kNotFound, "cannot start " + name + ": not found on PATH");
+}
+
+// Runs in the forked child: async-signal-safe calls only. Reports a failure
+// as an errno on `report` (close-on-exec, so a successful exec says nothing).
+[[noreturn]] void BecomePipeline(const char* program, char* const argv[], char* const envp[],
+                                 const char* cwd, const char* log_path, pid_t parent, int report) {
+  auto fail = [report](int stage) {
+    const int err[2] = {stage, errno};
+    (void)!write(report, err, sizeof err);
+    _exit(127);
+  };
+  setpgid(0, 0);  // its own group: a timeout signals everything it started
+  // If the runner dies, so does the pipeline: nobody would report it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);  // the runner died before prctl
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  const int in = open("/dev/null", O_RDONLY);
+  const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (in < 0 || log < 0) fail(1);
+  if (dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) fail(1);
+  if (cwd[0] != '\0' && chdir(cwd) != 0) fail(2);
+  // Every descriptor but 0-2 and the report pipe (closed by exec).
+  if (report > 3) syscall(SYS_close_range, 3, report - 1, 0);
+  syscall(SYS_close_range, report + 1, ~0U, 0);
+  execve(program, argv, envp);
+  fail(3);
+  _exit(127);  // not reached: fail() exits
+}
+
 }  // namespace
 
 common::Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
   if (spec.argv.empty()) return Status::Error(Code::kInvalid, "empty pipeline command");
-  SpawnObjects o;
-  // Own process group (so a timeout can signal everything it started), and
-  // default signal dispositions and mask whatever the runner blocked.
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setpgroup(&o.attr, 0);
-  posix_spawnattr_setsigdefault(&o.attr, &all);
-  posix_spawnattr_setsigmask(&o.attr, &none);
-  posix_spawnattr_setflags(&o.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
-  posix_spawn_file_actions_addopen(&o.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&o.actions, 1, spec.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_adddup2(&o.actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&o.actions, 3);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&o.actions, spec.cwd.c_str());
+  auto program = ResolveProgram(spec.argv[0], spec.env);
+  if (!program.ok()) return program.status();
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &o.actions, &o.attr, argv.data(), envp.data());
-  if (rc != 0) {
-    return Status::Error(Code::kIoError,
-                         "cannot start " + spec.argv[0] + ": " + std::strerror(rc));
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    return Status::Error(Code::kIoError, std::string("pipe: ") + std::strerror(errno));
   }
-  return ChildProcess(pid);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(report[0]);
+    close(report[1]);
+    return Status::Error(Code::kIoError, std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    close(report[0]);
+    BecomePipeline(program.value().c_str(), argv.data(), envp.data(), spec.cwd.c_str(),
+                   spec.log_path.c_str(), parent, report[1]);
+  }
+  close(report[1]);
+  // Also set the group from here, so a signal sent right after we return
+  // reaches the group even if the child has not run yet.
+  setpgid(pid, pid);
+  int err[2] = {0, 0};
+  ssize_t n;
+  while ((n = read(report[0], err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  ChildProcess child(pid);
+  if (n == sizeof err) {
+    child.SignalGroup(SIGKILL);  // the destructor reaps it
+    const std::string what = err[0] == 1   ? "open " + spec.log_path
+                             : err[0] == 2 ? "enter " + spec.cwd
+                                           : "exec " + program.value();
+    return Status::Error(Code::kIoError, "cannot start " + spec.argv[0] + ": " + what + ": " +
+                                             std::strerror(err[1]));
+  }
+  return child;
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept

@@ -1,7 +1,9 @@
-// ChildProcess: a pipeline started with posix_spawn in its own process
-// group, stdin from /dev/null, stdout and stderr to a log file, every other
-// descriptor closed. The destructor kills the whole group; reaping is done by
-// the owner's SIGCHLD handling (the runner is a subreaper).
+// ChildProcess: a pipeline started by fork and exec (the child makes only
+// async-signal-safe calls) in its own process group, stdin from /dev/null,
+// stdout and stderr to a log file, every other descriptor closed, and killed
+// by the kernel if the runner dies (PR_SET_PDEATHSIG). The destructor kills
+// the whole group; reaping is the owner's SIGCHLD handling (the runner is a
+// subreaper).
 #pragma once
 
 #include <sys/types.h>

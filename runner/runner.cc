@@ -1,6 +1,5 @@
 #include "runner/runner.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "common/team.h"
+#include "runner/process_scan.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 
@@ -181,6 +181,7 @@ std::vector<std::string> Runner::Environment(const Job& job) const {
   env.push_back("DAYBREAK_OUTPUT_DIR=" + w.staging_output());
   env.push_back("DAYBREAK_SHARE_DIR=" + w.staging_share());
   env.push_back("DAYBREAK_RESULT_FILE=" + w.result_file());
+  env.push_back("DAYBREAK_RUNNER_ID=" + settings_.runner_id);
   return env;
 }
 
@@ -234,6 +235,8 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   const auto timeout = dispatch.timeout_s > 0 ? std::chrono::seconds(dispatch.timeout_s)
                                               : settings_.run_timeout;
   job.deadline = clock_.Now() + timeout;
+  job.timeout = timeout;
+  KillLeftoversOf(dispatch.run_id);
   SpawnSpec spec;
   spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
   spec.env = Environment(job);
@@ -268,9 +271,7 @@ void Runner::EnforceDeadlines() {
   const auto now = clock_.Now();
   for (auto& [id, job] : jobs_) {
     if (!job.kill_at && now >= job.deadline) {
-      StopJob(job, "timed out after " +
-                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                          settings_.run_timeout).count()) + " s");
+      StopJob(job, "timed out after " + std::to_string(job.timeout.count()) + " s");
     }
     if (job.kill_at && now >= *job.kill_at) job.child->SignalGroup(SIGKILL);
   }
@@ -346,39 +347,33 @@ void Runner::Report(schemas::RunnerMessage result) {
   Send(result);
 }
 
+bool Runner::IsJobLeader(pid_t pid) const {
+  for (const auto& [id, job] : jobs_) {
+    if (job.child->pid() == pid) return true;
+  }
+  return false;
+}
+
 void Runner::KillOrphans() {
   // As a subreaper we inherit what a pipeline left behind, even after it
-  // called setsid. Anything of ours that is not a running job's leader and
-  // carries a DAYBREAK_RUN_ID of a run no longer running here is killed.
+  // called setsid. Such an orphan is killed unless its run still runs here.
   const pid_t self = getpid();
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return;
-  while (dirent* entry = readdir(proc)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid != self || state == 'Z') continue;
-    bool leader = false;
-    for (const auto& [id, job] : jobs_) leader = leader || job.child->pid() == pid;
-    if (leader) continue;
-    std::ifstream environ_file("/proc/" + std::string(entry->d_name) + "/environ");
-    std::string run_id;
-    for (std::string var; std::getline(environ_file, var, '\0');) {
-      if (var.starts_with("DAYBREAK_RUN_ID=")) run_id = var.substr(16);
-    }
-    if (!run_id.empty() && jobs_.count(run_id) != 0) continue;  // still its run's
-    spdlog::info("killing orphan pid {} left by run {}", pid, run_id.empty() ? "?" : run_id);
-    kill(pid, SIGKILL);
-  }
-  closedir(proc);
+  ForEachProcess([&](const ProcessInfo& p) {
+    if (p.ppid != self || p.state == 'Z' || IsJobLeader(p.pid)) return;
+    if (!p.run_id.empty() && jobs_.count(p.run_id) != 0) return;
+    spdlog::info("killing orphan pid {} left by run {}", p.pid, p.run_id.empty() ? "?" : p.run_id);
+    kill(p.pid, SIGKILL);
+  });
+}
+
+void Runner::KillLeftoversOf(const std::string& run_id) {
+  // An earlier attempt of this run on this host may have outlived its
+  // runner (kill -9): never let two attempts of one run overlap.
+  ForEachProcess([&](const ProcessInfo& p) {
+    if (p.run_id != run_id || p.state == 'Z') return;
+    spdlog::warn("killing pid {} left over from an earlier attempt of run {}", p.pid, run_id);
+    kill(p.pid, SIGKILL);
+  });
 }
 
 }  // namespace runner

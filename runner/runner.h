@@ -56,6 +56,7 @@ class Runner {
     std::optional<Workspace> workspace;
     std::string log_path;
     common::Clock::Mono deadline{};
+    std::chrono::seconds timeout{};
     std::optional<common::Clock::Mono> kill_at;
     std::string stop_reason;  // why we signalled it, if we did
   };
@@ -71,6 +72,8 @@ class Runner {
   void Report(schemas::RunnerMessage result);
   void EnforceDeadlines();
   void KillOrphans();
+  void KillLeftoversOf(const std::string& run_id);
+  bool IsJobLeader(pid_t pid) const;
   void Housekeeping(bool draining);
   std::vector<std::string> Environment(const Job& job) const;
 

@@ -38,6 +38,7 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"overlap", t.overlap},
           {"command", t.command},
           {"max_attempts", t.max_attempts},
+          {"timeout_s", t.timeout_s},
           {"created_unix_ms", t.created_unix_ms}};
 }
 

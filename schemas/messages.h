@@ -120,10 +120,12 @@ struct TeamRecord {
   std::string overlap;    // skip | queue
   std::vector<std::string> command;  // pipeline argv; empty: runner default
   std::uint32_t max_attempts = 0;
+  std::uint32_t timeout_s = 0;  // per-run time limit; 0: the runner's
   std::int64_t created_unix_ms = 0;
   std::int64_t schedule_since_unix_ms = 0;  // last change of time/zone/pause
   MSGPACK_DEFINE_MAP(v, id, name, run_time, timezone, paused, overlap, command,
-                     max_attempts, created_unix_ms, schedule_since_unix_ms);
+                     max_attempts, timeout_s, created_unix_ms,
+                     schedule_since_unix_ms);
 };
 
 // The broker's running tally per team, for failure-streak alerts.
@@ -214,8 +216,9 @@ struct ControlReply {
   std::vector<TeamRecord> teams;
   std::vector<LoggedEvent> events;
   std::uint64_t last_seq = 0;
+  std::map<std::string, std::int64_t> stats;  // op "stats"
   MSGPACK_DEFINE_MAP(v, ok, error, duplicate, run, runs, teams, events,
-                     last_seq);
+                     last_seq, stats);
 };
 
 }  // namespace schemas

@@ -1,0 +1,24 @@
+// Process scanning through /proc: who is our child, and which run a process
+// belongs to (the DAYBREAK_RUN_ID it inherited), so leftovers of a run can be
+// found even after they left the run's process group.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+namespace runner {
+
+struct ProcessInfo {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  char state = '?';    // from /proc/<pid>/stat; 'Z' is a zombie
+  std::string run_id;  // empty when it has no DAYBREAK_RUN_ID
+};
+
+// Calls `visit` for every process we may read. Processes that vanish
+// mid-scan are skipped.
+void ForEachProcess(const std::function<void(const ProcessInfo&)>& visit);
+
+}  // namespace runner
