@@ -1,0 +1,154 @@
+// daybreak chaos: N runs across M teams while runners and the broker are
+// killed with SIGKILL at random; then checks every invariant from the
+// broker's own event log. Run it with scripts/chaos.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "schemas/codec.h"
+#include "tests/support/cluster.h"
+
+namespace {
+
+struct Args {
+  int runs = 300;
+  int teams = 20;
+  int runners = 3;
+  int seconds = 60;  // how long to keep triggering and killing
+  std::uint64_t seed = 1;
+};
+
+bool Terminal(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "missed" || state == "skipped" ||
+         state == "cancelled";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  CLI::App app{"daybreak chaos: runs under random SIGKILLs of runners and the broker, then checks invariants"};
+  app.add_option("--runs", args.runs, "manual runs to trigger")->check(CLI::Range(1, 100000));
+  app.add_option("--teams", args.teams, "teams to spread them over")->check(CLI::Range(1, 10000));
+  app.add_option("--runners", args.runners, "runner processes")->check(CLI::Range(1, 64));
+  app.add_option("--seconds", args.seconds, "how long the killing goes on")->check(CLI::Range(1, 3600));
+  app.add_option("--seed", args.seed, "random seed");
+  CLI11_PARSE(app, argc, argv);
+
+  std::mt19937_64 rng(args.seed);
+  testing::Cluster cluster({.runners = args.runners, .ticker = false, .notifier = false,
+                            .env = {{"DAYBREAK_MAX_ATTEMPTS", "10"}}});
+  for (int t = 1; t <= args.teams; ++t) {
+    schemas::TeamRecord team;
+    team.id = static_cast<std::uint32_t>(t);
+    team.overlap = "queue";  // every run must eventually run
+    // ~20% of attempts fail transiently; each takes 50-250 ms.
+    team.command = {"/bin/sh", "-c",
+                    "n=$(( 1$(date +%N) / 1000 % 100 )); sleep 0.$(( n % 3 + 1 ))"
+                    "; [ $n -lt 20 ] && exit 75; exit 0"};
+    cluster.AddTeam(team);
+  }
+  fmt::print("chaos: {} runs, {} teams, {} runners, killing for {} s (logs: {})\n", args.runs,
+             args.teams, args.runners, args.seconds, cluster.root());
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::seconds(args.seconds);
+  int triggered = 0, runner_kills = 0, broker_kills = 0, next_runner = args.runners;
+  auto next_kill = start + std::chrono::milliseconds(700);
+  std::set<std::string> run_ids;
+  while (std::chrono::steady_clock::now() < end || triggered < args.runs) {
+    if (triggered < args.runs) {
+      try {
+        run_ids.insert(cluster.Trigger(1 + rng() % args.teams, fmt::format("chaos-{}", triggered)).run_id);
+        ++triggered;
+      } catch (const std::exception&) {
+        cluster.WaitForBroker(std::chrono::seconds(5));  // it was down: same key again
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_kill && std::chrono::steady_clock::now() < end) {
+      if (rng() % 5 == 0) {
+        cluster.StopBroker(SIGKILL);
+        cluster.StartBroker();
+        ++broker_kills;
+      } else {
+        const std::string victim = fmt::format("runner-{}", 1 + rng() % next_runner);
+        try {
+          if (cluster.runner(victim).running()) {
+            cluster.StopRunner(victim, SIGKILL);
+            ++runner_kills;
+            cluster.StartRunner(fmt::format("runner-{}", ++next_runner));
+          }
+        } catch (const std::out_of_range&) {
+        }
+      }
+      next_kill = std::chrono::steady_clock::now() + std::chrono::milliseconds(300 + rng() % 1200);
+    }
+    const auto pace = std::chrono::milliseconds(args.seconds * 1000 / args.runs);
+    std::this_thread::sleep_for(std::min(pace, std::chrono::milliseconds(50)));
+  }
+  fmt::print("chaos: triggered {} runs; killed runners {} times, the broker {} times; waiting for the end\n",
+             triggered, runner_kills, broker_kills);
+  cluster.WaitForBroker(std::chrono::seconds(10));
+  int unfinished = 0;
+  std::map<std::string, int> states;
+  std::map<std::uint32_t, int> attempts;
+  for (const std::string& id : run_ids) {
+    const auto run = cluster.WaitForTerminal(id, std::chrono::seconds(120));
+    if (!Terminal(run.state)) ++unfinished;
+    ++states[run.state];
+    ++attempts[run.attempt];
+  }
+
+  // The event log is the whole truth: replay it and check the invariants.
+  std::map<std::string, int> terminal_events;
+  std::map<std::uint32_t, std::string> running;
+  int overlaps = 0;
+  std::uint64_t since = 0;
+  while (true) {
+    schemas::ControlRequest req;
+    req.op = "events.since";
+    req.since_seq = since;
+    req.limit = 10000;
+    auto reply = cluster.Call(req);
+    if (!reply.ok() || reply.value().events.empty()) break;
+    for (const auto& logged : reply.value().events) {
+      since = logged.seq;
+      if (!logged.topic.starts_with("run.")) continue;
+      auto e = schemas::DecodeRunEvent(std::string_view(logged.payload.data(), logged.payload.size()));
+      if (!e.ok()) continue;
+      const auto& r = e.value().run;
+      if (e.value().event == "started") {
+        auto it = running.find(r.team);
+        if (it != running.end() && it->second != r.run_id) ++overlaps;
+        running[r.team] = r.run_id;
+      }
+      if (Terminal(r.state) || r.state == "retry_wait") {
+        if (running.count(r.team) != 0 && running[r.team] == r.run_id) running.erase(r.team);
+      }
+      if (Terminal(r.state)) ++terminal_events[r.run_id];
+    }
+  }
+  int not_exactly_once = 0;
+  for (const std::string& id : run_ids) not_exactly_once += terminal_events[id] != 1;
+  schemas::ControlRequest stats_req;
+  stats_req.op = "stats";
+  auto stats = cluster.Call(stats_req);
+
+  fmt::print("\n{:<42} {}\n", "runs", run_ids.size());
+  for (const auto& [state, n] : states) fmt::print("  {:<40} {}\n", state, n);
+  fmt::print("{:<42} {}\n", "attempts (runs by attempt count)", "");
+  for (const auto& [a, n] : attempts) fmt::print("  {:<40} {}\n", fmt::format("{} attempt(s)", a), n);
+  fmt::print("{:<42} {}\n", "stale results rejected (since last restart)",
+             stats.ok() ? stats.value().stats["stale_results"] : -1);
+  fmt::print("{:<42} {}\n", "overlaps (must be 0)", overlaps);
+  fmt::print("{:<42} {}\n", "runs without exactly one end (must be 0)", not_exactly_once);
+  fmt::print("{:<42} {}\n", "runs not terminal at the end (must be 0)", unfinished);
+  const bool ok = overlaps == 0 && not_exactly_once == 0 && unfinished == 0;
+  fmt::print("\nchaos: {}\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
