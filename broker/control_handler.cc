@@ -28,8 +28,9 @@ std::uint32_t Limit(std::uint32_t requested) {
 
 }  // namespace
 
-ControlHandler::ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams)
-    : manager_(manager), store_(store), teams_(teams) {}
+ControlHandler::ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams,
+                               int max_backfill_days)
+    : manager_(manager), store_(store), teams_(teams), max_backfill_days_(max_backfill_days) {}
 
 std::string ControlHandler::Handle(std::string_view request_bytes) {
   auto request = schemas::DecodeControlRequest(request_bytes);
@@ -86,6 +87,11 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     if (!events.ok()) return Error(events.status());
     reply.events = std::move(events).value();
     reply.last_seq = manager_.last_seq();
+  } else if (op == "backfill") {
+    auto runs = manager_.Backfill(request.team, request.from_date, request.to_date,
+                                  max_backfill_days_, request.requested_by);
+    if (!runs.ok()) return Error(runs.status());
+    for (const Admission& a : runs.value()) reply.runs.push_back(a.run);
   } else if (op == "stats") {
     const Counters& c = manager_.counters();
     reply.stats = {{"active_runs", static_cast<std::int64_t>(manager_.active_runs())},

@@ -20,7 +20,8 @@ inline constexpr std::uint32_t kMaxListLimit = 10'000;
 class ControlHandler {
  public:
   // All three must outlive the handler.
-  ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams);
+  ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams,
+                 int max_backfill_days = 366);
 
   // Decodes a request and returns the encoded reply; a bad request gets a
   // reply with ok=false and the reason.
@@ -38,6 +39,7 @@ class ControlHandler {
   RunStore& store_;
   TeamRegistry& teams_;
   std::vector<StatsSource> stats_sources_;
+  int max_backfill_days_;
 };
 
 }  // namespace broker

@@ -70,14 +70,15 @@ int main(int argc, char** argv) {
       spdlog::critical("cannot open the run store: {}", store.status().ToString());
       return 1;
     }
-    common::SystemClock clock;
+    common::SystemClock system_clock;
+    common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
     broker::TeamRegistry teams(DefaultsFrom(c));
     broker::RunManager manager(*store.value(), teams, clock, SettingsFrom(c));
     if (auto s = manager.Load(); !s.ok()) {
       spdlog::critical("cannot load state from {}: {}", c.state_dir, s.ToString());
       return 1;
     }
-    broker::ControlHandler control(manager, *store.value(), teams);
+    broker::ControlHandler control(manager, *store.value(), teams, c.max_backfill_days);
     zmq::context_t context(1);
     zmq::socket_t bus_in = Bind(context, zmq::socket_type::xsub, c.bus_publish, schemas::kMaxFrameBytes);
     zmq::socket_t bus_out = Bind(context, zmq::socket_type::xpub, c.bus_subscribe, schemas::kMaxFrameBytes);

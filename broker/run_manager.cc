@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/run_key.h"
 #include "common/team.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
@@ -208,6 +209,41 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
   result.run = run;
   Dispatch();
   return result;
+}
+
+Result<std::vector<Admission>> RunManager::Backfill(std::uint32_t team_id, const std::string& from,
+                                                    const std::string& to, int max_days,
+                                                    const std::string& requested_by) {
+  const schemas::TeamRecord* team = teams_.Find(team_id);
+  if (team == nullptr) return Status::Error(Code::kNotFound, common::TeamLabel(team_id) + " does not exist");
+  auto first = common::ParseDate(from);
+  if (!first.ok()) return first.status();
+  auto last = common::ParseDate(to);
+  if (!last.ok()) return last.status();
+  const int days = (last.value() - first.value()).count() + 1;
+  if (days < 1) return Status::Error(Code::kInvalid, "backfill range " + from + " to " + to + " runs backwards");
+  if (days > max_days) {
+    return Status::Error(Code::kInvalid, "backfill range " + from + " to " + to + " is " +
+                                             std::to_string(days) + " days; the limit is " +
+                                             std::to_string(max_days));
+  }
+  const schemas::TeamRecord resolved = teams_.Resolved(*team);
+  const common::DailySchedule schedule{common::ParseTimeOfDay(resolved.run_time).value(),
+                                       common::FindZone(resolved.timezone).value()};
+  std::vector<Admission> admitted;
+  for (auto day = first.value(); day <= last.value(); day += date::days(1)) {
+    const common::Fire fire = common::FireOn(schedule, day);
+    schemas::DueEvent due;
+    due.kind = "backfill";
+    due.team = team_id;
+    due.key = common::ScheduledRunKey(team_id, day, schedule.time);
+    due.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(fire.at.time_since_epoch()).count();
+    due.local_date = common::FormatDate(day);
+    due.requested_by = requested_by;
+    admitted.push_back(Admit(due));
+    if (!admitted.back().status.ok()) return admitted.back().status;
+  }
+  return admitted;
 }
 
 Result<RunRecord> RunManager::Cancel(const std::string& run_id) {

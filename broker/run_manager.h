@@ -83,6 +83,12 @@ class RunManager {
 
   Admission Admit(const schemas::DueEvent& due);
   common::Result<schemas::RunRecord> Cancel(const std::string& run_id);
+  // One run per local date from `from` to `to` (inclusive), keyed like the
+  // scheduled runs so dates already run are not repeated; they queue and
+  // run one at a time. At most `max_days` dates.
+  common::Result<std::vector<Admission>> Backfill(std::uint32_t team, const std::string& from,
+                                                  const std::string& to, int max_days,
+                                                  const std::string& requested_by);
   common::Status PutTeam(const schemas::TeamRecord& request);
   common::Status RemoveTeam(std::uint32_t id);
 

@@ -182,6 +182,46 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
     else PrintRunDetail(reply->run);
   });
 
+  struct BackfillArgs {
+    std::string team;
+    std::string from;
+    std::string to;
+  };
+  auto bargs = std::make_shared<BackfillArgs>();
+  CLI::App* backfill = app.add_subcommand(
+      "backfill", "one run per local date in a range, keyed like scheduled runs (done dates are not repeated)");
+  backfill->add_option("--team", bargs->team, "team id, or \"general\"")->required();
+  backfill->add_option("--from", bargs->from, "first local date YYYY-MM-DD")->required();
+  backfill->add_option("--to", bargs->to, "last local date YYYY-MM-DD (inclusive)")->required();
+  backfill->callback([&ctx, result, bargs] {
+    schemas::ControlRequest request;
+    request.op = "backfill";
+    request.from_date = bargs->from;
+    request.to_date = bargs->to;
+    request.requested_by = "daybreak backfill";
+    if (bargs->team != "general") {
+      auto team = common::ParseTeamId(bargs->team);
+      if (!team.ok()) {
+        fmt::print(stderr, "daybreak backfill: {}\n", team.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      request.team = team.value();
+    }
+    if (!ctx.Init()) { *result = kExitUsage; return; }
+    auto reply = ctx.Call(request, result);
+    if (!reply) return;
+    if (ctx.json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : reply->runs) j.push_back(schemas::ToJson(r));
+      PrintJson(j);
+      return;
+    }
+    for (const auto& r : reply->runs) {
+      fmt::print("{} {} {} ({})\n", r.local_date, r.run_id, r.state, r.key);
+    }
+  });
+
   auto cancel_id = std::make_shared<std::string>();
   CLI::App* cancel = app.add_subcommand("cancel", "stop a queued, waiting or running run");
   cancel->add_option("RUN_ID", *cancel_id, "the run id")->required();

@@ -20,6 +20,21 @@ class SystemClock final : public Clock {
   Wall WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
+// A clock whose wall time runs `offset` ahead of (or behind) another's, for
+// rehearsing a fire time or a DST night on a real system. Monotonic time is
+// the base clock's.
+class OffsetClock final : public Clock {
+ public:
+  // `base` must outlive this clock.
+  OffsetClock(const Clock& base, std::chrono::milliseconds offset) : base_(base), offset_(offset) {}
+  Mono Now() const override { return base_.Now(); }
+  Wall WallNow() const override { return base_.WallNow() + offset_; }
+
+ private:
+  const Clock& base_;
+  std::chrono::milliseconds offset_;
+};
+
 // Milliseconds since the Unix epoch, the unit every wire timestamp uses.
 inline std::int64_t ToUnixMs(Clock::Wall t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

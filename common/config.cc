@@ -63,6 +63,17 @@ Key Int(std::string section, std::string name, int* field,
           [field](std::string_view t) { return ParseNumber(t, field); }};
 }
 
+Key Int64(std::string section, std::string name, std::int64_t* field,
+          std::vector<std::string> env = {}) {
+  return {section, name, env,
+          [field](const toml::node& n) {
+            if (!n.is_integer()) return Status::Error(Code::kInvalid, "must be an integer");
+            *field = *n.value<std::int64_t>();
+            return Status();
+          },
+          [field](std::string_view t) { return ParseNumber(t, field); }};
+}
+
 Key Double(std::string section, std::string name, double* field,
            std::vector<std::string> env = {}) {
   return {section, name, env,
@@ -126,6 +137,7 @@ std::vector<Key> Keys(Config& c) {
       Int("schedule", "misfire_grace_s", &c.misfire_grace_s, {"MISFIRE_GRACE", "DAYBREAK_MISFIRE_GRACE"}),
       String("schedule", "purchase_weekday", &c.purchase_weekday, {"DAYBREAK_PURCHASE_WEEKDAY"}),
       String("schedule", "overlap", &c.overlap, {"DAYBREAK_OVERLAP"}),
+      Int("schedule", "max_backfill_days", &c.max_backfill_days, {"DAYBREAK_MAX_BACKFILL_DAYS"}),
       String("paths", "input_dir", &c.input_dir, {"INPUT_DIR", "DAYBREAK_INPUT_DIR_ROOT"}),
       String("paths", "output_dir", &c.output_dir, {"OUTPUT_DIR", "DAYBREAK_OUTPUT_DIR_ROOT"}),
       String("paths", "state_dir", &c.state_dir, {"DAYBREAK_STATE_DIR"}),
@@ -146,6 +158,7 @@ std::vector<Key> Keys(Config& c) {
       Int("runner", "kill_grace_s", &c.kill_grace_s, {"DAYBREAK_KILL_GRACE_S"}),
       Int("runner", "drain_timeout_s", &c.drain_timeout_s, {"DAYBREAK_DRAIN_TIMEOUT_S"}),
       String("log", "level", &c.log_level, {"DAYBREAK_LOG_LEVEL"}),
+      Int64("testing", "wall_clock_offset_ms", &c.wall_clock_offset_ms, {"DAYBREAK_WALL_CLOCK_OFFSET_MS"}),
   };
 }
 
@@ -161,6 +174,7 @@ Status ApplyToml(const std::string& path, std::vector<Key>& keys) {
   std::map<std::string, Key*> by_name;
   for (Key& k : keys) by_name[k.section + "." + k.name] = &k;
   for (const auto& [section, node] : root) {
+    if (section.str() == "notifier") continue;  // notifier/notifier_config.cc reads it
     const toml::table* table = node.as_table();
     if (table == nullptr) {
       return Bad(path, "\"" + std::string(section.str()) + "\" must be a [section]");
@@ -215,6 +229,7 @@ Status ValidateConfig(const Config& c) {
   if (auto w = ParseWeekday(c.purchase_weekday); !w.ok()) return Bad("schedule.purchase_weekday", w.status().message());
   if (c.overlap != "skip" && c.overlap != "queue") return Bad("schedule.overlap", "\"" + c.overlap + "\" is not skip or queue");
   if (c.retry_on != "transient" && c.retry_on != "any") return Bad("retry.retry_on", "\"" + c.retry_on + "\" is not transient or any");
+  if (c.max_backfill_days < 1) return Bad("schedule.max_backfill_days", "must be >= 1");
   if (c.misfire_grace_s < 0) return Bad("schedule.misfire_grace_s", "must be >= 0");
   if (c.max_attempts < 1 || c.max_attempts > 100) return Bad("retry.max_attempts", "must be 1-100");
   if (c.backoff_initial_s < 0 || c.backoff_max_s < c.backoff_initial_s) return Bad("retry.backoff_max_s", "must be >= backoff_initial_s >= 0");

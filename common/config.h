@@ -3,6 +3,7 @@
 // One file serves every process, so a deployment has one place to look.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct Config {
   int misfire_grace_s = 3600;
   std::string purchase_weekday = "tuesday";
   std::string overlap = "skip";  // default overlap policy: skip | queue
+  int max_backfill_days = 366;
 
   // [paths]
   std::string input_dir = "./data/inputs";
@@ -55,6 +57,10 @@ struct Config {
 
   // [log]
   std::string log_level = "info";
+
+  // [testing] Shifts the broker's and ticker's wall clock, to rehearse a
+  // fire time or a DST night on a live system. Never set in production.
+  std::int64_t wall_clock_offset_ms = 0;
 };
 
 // Reads `path` (empty: defaults only) and then the environment through

@@ -202,8 +202,10 @@ struct ControlRequest {
   std::uint64_t since_seq = 0;
   TeamRecord team_record;  // team.put
   std::string requested_by;
+  std::string from_date;  // backfill, YYYY-MM-DD
+  std::string to_date;    // backfill, inclusive
   MSGPACK_DEFINE_MAP(v, op, team, all_teams, pdate, key, run_id, limit,
-                     since_seq, team_record, requested_by);
+                     since_seq, team_record, requested_by, from_date, to_date);
 };
 
 struct ControlReply {

@@ -2,16 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fmt/format.h>
+#include "common/run_key.h"
 
 namespace ticker {
-
-std::string ScheduledRunKey(std::uint32_t team, const common::Fire& fire,
-                            common::TimeOfDay time) {
-  const std::string who = team == 0 ? "general" : std::to_string(team);
-  return fmt::format("sched:{}:{}T{}", who, common::FormatDate(fire.local_date),
-                     common::FormatTimeOfDay(time));
-}
 
 void FirePlanner::SetTeams(const std::vector<schemas::TeamRecord>& teams) {
   std::vector<Entry> entries;
@@ -47,7 +40,7 @@ std::vector<schemas::DueEvent> FirePlanner::Collect(std::chrono::sys_seconds now
     if (last != last_emitted_.end() && fire.at <= last->second) continue;
     last_emitted_[e.team] = fire.at;
     schemas::DueEvent event;
-    event.key = ScheduledRunKey(e.team, fire, e.schedule.time);
+    event.key = common::ScheduledRunKey(e.team, fire.local_date, e.schedule.time);
     event.team = e.team;
     event.kind = "scheduled";
     event.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -15,11 +15,6 @@
 
 namespace ticker {
 
-// The run key of a scheduled fire: team and local fire date and time, e.g.
-// "sched:7:2026-03-08T02:30" ("sched:general:..." for the general run).
-std::string ScheduledRunKey(std::uint32_t team, const common::Fire& fire,
-                            common::TimeOfDay time);
-
 class FirePlanner {
  public:
   // Replaces the schedule. Teams that fail to parse are logged and skipped;

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
     subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicScheduleChanged));
     subscriber.connect(c.bus_subscribe);
     schemas::ControlClient control(context, c.control);
-    common::SystemClock clock;
+    common::SystemClock system_clock;
+    common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
     ticker::Ticker ticker(publisher, subscriber, control, clock, ticker::TickerSettings{});
     spdlog::info("ticker publishing to {}", c.bus_publish);
     auto s = ticker.Run(stop);

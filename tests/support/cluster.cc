@@ -164,6 +164,11 @@ void Cluster::StopBroker(int signal) {
   broker_->Wait(std::chrono::seconds(10));
 }
 
+void Cluster::StopTicker(int signal) {
+  ticker_->Signal(signal);
+  ticker_->Wait(std::chrono::seconds(10));
+}
+
 void Cluster::StopRunner(const std::string& id, int signal) {
   runners_.at(id)->Signal(signal);
   runners_.at(id)->Wait(std::chrono::seconds(10));
@@ -285,6 +290,9 @@ void BusWatcher::Absorb(const std::vector<zmq::message_t>& parts) {
   } else if (topic.starts_with("alert.")) {
     auto a = schemas::DecodeAlertEvent(parts[1].to_string_view());
     if (a.ok()) alerts_.push_back(a.value());
+  } else if (topic == "due.ack") {
+    auto a = schemas::DecodeDueAck(parts[1].to_string_view());
+    if (a.ok()) acks_.push_back(a.value());
   }
 }
 
@@ -317,6 +325,19 @@ std::optional<schemas::AlertEvent> BusWatcher::WaitForAlert(
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (true) {
     for (const schemas::AlertEvent& a : alerts_) {
+      if (match(a)) return a;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    Pump(left);
+  }
+}
+
+std::optional<schemas::DueAck> BusWatcher::WaitForAck(
+    const std::function<bool(const schemas::DueAck&)>& match, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (true) {
+    for (const schemas::DueAck& a : acks_) {
       if (match(a)) return a;
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());

@@ -64,6 +64,7 @@ class Cluster {
   TestProcess& runner(const std::string& id) { return *runners_.at(id); }
   void StopBroker(int signal);  // and wait for it to exit
   void StopRunner(const std::string& id, int signal);
+  void StopTicker(int signal);
 
   // Runs a program of ours to completion (daybreak, daybreak-pipeline).
   int RunTool(const std::vector<std::string>& argv, std::string* output = nullptr);
@@ -114,6 +115,9 @@ class BusWatcher {
   std::optional<schemas::AlertEvent> WaitForAlert(
       const std::function<bool(const schemas::AlertEvent&)>& match,
       std::chrono::milliseconds deadline = std::chrono::seconds(20));
+  // Waits for a due.ack (subscribe to "due.ack") matching `match`.
+  std::optional<schemas::DueAck> WaitForAck(const std::function<bool(const schemas::DueAck&)>& match,
+                                            std::chrono::milliseconds deadline = std::chrono::seconds(20));
   // Every run event seen so far, in arrival order.
   const std::vector<schemas::RunEvent>& run_events() const { return run_events_; }
 
@@ -123,6 +127,7 @@ class BusWatcher {
   zmq::socket_t socket_;
   std::vector<schemas::RunEvent> run_events_;
   std::vector<schemas::AlertEvent> alerts_;
+  std::vector<schemas::DueAck> acks_;
 };
 
 std::string ReadFile(const std::string& path);
