@@ -18,6 +18,7 @@ ControlReply Error(const common::Status& status) {
   ControlReply reply;
   reply.ok = false;
   reply.error = status.message();
+  reply.code = common::CodeId(status.code());
   return reply;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "broker/broker.h"
+#include "broker/http_api.h"
 #include "common/logging.h"
 #include "common/process.h"
 #include "common/schedule.h"
@@ -32,6 +33,17 @@ broker::TeamDefaults DefaultsFrom(const common::Config& c) {
   d.max_attempts = static_cast<std::uint32_t>(c.max_attempts);
   d.purchase_day = common::ParseWeekday(c.purchase_weekday).value();
   return d;
+}
+
+// Where a local client reaches a socket we bind ("tcp://*:7403" is bound on
+// every interface, and reached on loopback).
+std::string LocalAddressOf(std::string endpoint) {
+  for (const std::string any : {"//*:", "//0.0.0.0:"}) {
+    if (auto at = endpoint.find(any); at != std::string::npos) {
+      endpoint.replace(at, any.size(), "//127.0.0.1:");
+    }
+  }
+  return endpoint;
 }
 
 zmq::socket_t Bind(zmq::context_t& context, zmq::socket_type type, const std::string& endpoint,
@@ -84,6 +96,11 @@ int main(int argc, char** argv) {
     zmq::socket_t bus_out = Bind(context, zmq::socket_type::xpub, c.bus_subscribe, schemas::kMaxFrameBytes);
     zmq::socket_t control_socket = Bind(context, zmq::socket_type::router, c.control, schemas::kMaxFrameBytes);
     zmq::socket_t work = Bind(context, zmq::socket_type::router, c.work, schemas::kMaxFrameBytes);
+    broker::HttpApi http(context, LocalAddressOf(c.control));
+    if (!c.http_listen.empty()) {
+      // Monitoring that cannot start must not stop scheduling.
+      if (auto s = http.Start(c.http_listen); !s.ok()) spdlog::error("{}; no dashboard", s.message());
+    }
     spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
                  c.bus_subscribe, c.control, c.work, c.state_dir);
     broker::Broker broker({&bus_in, &bus_out, &control_socket, &work}, manager, control, clock);

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -57,7 +58,11 @@ Key Int(std::string section, std::string name, int* field,
   return {section, name, env,
           [field](const toml::node& n) {
             if (!n.is_integer()) return Status::Error(Code::kInvalid, "must be an integer");
-            *field = static_cast<int>(*n.value<std::int64_t>());
+            const std::int64_t v = *n.value<std::int64_t>();
+            if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+              return Status::Error(Code::kInvalid, std::to_string(v) + " is out of range");
+            }
+            *field = static_cast<int>(v);
             return Status();
           },
           [field](std::string_view t) { return ParseNumber(t, field); }};
@@ -146,6 +151,7 @@ std::vector<Key> Keys(Config& c) {
       Double("retry", "backoff_initial_s", &c.backoff_initial_s, {"DAYBREAK_BACKOFF_INITIAL_S"}),
       Double("retry", "backoff_max_s", &c.backoff_max_s, {"DAYBREAK_BACKOFF_MAX_S"}),
       String("retry", "retry_on", &c.retry_on, {"DAYBREAK_RETRY_ON"}),
+      String("broker", "http_listen", &c.http_listen, {"DAYBREAK_HTTP_LISTEN"}),
       Bool("broker", "sync_writes", &c.sync_writes, {"DAYBREAK_SYNC_WRITES"}),
       Int("broker", "heartbeat_ms", &c.heartbeat_ms, {"DAYBREAK_HEARTBEAT_MS"}),
       Int("broker", "heartbeat_liveness", &c.heartbeat_liveness, {"DAYBREAK_HEARTBEAT_LIVENESS"}),

@@ -41,6 +41,7 @@ struct Config {
   std::string retry_on = "transient";  // transient | any
 
   // [broker]
+  std::string http_listen = "127.0.0.1:7480";  // dashboard, /metrics; "" = off
   bool sync_writes = false;
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;

@@ -14,6 +14,25 @@ const char* CodeName(Code code) {
   return "unknown";
 }
 
+const char* CodeId(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kNotFound: return "not_found";
+    case Code::kCorrupt: return "corrupt";
+    case Code::kIoError: return "io_error";
+    case Code::kRejected: return "rejected";
+    case Code::kInvalid: return "invalid";
+  }
+  return "rejected";
+}
+
+Code CodeFromId(std::string_view id) {
+  for (Code c : {Code::kNotFound, Code::kCorrupt, Code::kIoError, Code::kInvalid}) {
+    if (id == CodeId(c)) return c;
+  }
+  return Code::kRejected;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   return std::string(CodeName(code_)) + ": " + message_;

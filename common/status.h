@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -10,6 +11,9 @@ namespace common {
 enum class Code { kOk, kNotFound, kCorrupt, kIoError, kRejected, kInvalid };
 
 const char* CodeName(Code code);
+// Stable ids for the wire ("not_found"), and back (unknown ids: kRejected).
+const char* CodeId(Code code);
+Code CodeFromId(std::string_view id);
 
 class [[nodiscard]] Status {
  public:

@@ -49,7 +49,7 @@ common::Result<ControlReply> ControlClient::Call(
       auto reply = DecodeControlReply(last);
       if (!reply.ok()) return reply.status();
       if (!reply.value().ok) {
-        return Status::Error(Code::kRejected, reply.value().error);
+        return Status::Error(common::CodeFromId(reply.value().code), reply.value().error);
       }
       return reply;
     }

@@ -212,6 +212,7 @@ struct ControlReply {
   std::uint32_t v = kVersion;
   bool ok = false;
   std::string error;
+  std::string code;  // when !ok: not_found invalid rejected corrupt io_error
   bool duplicate = false;
   RunRecord run;
   std::vector<RunRecord> runs;
@@ -219,7 +220,7 @@ struct ControlReply {
   std::vector<LoggedEvent> events;
   std::uint64_t last_seq = 0;
   std::map<std::string, std::int64_t> stats;  // op "stats"
-  MSGPACK_DEFINE_MAP(v, ok, error, duplicate, run, runs, teams, events,
+  MSGPACK_DEFINE_MAP(v, ok, error, code, duplicate, run, runs, teams, events,
                      last_seq, stats);
 };
 

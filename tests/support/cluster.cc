@@ -106,6 +106,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   for (const char* name : {"bus_publish", "bus_subscribe", "control", "work"}) {
     endpoints_[name] = "tcp://127.0.0.1:" + std::to_string(FreePort());
   }
+  endpoints_["http"] = "127.0.0.1:" + std::to_string(FreePort());
   fs::create_directories(dir_.Sub("logs"));
   control_ = std::make_unique<schemas::ControlClient>(context_, endpoints_["control"]);
   StartBroker();
@@ -131,6 +132,7 @@ std::vector<std::string> Cluster::Environment() const {
   env.push_back("DAYBREAK_BUS_SUBSCRIBE=" + endpoints_.at("bus_subscribe"));
   env.push_back("DAYBREAK_CONTROL=" + endpoints_.at("control"));
   env.push_back("DAYBREAK_WORK=" + endpoints_.at("work"));
+  env.push_back("DAYBREAK_HTTP_LISTEN=" + endpoints_.at("http"));
   env.push_back("INPUT_DIR=" + dir_.Sub("data/inputs"));
   env.push_back("OUTPUT_DIR=" + dir_.Sub("data/outputs"));
   env.push_back("DAYBREAK_STATE_DIR=" + dir_.Sub("var/broker"));

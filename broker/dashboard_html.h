@@ -1,0 +1,59 @@
+// The dashboard page served at "/": static HTML that polls /api/* every two
+// seconds. No build step and no external assets (the machine may be offline).
+#pragma once
+
+#include <string_view>
+
+namespace broker {
+
+inline constexpr std::string_view kDashboardHtml = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Daybreak</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px system-ui,sans-serif;margin:1.5rem;color:#1d2330;background:#f7f8fa}
+h1{font-size:1.3rem;margin:0 0 .2rem} h2{font-size:1rem;margin:1.5rem 0 .4rem}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
+th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e6e8ec;white-space:nowrap}
+th{background:#eef0f4;font-weight:600} td.err{white-space:normal;color:#8a1c1c;max-width:30rem}
+.s{border-radius:.7rem;padding:.1rem .55rem;font-size:.8rem;font-weight:600}
+.succeeded{background:#d7f5dd;color:#145c27}.failed,.missed{background:#fbd9d9;color:#8a1c1c}
+.running,.dispatched{background:#d9e8fb;color:#1c4a8a}.retry_wait,.queued,.accepted{background:#fbefd0;color:#7a5a06}
+.skipped,.cancelled{background:#e6e8ec;color:#444}
+#health{font-size:.9rem;color:#555} .bad{color:#8a1c1c;font-weight:600}
+</style></head><body>
+<h1>Daybreak</h1><div id="health">loading…</div>
+<h2>Teams</h2><table id="teams"><thead><tr><th>Team</th><th>Name</th><th>Time</th>
+<th>Zone</th><th>Overlap</th><th>Schedule</th><th>Last run</th></tr></thead><tbody></tbody></table>
+<h2>Recent runs</h2><table id="runs"><thead><tr><th>Run</th><th>Team</th><th>State</th>
+<th>Kind</th><th>pdate</th><th>Try</th><th>Loans</th><th>Exceptions</th><th>Accepted</th>
+<th>Error</th></tr></thead><tbody></tbody></table>
+<script>
+const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
+const team = t => t === 0 ? 'general' : t;
+const when = ms => ms > 0 ? new Date(ms).toLocaleString() : '-';
+const num = n => n >= 0 ? n.toLocaleString() : '-';
+const badge = s => `<span class="s ${esc(s)}">${esc(s)}</span>`;
+async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json(); }
+async function refresh() {
+  try {
+    const [stats, teams, runs] = await Promise.all([get('/api/stats'), get('/api/teams'), get('/api/runs?limit=100')]);
+    document.getElementById('health').innerHTML =
+      `broker up · ${stats.runners} runner(s) · ${stats.active_runs} active run(s) · event seq ${stats.last_seq} · updated ${new Date().toLocaleTimeString()}`;
+    const last = {};
+    for (const r of runs) if (!(r.team in last)) last[r.team] = r;
+    document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr><td>${team(t.id)}</td>
+      <td>${esc(t.name)}</td><td>${esc(t.run_time)}</td><td>${esc(t.timezone)}</td><td>${esc(t.overlap)}</td>
+      <td>${t.paused ? 'paused' : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td></tr>`).join('');
+    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td>${esc(r.run_id)}</td>
+      <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
+      <td>${r.attempt}/${r.max_attempts}</td><td>${num(r.total_loans)}</td><td>${num(r.exceptions_count)}</td>
+      <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td></tr>`).join('');
+  } catch (e) {
+    document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
+  }
+}
+refresh(); setInterval(refresh, 2000);
+</script></body></html>
+)html";
+
+}  // namespace broker
