@@ -188,7 +188,8 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
                 std::to_string(settings_.misfire_grace.count() / 1000) + " s)";
     run.finished_unix_ms = now_ms;
     event = "missed";
-  } else if (lock != team_lock_.end() && resolved.overlap == "skip" && due.kind != "backfill") {
+  } else if (lock != team_lock_.end() && resolved.overlap == "skip" && due.kind != "backfill" &&
+             due.kind != "chained") {
     run.state = "skipped";
     run.error = common::TeamLabel(run.team) + " is busy with run " + lock->second;
     run.finished_unix_ms = now_ms;
@@ -499,6 +500,43 @@ void RunManager::EndAttempt(const std::string& run_id, const std::string& outcom
     retry_at_.emplace(run.next_attempt_unix_ms, run_id);
   } else {
     ReleaseTeam(team, run_id);
+  }
+  if (run.state == "succeeded") StartDependents(run);
+}
+
+bool RunManager::SucceededOn(std::uint32_t team, const std::string& local_date) {
+  // Recent history is enough: a dependency waits for the same day's run.
+  auto runs = store_.ListRuns(team, 200);
+  if (!runs.ok()) return false;
+  for (const RunRecord& r : runs.value()) {
+    if (r.local_date == local_date && r.state == "succeeded") return true;
+  }
+  return false;
+}
+
+void RunManager::StartDependents(const RunRecord& upstream) {
+  for (const schemas::TeamRecord& team : teams_.ResolvedAll()) {
+    if (team.paused ||
+        std::find(team.after.begin(), team.after.end(), upstream.team) == team.after.end()) {
+      continue;
+    }
+    bool ready = true;
+    for (std::uint32_t other : team.after) {
+      if (other != upstream.team && !SucceededOn(other, upstream.local_date)) ready = false;
+    }
+    if (!ready) continue;
+    schemas::DueEvent due;
+    due.kind = "chained";
+    due.team = team.id;
+    due.key = "after:" + std::to_string(team.id) + ":" + upstream.local_date;
+    due.local_date = upstream.local_date;
+    due.pdate = upstream.pdate;
+    due.requested_by = "after run " + upstream.run_id;
+    Admission a = Admit(due);
+    if (!a.status.ok()) {
+      spdlog::error("could not start {} after run {}: {}", common::TeamLabel(team.id),
+                    upstream.run_id, a.status.message());
+    }
   }
 }
 

@@ -123,6 +123,10 @@ class RunManager {
                   const schemas::RunnerMessage* result, const std::string& error);
   void LoseRunnerRuns(const RunnerTable::Runner& runner, const std::string& why);
   void ReleaseTeam(std::uint32_t team, const std::string& run_id);
+  // Starts, once per local date, each team whose every `after` team has
+  // now succeeded for `upstream`'s local date.
+  void StartDependents(const schemas::RunRecord& upstream);
+  bool SucceededOn(std::uint32_t team, const std::string& local_date);
   void Dispatch();
   std::chrono::milliseconds Backoff(std::uint32_t attempt);
   std::string NextRunId();

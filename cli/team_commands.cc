@@ -95,6 +95,9 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   add->add_option("--tz", add_args->team.timezone, "IANA time zone, e.g. Europe/Berlin (default: TIMEZONE)");
   add->add_option("--overlap", add_args->team.overlap, "when a run arrives while one is active: skip or queue");
   add->add_option("--max-attempts", add_args->team.max_attempts, "attempts per run (default: retry.max_attempts)");
+  add->add_option("--after", add_args->team.after,
+                  "run after these teams succeeded for the same date (not by the clock)")
+      ->delimiter(',');
   add->add_option("--timeout", add_args->team.timeout_s, "seconds a run may take (default: runner.run_timeout_s)");
   add->add_option("--command", add_args->command, "the team's own pipeline command (default: the reference pipeline)");
   add->add_flag("--paused", add_args->team.paused, "add it paused (no scheduled runs)");

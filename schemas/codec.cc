@@ -114,6 +114,13 @@ Status ValidateTeamRecord(const TeamRecord& team) {
   }
   if (team.name.size() > 200) return Status::Error(Code::kInvalid, "team name longer than 200 characters");
   if (team.max_attempts > 100) return Status::Error(Code::kInvalid, "max_attempts must be 0-100");
+  if (team.after.size() > 64) return Status::Error(Code::kInvalid, "a team may wait for at most 64 teams");
+  for (std::uint32_t upstream : team.after) {
+    if (Status s = common::ValidateTeamId(upstream, true); !s.ok()) return s;
+    if (upstream == team.id) {
+      return Status::Error(Code::kInvalid, common::TeamLabel(team.id) + " cannot wait for itself");
+    }
+  }
   return Status();
 }
 
@@ -123,6 +130,7 @@ Result<DueEvent> DecodeDueEvent(std::string_view bytes) {
   const DueEvent& e = r.value();
   if (Status s = common::ValidateTeamId(e.team, true); !s.ok()) return Invalid("due", s.message());
   if (!OneOf(e.kind, {"scheduled", "manual", "backfill"})) {
+    // "chained" runs are made by the broker itself, never published.
     return Invalid("due", "kind \"" + e.kind + "\" is not scheduled, manual or backfill");
   }
   if (e.kind != "manual" || !e.key.empty()) {

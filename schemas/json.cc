@@ -39,6 +39,7 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"command", t.command},
           {"max_attempts", t.max_attempts},
           {"timeout_s", t.timeout_s},
+          {"after", t.after},
           {"created_unix_ms", t.created_unix_ms}};
 }
 

@@ -23,7 +23,7 @@ struct DueEvent {
   std::uint32_t v = kVersion;
   std::string key;             // run key; scheduled: required; manual: optional
   std::uint32_t team = 0;      // 0: the general run
-  std::string kind = "manual"; // scheduled | manual | backfill
+  std::string kind = "manual"; // scheduled | manual | backfill | chained
   std::int64_t fire_unix_ms = 0;  // the scheduled instant (scheduled only)
   std::string local_date;      // scheduled local date, YYYY-MM-DD
   std::string pdate;           // purchase date; empty: the broker's default
@@ -121,10 +121,13 @@ struct TeamRecord {
   std::vector<std::string> command;  // pipeline argv; empty: runner default
   std::uint32_t max_attempts = 0;
   std::uint32_t timeout_s = 0;  // per-run time limit; 0: the runner's
+  // Run dependencies: when set, the team is not run by the clock but once
+  // every team listed has succeeded for a local date (kind "chained").
+  std::vector<std::uint32_t> after;
   std::int64_t created_unix_ms = 0;
   std::int64_t schedule_since_unix_ms = 0;  // last change of time/zone/pause
   MSGPACK_DEFINE_MAP(v, id, name, run_time, timezone, paused, overlap, command,
-                     max_attempts, timeout_s, created_unix_ms,
+                     max_attempts, timeout_s, after, created_unix_ms,
                      schedule_since_unix_ms);
 };
 

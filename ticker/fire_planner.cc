@@ -10,7 +10,7 @@ void FirePlanner::SetTeams(const std::vector<schemas::TeamRecord>& teams) {
   std::vector<Entry> entries;
   std::map<std::uint32_t, std::chrono::sys_seconds> kept;
   for (const schemas::TeamRecord& team : teams) {
-    if (team.paused) continue;
+    if (team.paused || !team.after.empty()) continue;  // dependents run after others
     auto time = common::ParseTimeOfDay(team.run_time);
     auto zone = common::FindZone(team.timezone);
     if (!time.ok() || !zone.ok()) {

@@ -207,3 +207,53 @@ TEST_CASE("backfill makes one run per date, skips dates already run, and runs th
     CHECK(RunsOf(cluster, 20).size() == 4);
   }
 }
+
+TEST_CASE("a team that runs after others starts once all of them succeeded for the date") {
+  Cluster cluster({.runners = 2, .ticker = false, .notifier = false, .env = {{"TIMEZONE", "UTC"}}});
+  BusWatcher bus(cluster, {"run."});
+  AddTeam(cluster, 30, "02:00");
+  AddTeam(cluster, 32, "02:00");
+  schemas::TeamRecord one_upstream;
+  one_upstream.id = 31;
+  one_upstream.after = {30};
+  one_upstream.command = {"/bin/sh", "-c", "exit 0"};
+  cluster.AddTeam(one_upstream);
+  schemas::TeamRecord two_upstreams = one_upstream;
+  two_upstreams.id = 33;
+  two_upstreams.after = {30, 32};
+  cluster.AddTeam(two_upstreams);
+
+  schemas::ControlRequest trigger;
+  trigger.op = "trigger";
+  trigger.team = 30;
+  trigger.pdate = "2026-12-08";
+  auto upstream = cluster.Call(trigger);
+  REQUIRE(upstream.ok());
+  const auto up = cluster.WaitForTerminal(upstream.value().run.run_id);
+  REQUIRE(up.state == "succeeded");
+  auto chained = bus.WaitForRunEvent([](const schemas::RunEvent& e) {
+    return e.run.team == 31 && e.event == "completed";
+  });
+  REQUIRE(chained.has_value());
+  CHECK(chained->run.kind == "chained");
+  CHECK(chained->run.key == "after:31:" + up.local_date);
+  CHECK(chained->run.pdate == "2026-12-08");
+  CHECK(RunsOf(cluster, 33).empty());  // still waits for team 32
+
+  const auto other = cluster.WaitForTerminal(cluster.Trigger(32).run_id);
+  REQUIRE(other.state == "succeeded");
+  auto both = bus.WaitForRunEvent([](const schemas::RunEvent& e) {
+    return e.run.team == 33 && e.event == "completed";
+  });
+  REQUIRE(both.has_value());
+  CHECK(both->run.kind == "chained");
+  // Another success of team 30 that day does not start 31 again.
+  cluster.WaitForTerminal(cluster.Trigger(30).run_id);
+  CHECK(RunsOf(cluster, 31).size() == 1);
+
+  SUBCASE("a team cannot wait for itself") {
+    schemas::TeamRecord self = one_upstream;
+    self.after = {31};
+    CHECK_THROWS(cluster.AddTeam(self));
+  }
+}
