@@ -1,0 +1,101 @@
+// FirePlanner: what the ticker owes at a given instant.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "ticker/fire_planner.h"
+
+namespace {
+
+using std::chrono::sys_seconds;
+
+sys_seconds Utc(const std::string& t) {  // "2026-03-08T07:00:00"
+  auto n = [&](int at, int len) { return std::stoi(t.substr(at, len)); };
+  const date::sys_days day = date::year{n(0, 4)} / n(5, 2) / n(8, 2);
+  return day + std::chrono::hours(n(11, 2)) + std::chrono::minutes(n(14, 2)) +
+         std::chrono::seconds(n(17, 2));
+}
+
+std::int64_t Ms(sys_seconds t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+schemas::TeamRecord Team(std::uint32_t id, const std::string& time, const std::string& zone,
+                         sys_seconds since = Utc("2026-01-01T00:00:00")) {
+  schemas::TeamRecord t;
+  t.id = id;
+  t.run_time = time;
+  t.timezone = zone;
+  t.schedule_since_unix_ms = Ms(since);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a fresh planner owes each team its most recent fire, once") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(1, "02:00", "UTC"), Team(2, "02:30", "America/New_York")});
+  auto due = planner.Collect(Utc("2026-03-10T12:00:00"));
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].key == "sched:1:2026-03-10T02:00");
+  CHECK(due[0].fire_unix_ms == Ms(Utc("2026-03-10T02:00:00")));
+  CHECK(due[0].kind == "scheduled");
+  CHECK(due[1].key == "sched:2:2026-03-10T02:30");
+  CHECK(due[1].local_date == "2026-03-10");
+  CHECK(planner.Collect(Utc("2026-03-10T12:00:05")).empty());
+  CHECK(planner.Collect(Utc("2026-03-11T01:59:59")).empty());
+  auto next = planner.Collect(Utc("2026-03-11T02:00:00"));
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].key == "sched:1:2026-03-11T02:00");
+}
+
+TEST_CASE("several missed days coalesce into the newest fire") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(1, "02:00", "UTC")});
+  auto due = planner.Collect(Utc("2026-03-20T03:00:00"));  // down since March 1
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].local_date == "2026-03-20");
+}
+
+TEST_CASE("a team owes nothing for fires before its schedule began") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(1, "02:00", "UTC", Utc("2026-03-10T03:00:00"))});
+  CHECK(planner.Collect(Utc("2026-03-10T04:00:00")).empty());
+  CHECK(planner.Collect(Utc("2026-03-11T02:00:00")).size() == 1);
+}
+
+TEST_CASE("paused teams and teams that run after others are not scheduled") {
+  ticker::FirePlanner planner;
+  auto paused = Team(1, "02:00", "UTC");
+  paused.paused = true;
+  auto dependent = Team(2, "02:00", "UTC");
+  dependent.after = {3};
+  planner.SetTeams({paused, dependent, Team(3, "02:00", "UTC")});
+  auto due = planner.Collect(Utc("2026-03-10T02:00:00"));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].team == 3);
+}
+
+TEST_CASE("the spring-forward gap fires once at the transition, keyed by the configured time") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(5, "02:30", "America/New_York")});
+  CHECK(planner.Collect(Utc("2026-03-08T06:59:59")).size() == 1);  // the 7th's fire
+  auto due = planner.Collect(Utc("2026-03-08T07:00:00"));  // 03:00 EDT
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].key == "sched:5:2026-03-08T02:30");
+  CHECK(planner.NextFire(Utc("2026-03-08T07:00:00")) == Utc("2026-03-09T06:30:00"));
+}
+
+TEST_CASE("reloading the schedule keeps what was already published") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(1, "02:00", "UTC")});
+  REQUIRE(planner.Collect(Utc("2026-03-10T02:00:00")).size() == 1);
+  planner.SetTeams({Team(1, "02:00", "UTC"), Team(2, "01:00", "UTC")});
+  auto due = planner.Collect(Utc("2026-03-10T02:00:01"));
+  REQUIRE(due.size() == 1);  // only the new team's fire
+  CHECK(due[0].team == 2);
+  SUBCASE("a team with an unusable schedule is skipped, not fatal") {
+    planner.SetTeams({Team(1, "02:00", "UTC"), Team(9, "25:00", "UTC")});
+    CHECK(planner.team_count() == 1);
+  }
+}
