@@ -32,7 +32,8 @@ std::string Describe(const RunRecord& run) {
 RunManager::RunManager(RunStore& store, TeamRegistry& teams, const common::Clock& clock,
                        Settings settings)
     : store_(store), teams_(teams), clock_(clock), settings_(settings),
-      jitter_(settings.jitter_seed) {}
+      jitter_(settings.jitter_seed),
+      alerts_(settings.failure_alert_threshold, settings.no_success_alert) {}
 
 std::int64_t RunManager::WallMs() const { return common::ToUnixMs(clock_.WallNow()); }
 
@@ -75,6 +76,17 @@ Status RunManager::Load() {
     }
     active_[id] = std::move(run);
   }
+  // A run's end and the promotion of its team's next queued run are two
+  // commits; a crash between them leaves a queue that nothing holds.
+  for (auto& [team, queue] : team_queue_) {
+    if (queue.empty() || team_lock_.count(team) != 0) continue;
+    RunRecord next = active_[queue.front()];
+    next.state = "accepted";
+    if (Status s = Commit(next, "accepted"); !s.ok()) return s;
+    team_lock_[team] = next.run_id;
+    ready_.push_back(next.run_id);
+    queue.pop_front();
+  }
   spdlog::info("loaded {} teams, {} unfinished runs, event seq {}", teams.value().size(),
                active_.size(), next_seq_ - 1);
   return Status();
@@ -85,6 +97,7 @@ schemas::LoggedEvent RunManager::MakeEvent(const std::string& topic, std::string
   e.seq = next_seq_++;
   e.topic = topic;
   e.payload.assign(payload.begin(), payload.end());
+  e.at_unix_ms = WallMs();
   return e;
 }
 
@@ -97,7 +110,6 @@ void RunManager::SendToRunner(const std::string& runner_id, const schemas::Broke
 }
 
 Status RunManager::Commit(RunRecord next, const std::string& event, Extras extras) {
-  const std::uint64_t seq_before = next_seq_;
   Change change;
   schemas::RunEvent run_event;
   run_event.event = event;
@@ -112,25 +124,54 @@ Status RunManager::Commit(RunRecord next, const std::string& event, Extras extra
   change.run = next;
   change.new_run = extras.new_run;
   change.team_status = extras.team_status;
-  Status s = store_.Commit(change);
-  if (!s.ok()) {
-    next_seq_ = seq_before;
-    ++counters_.store_errors;
+  if (Status s = CommitChange(std::move(change)); !s.ok()) {
     spdlog::error("could not record {} -> {}: {}", Describe(next), next.state, s.ToString());
     return s;
   }
-  if (change.team_status) team_status_[change.team_status->first] = change.team_status->second;
   if (IsTerminalState(next.state)) {
     active_.erase(next.run_id);
   } else {
     active_[next.run_id] = next;
   }
-  for (const schemas::LoggedEvent& e : change.events) {
-    Publish(e.topic, std::string(e.payload.begin(), e.payload.end()));
-  }
   spdlog::info("run {} {}{}", Describe(next), event,
                next.error.empty() ? "" : ": " + next.error);
   return Status();
+}
+
+Status RunManager::CommitChange(Change change) {
+  // Event seqs were taken by MakeEvent; a failed write gives them back.
+  const std::uint64_t seq_before = change.events.empty() ? next_seq_ : change.events.front().seq;
+  Status s = store_.Commit(change);
+  if (!s.ok()) {
+    next_seq_ = seq_before;
+    ++counters_.store_errors;
+    return s;
+  }
+  if (change.team_status) team_status_[change.team_status->first] = change.team_status->second;
+  for (const schemas::LoggedEvent& e : change.events) {
+    Publish(e.topic, std::string(e.payload.begin(), e.payload.end()));
+  }
+  return Status();
+}
+
+void RunManager::CheckSilentTeams() {
+  const std::int64_t now_ms = WallMs();
+  for (const schemas::TeamRecord& team : teams_.ResolvedAll()) {
+    if (team.paused) continue;
+    schemas::TeamStatus status = team_status_[team.id];
+    const std::int64_t since = std::max(status.last_success_unix_ms, team.schedule_since_unix_ms);
+    auto alert = alerts_.CheckSilence(team.id, since, now_ms, status);
+    if (!alert) continue;
+    Change change;
+    change.team_status = {{team.id, status}};
+    alert->seq = next_seq_;
+    change.events.push_back(MakeEvent(schemas::AlertTopic(alert->kind), schemas::Encode(*alert)));
+    if (Status s = CommitChange(std::move(change)); !s.ok()) {
+      spdlog::error("could not record the no_success alert of {}: {}", common::TeamLabel(team.id), s.ToString());
+      return;
+    }
+    spdlog::warn("{}", alert->message);
+  }
 }
 
 std::string RunManager::NextRunId() { return RunStore::RunIdFor(next_run_number_++); }
@@ -288,6 +329,7 @@ Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
     }
     ReleaseTeam(run.team, run_id);
   }
+  Dispatch();  // the team may have a queued run waiting
   return run;
 }
 
@@ -323,223 +365,6 @@ Status RunManager::RemoveTeam(std::uint32_t id) {
   return Status();
 }
 
-void RunManager::OnRunnerMessage(const std::string& runner_id, const schemas::RunnerMessage& m) {
-  const auto now = clock_.Now();
-  if (m.type == "hello") {
-    OnHello(runner_id, m);
-  } else if (!runners_.Touch(runner_id, now)) {
-    // Not known (we restarted, or it was expired): it must say hello with
-    // the runs it holds before it gets work. Results still count below.
-    schemas::BrokerMessage reset;
-    reset.type = "welcome";
-    reset.key = "hello-required";
-    SendToRunner(runner_id, reset);
-  }
-  if (m.type == "started") OnStarted(runner_id, m);
-  if (m.type == "result") OnResult(runner_id, m);
-  if (m.type == "bye") {
-    if (runners_.Find(runner_id) != nullptr) {
-      LoseRunnerRuns(runners_.Remove(runner_id), "runner " + runner_id + " left");
-    }
-  }
-  Dispatch();
-}
-
-void RunManager::OnHello(const std::string& runner_id, const schemas::RunnerMessage& m) {
-  RunnerTable::Runner* previous = runners_.Find(runner_id);
-  std::set<std::string> had;
-  if (previous != nullptr) had = previous->runs;
-  runners_.Upsert(runner_id, m.slots, clock_.Now());
-  RunnerTable::Runner* runner = runners_.Find(runner_id);
-  for (const schemas::Lease& lease : m.holding) {
-    auto it = active_.find(lease.run_id);
-    const bool current = it != active_.end() && it->second.attempt == lease.attempt &&
-                         (it->second.state == "dispatched" || it->second.state == "running");
-    if (current) {
-      runner->runs.insert(lease.run_id);
-      unclaimed_.erase(lease.run_id);
-      had.erase(lease.run_id);
-      if (it->second.runner_id != runner_id) {
-        it->second.runner_id = runner_id;
-      }
-    } else {
-      // Held for an attempt that is no longer current: stop it.
-      ++counters_.stale_results;
-      schemas::BrokerMessage cancel;
-      cancel.type = "cancel";
-      cancel.run_id = lease.run_id;
-      cancel.attempt = lease.attempt;
-      SendToRunner(runner_id, cancel);
-    }
-  }
-  schemas::BrokerMessage welcome;
-  welcome.type = "welcome";
-  SendToRunner(runner_id, welcome);
-  spdlog::info("runner {} ready with {} slots, holding {} runs", runner_id, m.slots,
-               runner->runs.size());
-  // Runs we had given it that it no longer holds were lost in its restart.
-  for (const std::string& run_id : had) {
-    EndAttempt(run_id, "transient", nullptr, "runner " + runner_id + " restarted and lost it");
-  }
-}
-
-void RunManager::OnStarted(const std::string& runner_id, const schemas::RunnerMessage& m) {
-  auto it = active_.find(m.run_id);
-  if (it == active_.end() || it->second.attempt != m.attempt || it->second.state != "dispatched") {
-    ++counters_.stale_results;
-    spdlog::warn("ignoring started for {} attempt {} from {}: not the current dispatch",
-                 m.run_id, m.attempt, runner_id);
-    return;
-  }
-  RunRecord run = it->second;
-  run.state = "running";
-  run.runner_id = runner_id;
-  run.started_unix_ms = WallMs();
-  run.log_path = m.log_path;
-  (void)Commit(run, "started");
-}
-
-void RunManager::OnResult(const std::string& runner_id, const schemas::RunnerMessage& m) {
-  // Always acknowledge, so the runner stops resending, even when stale.
-  schemas::BrokerMessage ack;
-  ack.type = "ack";
-  ack.run_id = m.run_id;
-  ack.attempt = m.attempt;
-  auto it = active_.find(m.run_id);
-  if (it == active_.end() || it->second.attempt != m.attempt ||
-      (it->second.state != "dispatched" && it->second.state != "running")) {
-    ++counters_.stale_results;
-    spdlog::warn("stale result for {} attempt {} from {} ignored", m.run_id, m.attempt, runner_id);
-    SendToRunner(runner_id, ack);
-    return;
-  }
-  if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->runs.erase(m.run_id);
-  EndAttempt(m.run_id, m.outcome, &m, m.error);
-  // Ack only what is committed: a result we failed to record must be resent.
-  auto after = active_.find(m.run_id);
-  if (after == active_.end() ||
-      (after->second.state != "dispatched" && after->second.state != "running")) {
-    SendToRunner(runner_id, ack);
-  }
-}
-
-std::chrono::milliseconds RunManager::Backoff(std::uint32_t attempt) {
-  double delay = static_cast<double>(settings_.retry.initial.count());
-  for (std::uint32_t i = 1; i < attempt && delay < settings_.retry.max.count(); ++i) delay *= 2;
-  delay = std::min(delay, static_cast<double>(settings_.retry.max.count()));
-  // "Equal jitter": at least half the delay, so retries spread but never rush.
-  std::uniform_real_distribution<double> half(0.5, 1.0);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(delay * half(jitter_)));
-}
-
-void RunManager::EndAttempt(const std::string& run_id, const std::string& outcome,
-                            const schemas::RunnerMessage* result, const std::string& error) {
-  auto it = active_.find(run_id);
-  if (it == active_.end()) return;
-  RunRecord run = it->second;
-  unclaimed_.erase(run_id);
-  const std::int64_t now_ms = WallMs();
-  if (result != nullptr) {
-    run.exit_code = result->exit_code;
-    run.total_loans = result->total_loans;
-    run.exceptions_count = result->exceptions_count;
-    run.metrics = result->metrics;
-    if (!result->log_path.empty()) run.log_path = result->log_path;
-  }
-  run.error = error;
-  Extras extras;
-  std::string event;
-  const std::uint32_t team = run.team;
-  schemas::TeamStatus status = team_status_[team];
-  auto alert = [&](const std::string& kind, const std::string& message) {
-    schemas::AlertEvent a;
-    a.kind = kind;
-    a.team = team;
-    a.count = status.consecutive_failures;
-    a.run_id = run_id;
-    a.message = message;
-    a.at_unix_ms = now_ms;
-    extras.alerts.push_back(a);
-  };
-  const bool retryable = outcome == "transient" || settings_.retry.retry_any_failure;
-  if (outcome == "succeeded") {
-    run.state = "succeeded";
-    run.error.clear();
-    event = "completed";
-    if (status.alerted) {
-      alert("recovered", common::TeamLabel(team) + " succeeded again after " +
-                             std::to_string(status.consecutive_failures) + " failed runs");
-    }
-    status.consecutive_failures = 0;
-    status.alerted = false;
-    status.last_success_unix_ms = now_ms;
-  } else if (run.cancel_requested) {
-    run.state = "cancelled";
-    run.error = "cancelled by request";
-    event = "cancelled";
-  } else if (retryable && run.attempt < run.max_attempts) {
-    const auto delay = Backoff(run.attempt);
-    run.state = "retry_wait";
-    run.next_attempt_unix_ms = now_ms + delay.count();
-    event = "retrying";
-  } else {
-    run.state = "failed";
-    event = "failed";
-    ++status.consecutive_failures;
-    if (status.consecutive_failures >= settings_.failure_alert_threshold && !status.alerted) {
-      status.alerted = true;
-      alert("consecutive_failures", common::TeamLabel(team) + " has failed " +
-                                        std::to_string(status.consecutive_failures) +
-                                        " runs in a row; last error: " + error);
-    }
-  }
-  if (IsTerminalState(run.state)) run.finished_unix_ms = now_ms;
-  if (run.state == "succeeded" || run.state == "failed") extras.team_status = {{team, status}};
-  if (!Commit(run, event, std::move(extras)).ok()) return;
-  if (run.state == "retry_wait") {
-    retry_at_.emplace(run.next_attempt_unix_ms, run_id);
-  } else {
-    ReleaseTeam(team, run_id);
-  }
-  if (run.state == "succeeded") StartDependents(run);
-}
-
-bool RunManager::SucceededOn(std::uint32_t team, const std::string& local_date) {
-  // Recent history is enough: a dependency waits for the same day's run.
-  auto runs = store_.ListRuns(team, 200);
-  if (!runs.ok()) return false;
-  for (const RunRecord& r : runs.value()) {
-    if (r.local_date == local_date && r.state == "succeeded") return true;
-  }
-  return false;
-}
-
-void RunManager::StartDependents(const RunRecord& upstream) {
-  for (const schemas::TeamRecord& team : teams_.ResolvedAll()) {
-    if (team.paused ||
-        std::find(team.after.begin(), team.after.end(), upstream.team) == team.after.end()) {
-      continue;
-    }
-    bool ready = true;
-    for (std::uint32_t other : team.after) {
-      if (other != upstream.team && !SucceededOn(other, upstream.local_date)) ready = false;
-    }
-    if (!ready) continue;
-    schemas::DueEvent due;
-    due.kind = "chained";
-    due.team = team.id;
-    due.key = "after:" + std::to_string(team.id) + ":" + upstream.local_date;
-    due.local_date = upstream.local_date;
-    due.pdate = upstream.pdate;
-    due.requested_by = "after run " + upstream.run_id;
-    Admission a = Admit(due);
-    if (!a.status.ok()) {
-      spdlog::error("could not start {} after run {}: {}", common::TeamLabel(team.id),
-                    upstream.run_id, a.status.message());
-    }
-  }
-}
-
 void RunManager::ReleaseTeam(std::uint32_t team, const std::string& run_id) {
   auto lock = team_lock_.find(team);
   if (lock == team_lock_.end() || lock->second != run_id) return;
@@ -560,10 +385,6 @@ void RunManager::ReleaseTeam(std::uint32_t team, const std::string& run_id) {
     ready_.push_back(next_id);
     return;
   }
-}
-
-void RunManager::LoseRunnerRuns(const RunnerTable::Runner& runner, const std::string& why) {
-  for (const std::string& run_id : runner.runs) EndAttempt(run_id, "transient", nullptr, why);
 }
 
 void RunManager::Dispatch() {
@@ -623,6 +444,16 @@ void RunManager::Tick() {
   while (!retry_at_.empty() && retry_at_.begin()->first <= now_ms) {
     ready_.push_back(retry_at_.begin()->second);
     retry_at_.erase(retry_at_.begin());
+  }
+  if (now >= next_silence_check_) {
+    next_silence_check_ = now + std::chrono::minutes(1);
+    CheckSilentTeams();
+  }
+  if (now >= next_prune_ && settings_.event_retention.count() > 0) {
+    next_prune_ = now + std::chrono::hours(1);
+    auto pruned = store_.PruneEventsBefore(WallMs() - settings_.event_retention.count());
+    if (!pruned.ok()) spdlog::error("event log retention: {}", pruned.status().ToString());
+    else if (pruned.value() > 0) spdlog::info("event log retention: removed {} old events", pruned.value());
   }
   if (now >= next_heartbeat_) {
     // Heartbeats to every runner keep both sides' liveness checks honest.

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/alert_policy.h"
 #include "broker/run_store.h"
 #include "broker/runner_table.h"
 #include "broker/team_registry.h"
@@ -35,6 +36,8 @@ struct Settings {
   std::chrono::milliseconds misfire_grace{3'600'000};
   RetryPolicy retry;
   std::uint32_t failure_alert_threshold = 3;
+  std::chrono::milliseconds no_success_alert{26 * 3'600'000};  // 0: off
+  std::chrono::milliseconds event_retention{30LL * 24 * 3'600'000};  // 0: keep all
   std::chrono::milliseconds heartbeat{1000};
   int heartbeat_liveness = 3;
   std::uint64_t jitter_seed = std::random_device{}();
@@ -111,6 +114,10 @@ class RunManager {
   // batch and, only then, updates memory and queues the announcements.
   common::Status Commit(schemas::RunRecord next, const std::string& event,
                         Extras extras = Extras());
+  // Commits a change whose events MakeEvent numbered, then publishes them.
+  common::Status CommitChange(Change change);
+  // Raises the no_success alert for teams silent too long.
+  void CheckSilentTeams();
   schemas::LoggedEvent MakeEvent(const std::string& topic, std::string payload);
   void Publish(const std::string& topic, const std::string& payload);
   void SendToRunner(const std::string& runner_id, const schemas::BrokerMessage& m);
@@ -148,6 +155,9 @@ class RunManager {
   std::unordered_map<std::uint32_t, schemas::TeamStatus> team_status_;
   RunnerTable runners_;
   common::Clock::Mono next_heartbeat_{};
+  common::Clock::Mono next_silence_check_{};
+  common::Clock::Mono next_prune_{};
+  AlertPolicy alerts_;
   std::vector<Outgoing> outbox_;
   Counters counters_;
 };

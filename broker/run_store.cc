@@ -196,14 +196,25 @@ Result<std::vector<schemas::LoggedEvent>> RunStore::EventsAfter(std::uint64_t af
   return events;
 }
 
-Result<std::size_t> RunStore::PruneEvents(std::uint64_t below_seq) {
+Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms) {
   const std::uint64_t last = LastSeq();
-  if (below_seq >= last) below_seq = last;  // keep the newest
-  if (below_seq <= 1) return std::size_t{0};
+  std::uint64_t first_kept = 0;
+  std::size_t old = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("e/"); it->Valid() && it->key().starts_with("e/"); it->Next()) {
+    auto event = schemas::DecodeLoggedEvent(it->value().ToStringView());
+    if (!event.ok()) return event.status();
+    first_kept = event.value().seq;
+    // Seqs follow time, so the first young entry ends the old ones.
+    if (event.value().at_unix_ms >= cutoff_unix_ms || first_kept == last) break;
+    ++old;
+  }
+  if (Status s = FromRocks(it->status(), "read events"); !s.ok()) return s;
+  if (old == 0) return std::size_t{0};
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(EventKey(0), EventKey(below_seq));
+  batch.DeleteRange(EventKey(0), EventKey(first_kept));
   if (Status s = FromRocks(db_->Write(write_options_, &batch), "prune events"); !s.ok()) return s;
-  return static_cast<std::size_t>(below_seq - 1);
+  return old;
 }
 
 std::optional<std::string> RunStore::LastKeyWithPrefix(const std::string& prefix) {

@@ -62,9 +62,9 @@ class RunStore {
   // Events with seq > `after`, oldest first, at most `limit`.
   common::Result<std::vector<schemas::LoggedEvent>> EventsAfter(
       std::uint64_t after, std::size_t limit);
-  // Deletes log entries with seq below `below_seq`, always keeping the
+  // Deletes log entries logged before `cutoff_unix_ms`, always keeping the
   // newest so the sequence survives a restart. Returns how many went.
-  common::Result<std::size_t> PruneEvents(std::uint64_t below_seq);
+  common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms);
 
   // The highest event seq and run number ever written (0 when empty).
   std::uint64_t LastSeq();

@@ -156,6 +156,7 @@ std::vector<Key> Keys(Config& c) {
       Int("broker", "heartbeat_ms", &c.heartbeat_ms, {"DAYBREAK_HEARTBEAT_MS"}),
       Int("broker", "heartbeat_liveness", &c.heartbeat_liveness, {"DAYBREAK_HEARTBEAT_LIVENESS"}),
       Int("broker", "failure_alert_threshold", &c.failure_alert_threshold, {"DAYBREAK_FAILURE_ALERT_THRESHOLD"}),
+      Double("broker", "no_success_alert_h", &c.no_success_alert_h, {"DAYBREAK_NO_SUCCESS_ALERT_H"}),
       Int("broker", "event_retention_days", &c.event_retention_days, {"DAYBREAK_EVENT_RETENTION_DAYS"}),
       String("runner", "runner_id", &c.runner_id, {"DAYBREAK_RUNNER_ID"}),
       Int("runner", "slots", &c.slots, {"DAYBREAK_SLOTS"}),
@@ -241,6 +242,7 @@ Status ValidateConfig(const Config& c) {
   if (c.backoff_initial_s < 0 || c.backoff_max_s < c.backoff_initial_s) return Bad("retry.backoff_max_s", "must be >= backoff_initial_s >= 0");
   if (c.heartbeat_ms < 10) return Bad("broker.heartbeat_ms", "must be >= 10");
   if (c.heartbeat_liveness < 2) return Bad("broker.heartbeat_liveness", "must be >= 2");
+  if (c.no_success_alert_h < 0) return Bad("broker.no_success_alert_h", "must be >= 0");
   if (c.failure_alert_threshold < 1) return Bad("broker.failure_alert_threshold", "must be >= 1");
   if (c.slots < 1 || c.slots > 1024) return Bad("runner.slots", "must be 1-1024");
   if (c.run_timeout_s < 1) return Bad("runner.run_timeout_s", "must be >= 1");

@@ -46,6 +46,7 @@ struct Config {
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;
   int failure_alert_threshold = 3;
+  double no_success_alert_h = 26;  // 0: no such alert
   int event_retention_days = 30;
 
   // [runner]

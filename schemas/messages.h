@@ -136,8 +136,10 @@ struct TeamStatus {
   std::uint32_t v = kVersion;
   std::uint32_t consecutive_failures = 0;
   bool alerted = false;  // an alert is open for the current streak
+  bool silence_alerted = false;  // a no_success alert is open
   std::int64_t last_success_unix_ms = 0;
-  MSGPACK_DEFINE_MAP(v, consecutive_failures, alerted, last_success_unix_ms);
+  MSGPACK_DEFINE_MAP(v, consecutive_failures, alerted, silence_alerted,
+                     last_success_unix_ms);
 };
 
 // One entry of the broker's event log, for replay.
@@ -145,7 +147,8 @@ struct LoggedEvent {
   std::uint64_t seq = 0;
   std::string topic;
   std::vector<char> payload;  // the exact bytes published (msgpack bin)
-  MSGPACK_DEFINE_MAP(seq, topic, payload);
+  std::int64_t at_unix_ms = 0;  // when it was logged (for retention)
+  MSGPACK_DEFINE_MAP(seq, topic, payload, at_unix_ms);
 };
 
 // A run a runner holds, announced in hello so a restarted broker can match it.

@@ -43,9 +43,15 @@ std::string ErrorOf(const std::string& path, const Env& env = Env()) {
   return config.status().message();
 }
 
-#define CHECK_CONTAINS(text, part)                                          \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos,          \
-                "\"" << (text) << "\" does not mention \"" << (part) << "\"")
+// Evaluates `text` once: doctest builds the message lazily, and re-running
+// ErrorOf while it reports would re-enter its reporter.
+#define CHECK_CONTAINS(text, part)                                               \
+  do {                                                                           \
+    const std::string contains_text_ = (text);                                   \
+    const std::string contains_part_ = (part);                                   \
+    CHECK_MESSAGE(contains_text_.find(contains_part_) != std::string::npos,      \
+                  "\"" << contains_text_ << "\" does not mention \"" << contains_part_ << "\""); \
+  } while (false)
 
 TEST_CASE("with no file and no environment every setting has its default") {
   const Config c = MustLoad("");
