@@ -2,11 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/logging.h"
 #include "common/process.h"
 #include "notifier/notifier.h"
+#include "notifier/notifier_config.h"
 #include "schemas/topics.h"
 
 int main(int argc, char** argv) {
@@ -14,12 +16,19 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string cursor_path;
   app.add_option("-c,--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
-  app.add_option("--cursor", cursor_path, "file keeping the last delivered seq (default: <state_dir>/../notifier.cursor)");
+  app.add_option("--cursor", cursor_path,
+                 "file keeping the last delivered seq (default: notifier.cursor_file, else "
+                 "<state_dir>/../notifier/cursor)");
   CLI11_PARSE(app, argc, argv);
   try {
     auto config = common::LoadProcessConfig(config_path);
     if (!config.ok()) {
       fmt::print(stderr, "daybreak-notifier: bad configuration: {}\n", config.status().message());
+      return 2;
+    }
+    auto sinks = notifier::LoadNotifierConfig(config_path, [](const char* n) { return std::getenv(n); });
+    if (!sinks.ok()) {
+      fmt::print(stderr, "daybreak-notifier: bad configuration: {}\n", sinks.status().message());
       return 2;
     }
     const common::Config& c = config.value();
@@ -28,11 +37,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     const auto& stop = common::InstallStopSignals();
+    if (cursor_path.empty()) cursor_path = sinks.value().cursor_file;
     if (cursor_path.empty()) {
-      const auto dir = std::filesystem::path(c.state_dir).parent_path() / "notifier";
-      std::filesystem::create_directories(dir);
-      cursor_path = (dir / "cursor").string();
+      cursor_path = (std::filesystem::path(c.state_dir).parent_path() / "notifier" / "cursor").string();
     }
+    std::filesystem::create_directories(std::filesystem::absolute(cursor_path).parent_path());
     zmq::context_t context(1);
     zmq::socket_t subscriber(context, zmq::socket_type::sub);
     subscriber.set(zmq::sockopt::linger, 0);
@@ -43,9 +52,15 @@ int main(int argc, char** argv) {
     subscriber.connect(c.bus_subscribe);
     schemas::ControlClient control(context, c.control);
     notifier::CursorFile cursor(cursor_path);
-    notifier::LogSink log_sink;
     common::SystemClock clock;
-    notifier::Notifier notifier(subscriber, control, cursor, {&log_sink}, clock);
+    notifier::InitCurl();
+    notifier::SinkRouter router(clock);
+    notifier::BuildRoutes(sinks.value(), cursor_path, router);
+    if (auto s = router.Start(); !s.ok()) {
+      spdlog::error("notifier cannot start: {}", s.ToString());
+      return 1;
+    }
+    notifier::Notifier notifier(subscriber, control, cursor, router, clock);
     auto s = notifier.Run(stop);
     if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());
     return s.ok() ? 0 : 1;

@@ -1,5 +1,6 @@
 #include "notifier/notifier.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "common/zmq_util.h"
@@ -31,45 +32,50 @@ common::Result<Notification> DecodeNotification(const std::string& topic, std::s
 }
 
 Notifier::Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control,
-                   const CursorFile& cursor, std::vector<Sink*> sinks, const common::Clock& clock)
-    : subscriber_(subscriber), control_(control), cursor_(cursor), sinks_(std::move(sinks)),
-      clock_(clock) {}
+                   const CursorFile& cursor, SinkRouter& router, const common::Clock& clock)
+    : subscriber_(subscriber), control_(control), cursor_(cursor), router_(router), clock_(clock) {}
 
-void Notifier::Deliver(const Notification& n) {
-  for (Sink* sink : sinks_) {
-    if (Status s = sink->Deliver(n); !s.ok()) {
-      spdlog::error("sink {} could not deliver seq {}: {}", sink->name(), n.seq, s.message());
-    }
+bool Notifier::Offer(const Notification& n) {
+  if (!router_.Offer(n)) return false;
+  offered_ = n.seq;
+  return true;
+}
+
+void Notifier::Commit() {
+  const std::uint64_t through = router_.FinishedThrough(offered_);
+  if (through <= committed_) return;
+  if (Status s = cursor_.Store(through); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return;
   }
-  delivered_ = n.seq;
-  if (Status s = cursor_.Store(delivered_); !s.ok()) spdlog::error("{}", s.message());
+  committed_ = through;
 }
 
 bool Notifier::CatchUp() {
   while (true) {
     schemas::ControlRequest request;
     request.op = "events.since";
-    request.since_seq = delivered_;
+    request.since_seq = offered_;
     request.limit = 1000;
     auto reply = control_.Call(request, std::chrono::milliseconds(3000));
     if (!reply.ok()) {
-      spdlog::warn("cannot replay events after seq {}: {}", delivered_, reply.status().message());
+      spdlog::warn("cannot replay events after seq {}: {}", offered_, reply.status().message());
       return false;
     }
     const auto& events = reply.value().events;
     for (const schemas::LoggedEvent& e : events) {
+      if (e.seq <= offered_) continue;
       auto n = DecodeNotification(e.topic, std::string_view(e.payload.data(), e.payload.size()));
       if (!n.ok()) {
         // Known garbage: log it and move past it, never loop on it.
         spdlog::error("skipping undecodable logged event seq {}: {}", e.seq, n.status().message());
-        delivered_ = e.seq;
-        (void)cursor_.Store(delivered_);
+        offered_ = e.seq;
         continue;
       }
       n.value().seq = e.seq;
-      Deliver(n.value());
+      if (!Offer(n.value())) return false;  // a sink queue is full: later
     }
-    if (events.empty() || delivered_ >= reply.value().last_seq) return true;
+    if (events.empty() || offered_ >= reply.value().last_seq) return true;
   }
 }
 
@@ -80,25 +86,31 @@ void Notifier::Consider(const std::string& topic, std::string_view payload) {
     return;
   }
   const std::uint64_t seq = n.value().seq;
-  if (seq <= delivered_) return;  // replayed already
-  if (seq != delivered_ + 1 || behind_) {
+  if (seq <= offered_) return;  // replayed already
+  if (behind_) return;          // the loop replays it from the log soon
+  if (seq != offered_ + 1) {
     behind_ = !CatchUp();  // the log has everything up to this one and more
-    if (seq <= delivered_ || behind_) return;
+    return;
   }
-  Deliver(n.value());
+  behind_ = !Offer(n.value());
 }
 
-Status Notifier::Run(const std::atomic<bool>& stop) {
+Status Notifier::Run(const std::atomic<bool>& stop, std::chrono::milliseconds drain_grace) {
   auto loaded = cursor_.Load();
   if (!loaded.ok()) return loaded.status();
-  delivered_ = loaded.value();
-  spdlog::info("notifier delivering after seq {}", delivered_);
+  offered_ = committed_ = loaded.value();
+  spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_.Destinations(), ", "));
   behind_ = !CatchUp();
   auto next_check = clock_.Now();
   while (!stop.load()) {
+    // Short naps while sinks work or we owe a replay, so the cursor follows
+    // them closely; a long one when all is quiet.
+    const auto timeout = behind_ ? std::chrono::milliseconds(100)
+                         : router_.Idle() && committed_ == offered_ ? std::chrono::milliseconds(1000)
+                                                                     : std::chrono::milliseconds(20);
     zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(1000));
+      zmq::poll(&item, 1, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return Status::Error(common::Code::kIoError, e.what());
@@ -117,7 +129,11 @@ Status Notifier::Run(const std::atomic<bool>& stop) {
       behind_ = !CatchUp();
       next_check = clock_.Now() + std::chrono::seconds(10);
     }
+    Commit();
   }
+  router_.Stop(drain_grace);
+  Commit();
+  spdlog::info("notifier stopped; every sink finished through seq {}", committed_);
   return Status();
 }
 

@@ -1,6 +1,8 @@
-// Notifier: delivers every run and alert event to its sinks, in sequence
-// order, at least once. It remembers the last delivered seq on disk and
-// fills any gap (a restart, a dropped frame) from the broker's event log.
+// Notifier: offers every run and alert event to the sink router, in
+// sequence order, at least once. It fills any gap (a restart, a dropped
+// frame, a full queue) from the broker's event log, and keeps on disk the
+// seq through which every sink has finished, so a restart replays exactly
+// what some sink had not finished yet.
 #pragma once
 
 #include <atomic>
@@ -13,6 +15,7 @@
 #include "common/status.h"
 #include "notifier/cursor_file.h"
 #include "notifier/sink.h"
+#include "notifier/sink_router.h"
 #include "schemas/control_client.h"
 
 namespace notifier {
@@ -20,28 +23,36 @@ namespace notifier {
 class Notifier {
  public:
   // `subscriber` is a SUB on the bus subscribed to "run." and "alert.".
-  // Everything is borrowed and must outlive the Notifier.
+  // `router` must be started. Everything is borrowed and must outlive the
+  // Notifier.
   Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control, const CursorFile& cursor,
-           std::vector<Sink*> sinks, const common::Clock& clock);
+           SinkRouter& router, const common::Clock& clock);
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  common::Status Run(const std::atomic<bool>& stop);
+  // Until `stop`; then lets the sinks finish within `drain_grace`, stores
+  // the cursor and returns.
+  common::Status Run(const std::atomic<bool>& stop,
+                     std::chrono::milliseconds drain_grace = std::chrono::seconds(3));
 
  private:
-  // Fetches and delivers logged events after the cursor. False when the
-  // broker did not answer (we try again later).
+  // Fetches and offers logged events after `offered_`. False when the
+  // broker did not answer or a sink queue is full (we try again soon).
   bool CatchUp();
   void Consider(const std::string& topic, std::string_view payload);
-  void Deliver(const Notification& n);
+  // False when the router had no room (nothing was queued).
+  bool Offer(const Notification& n);
+  // Stores the cursor when the sinks have moved it.
+  void Commit();
 
   zmq::socket_t& subscriber_;
   schemas::ControlClient& control_;
   const CursorFile& cursor_;
-  std::vector<Sink*> sinks_;
+  SinkRouter& router_;
   const common::Clock& clock_;
-  std::uint64_t delivered_ = 0;
-  bool behind_ = true;  // a gap we have not filled yet
+  std::uint64_t offered_ = 0;    // handed to the router (or known garbage)
+  std::uint64_t committed_ = 0;  // on disk: every sink finished through it
+  bool behind_ = true;           // a gap we have not filled yet
 };
 
 // Decodes a logged or published event; kRejected for topics we do not handle.

@@ -7,6 +7,11 @@
 
 namespace notifier {
 
+double RunDurationSeconds(const schemas::RunRecord& r) {
+  if (r.started_unix_ms <= 0 || r.finished_unix_ms < r.started_unix_ms) return -1;
+  return (r.finished_unix_ms - r.started_unix_ms) / 1000.0;
+}
+
 std::string DescribeNotification(const Notification& n) {
   if (n.is_alert) {
     return fmt::format("ALERT {} {}: {}", n.alert.kind, common::TeamLabel(n.alert.team),
@@ -24,14 +29,14 @@ std::string DescribeNotification(const Notification& n) {
   return line;
 }
 
-common::Status LogSink::Deliver(const Notification& n) {
+Attempt LogSink::Deliver(const Notification& n) {
   const std::string line = fmt::format("seq={} topic={} {}", n.seq, n.topic, DescribeNotification(n));
   if (n.is_alert || n.run.event == "failed" || n.run.event == "missed") {
     spdlog::warn("{}", line);
   } else {
     spdlog::info("{}", line);
   }
-  return common::Status();
+  return Attempt::Delivered();
 }
 
 }  // namespace notifier

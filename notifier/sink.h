@@ -1,6 +1,10 @@
-// Sink: somewhere notifications go (the log, Slack, a webhook, email).
+// Sink: somewhere notifications go (the log, Slack, a webhook, email), and
+// what one delivery attempt to it came to.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -15,25 +19,50 @@ struct Notification {
   bool is_alert = false;
   schemas::RunEvent run;      // when !is_alert
   schemas::AlertEvent alert;  // when is_alert
+
+  std::uint32_t team() const { return is_alert ? alert.team : run.run.team; }
+  const std::string& run_id() const { return is_alert ? alert.run_id : run.run.run_id; }
 };
 
+// The outcome of one attempt. kRetry may carry the server's own idea of when
+// to try again (HTTP 429/503 Retry-After).
+struct Attempt {
+  enum class Outcome { kDelivered, kRetry, kPermanent };
+  Outcome outcome = Outcome::kDelivered;
+  std::string error;  // for the log, when not delivered
+  std::optional<std::chrono::milliseconds> retry_after;
+
+  static Attempt Delivered() { return {}; }
+  static Attempt Retry(std::string error,
+                       std::optional<std::chrono::milliseconds> after = std::nullopt) {
+    return {Outcome::kRetry, std::move(error), after};
+  }
+  static Attempt Permanent(std::string error) { return {Outcome::kPermanent, std::move(error), {}}; }
+  bool delivered() const { return outcome == Outcome::kDelivered; }
+};
+
+// A sink is used by one delivery thread at a time (its DeliveryQueue's).
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual std::string name() const = 0;
-  // Delivers one notification; an error means "try again later".
-  virtual common::Status Deliver(const Notification& n) = 0;
+  // Tries once to deliver `n`. Must return within the sink's own timeout.
+  virtual Attempt Deliver(const Notification& n) = 0;
 };
 
-// A line people can read: "run r0000000007 team 2 completed: 1000 loans, 51
-// exceptions (attempt 1)".
+// A line people can read: "run r0000000007 team 2 completed (pdate
+// 2025-06-03, attempt 1): 1000 loans, 51 exceptions, 3.2 s".
 std::string DescribeNotification(const Notification& n);
+
+// Seconds between start and finish of the run, or a negative value when
+// either is unknown.
+double RunDurationSeconds(const schemas::RunRecord& r);
 
 // Always on: one structured log line per event through spdlog.
 class LogSink final : public Sink {
  public:
   std::string name() const override { return "log"; }
-  common::Status Deliver(const Notification& n) override;
+  Attempt Deliver(const Notification& n) override;
 };
 
 }  // namespace notifier

@@ -1,0 +1,105 @@
+// DeliveryQueue: one sink's bounded, in-order queue and the worker thread
+// that drains it, retrying failures with exponential backoff (or the
+// server's Retry-After) within a budget. A slow or dead sink only ever
+// holds up its own queue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "notifier/cursor_file.h"
+#include "notifier/sink.h"
+
+namespace notifier {
+
+struct RetryPolicy {
+  std::chrono::milliseconds initial{1000};  // first backoff
+  std::chrono::milliseconds max{60000};     // backoff cap (Retry-After is not capped)
+  std::chrono::milliseconds budget{600000}; // give up once a retry would start later than this after queueing
+  int max_attempts = 10;
+};
+
+struct QueueStats {
+  std::uint64_t delivered = 0;
+  std::uint64_t retries = 0;        // failed attempts that were retried
+  std::uint64_t undeliverable = 0;  // given up: budget, permanent refusal or overflow
+  std::uint64_t overflowed = 0;     // of those, pushed out of a full queue
+  std::size_t queued = 0;
+};
+
+class DeliveryQueue {
+ public:
+  // `cursor_path` keeps the last seq this sink finished with (empty: not
+  // kept). `clock` and `abort` are borrowed and must outlive the queue;
+  // `abort` is the flag the sink's transfers also watch.
+  DeliveryQueue(std::unique_ptr<Sink> sink, RetryPolicy policy, std::size_t limit,
+                std::string cursor_path, const common::Clock& clock, const std::atomic<bool>& abort);
+  ~DeliveryQueue();
+  DeliveryQueue(const DeliveryQueue&) = delete;
+  DeliveryQueue& operator=(const DeliveryQueue&) = delete;
+
+  // Reads this sink's own cursor, then starts the worker.
+  common::Status Start();
+
+  const std::string& name() const { return name_; }
+  // False when this sink already finished `seq` before a restart.
+  bool Wants(std::uint64_t seq) const { return seq > persisted_at_start_; }
+  // True when Push may be called: there is room, or the sink is failing
+  // and a full queue will give up its oldest waiting message instead.
+  bool HasRoom() const;
+  // Queues `n` (in seq order). REQUIRES: HasRoom().
+  void Push(const Notification& n);
+  // The highest seq such that this sink has finished with every event up to
+  // it, given that the notifier has offered events through `offered`.
+  std::uint64_t FinishedThrough(std::uint64_t offered) const;
+  bool Idle() const;
+  QueueStats stats() const;
+
+  // Stops taking new work once the queue is empty or waiting on a backoff;
+  // Join() then waits for the worker (set `abort` first to cut it short).
+  void BeginDrain();
+  void Join();
+
+ private:
+  struct Entry {
+    Notification n;
+    common::Clock::Mono queued_at;
+    int attempts = 0;
+  };
+  void Work();
+  // Pops the front entry; returns the seq to persist, or 0.
+  std::uint64_t FinishFront(bool delivered);
+  std::chrono::milliseconds Backoff(int attempts);
+  void Persist(std::uint64_t seq);
+
+  std::string name_;
+  std::unique_ptr<Sink> sink_;
+  RetryPolicy policy_;
+  std::size_t limit_;
+  CursorFile cursor_;
+  bool persist_;
+  const common::Clock& clock_;
+  const std::atomic<bool>& abort_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Entry> queue_;  // the front is the one being tried
+  common::Clock::Mono next_try_{};
+  bool failing_ = false;
+  bool draining_ = false;
+  int since_persist_ = 0;
+  std::uint64_t persisted_at_start_ = 0;
+  QueueStats stats_;
+  std::thread worker_;
+};
+
+}  // namespace notifier

@@ -1,0 +1,107 @@
+#include "notifier/email_sink.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "common/team.h"
+
+namespace notifier {
+namespace {
+
+// Header values stay on one line whatever a peer put in an error string.
+std::string OneLine(const std::string& text) {
+  std::string out;
+  for (char ch : text) out += (ch == '\r' || ch == '\n' || ch == '\t') ? ' ' : ch;
+  return out;
+}
+
+// SMTP wants CRLF, and a lone "." line would end the message early (libcurl
+// dot-stuffs, but we keep the body tidy anyway).
+std::string Crlf(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') continue;
+    if (text[i] == '\n') out += "\r\n";
+    else out += text[i];
+  }
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+std::string RfcDate(std::int64_t unix_ms) {
+  const std::time_t t = unix_ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} +0000", kDays[tm.tm_wday], tm.tm_mday,
+                     kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::string Count(std::int64_t v) { return v < 0 ? "unknown" : std::to_string(v); }
+
+}  // namespace
+
+std::string EmailSubject(const Notification& n) {
+  if (n.is_alert) {
+    return OneLine(fmt::format("[daybreak] {} alert {}", common::TeamLabel(n.alert.team), n.alert.kind));
+  }
+  const schemas::RunRecord& r = n.run.run;
+  const std::string who = r.team == 0 ? "general" : common::TeamLabel(r.team);
+  return OneLine(fmt::format("[daybreak] {} run {} {}", who, r.run_id, n.run.event));
+}
+
+std::string EmailMessage(const Notification& n, const std::string& from,
+                         const std::vector<std::string>& to) {
+  std::string recipients;
+  for (const std::string& t : to) recipients += (recipients.empty() ? "" : ", ") + t;
+  const std::int64_t at = n.is_alert ? n.alert.at_unix_ms : n.run.at_unix_ms;
+  std::string body;
+  if (n.is_alert) {
+    const schemas::AlertEvent& a = n.alert;
+    body = fmt::format("Alert:      {}\nTeam:       {}\nMessage:    {}\nRun:        {}\nFailures:   {}\n",
+                       a.kind, common::TeamLabel(a.team), a.message, a.run_id.empty() ? "-" : a.run_id,
+                       a.count);
+  } else {
+    const schemas::RunRecord& r = n.run.run;
+    const double d = RunDurationSeconds(r);
+    body = fmt::format(
+        "Team:       {}\nRun:        {} ({}, key {})\nEvent:      {}\nState:      {}\n"
+        "Pdate:      {}\nAttempt:    {} of {}\nLoans:      {}\nExceptions: {}\nDuration:   {}\n"
+        "Error:      {}\nLog:        {}\n",
+        common::TeamLabel(r.team), r.run_id, r.kind, r.key, n.run.event, r.state,
+        r.pdate.empty() ? "-" : r.pdate, r.attempt, r.max_attempts, Count(r.total_loans),
+        Count(r.exceptions_count), d < 0 ? std::string("-") : fmt::format("{:.1f} s", d),
+        r.error.empty() ? "-" : r.error, r.log_path.empty() ? "-" : r.log_path);
+  }
+  body += fmt::format("Event id:   {} ({})\n", n.seq, n.topic);
+  std::string message;
+  message += "From: Daybreak <" + from + ">\r\n";
+  message += "To: " + recipients + "\r\n";
+  message += "Subject: " + EmailSubject(n) + "\r\n";
+  message += "Date: " + RfcDate(at) + "\r\n";
+  message += fmt::format("Message-ID: <daybreak.{}.{}@daybreak>\r\n", n.seq,
+                         OneLine(n.run_id().empty() ? "event" : n.run_id()));
+  message += fmt::format("X-Daybreak-Event-Id: {}\r\n", n.seq);
+  message += "X-Daybreak-Topic: " + OneLine(n.topic) + "\r\n";
+  message += "MIME-Version: 1.0\r\n";
+  message += "Content-Type: text/plain; charset=utf-8\r\n";
+  message += "Content-Transfer-Encoding: 8bit\r\n\r\n";
+  message += Crlf(body);
+  return message;
+}
+
+EmailSink::EmailSink(std::string name, MailSettings mail, std::vector<std::string> to,
+                     std::chrono::milliseconds timeout, const std::atomic<bool>* stop)
+    : name_(std::move(name)), mail_(std::move(mail)), to_(std::move(to)), client_(timeout, stop) {}
+
+Attempt EmailSink::Deliver(const Notification& n) {
+  common::Status s = client_.SendMail(mail_, to_, EmailMessage(n, mail_.from, to_));
+  if (s.ok()) return Attempt::Delivered();
+  if (s.code() == common::Code::kRejected) return Attempt::Permanent(s.message());
+  return Attempt::Retry(s.message());
+}
+
+}  // namespace notifier

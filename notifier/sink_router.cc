@@ -1,0 +1,172 @@
+#include "notifier/sink_router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "notifier/email_sink.h"
+#include "notifier/slack_sink.h"
+#include "notifier/webhook_sink.h"
+
+namespace notifier {
+
+using std::chrono::milliseconds;
+
+SinkRouter::~SinkRouter() { Stop(milliseconds(0)); }
+
+std::size_t SinkRouter::AddQueue(std::unique_ptr<Sink> sink, RetryPolicy policy, std::size_t limit,
+                                 std::string cursor_path) {
+  queues_.push_back(std::make_unique<DeliveryQueue>(std::move(sink), policy, limit,
+                                                    std::move(cursor_path), clock_, abort_));
+  return queues_.size() - 1;
+}
+
+void SinkRouter::AddRoute(Route route) { routes_.push_back(std::move(route)); }
+
+common::Status SinkRouter::Start() {
+  for (auto& q : queues_) {
+    if (common::Status s = q->Start(); !s.ok()) return s;
+  }
+  return common::Status();
+}
+
+bool SinkRouter::Offer(const Notification& n) {
+  std::vector<std::size_t> targets;
+  const std::uint32_t team = n.team();
+  for (const Route& r : routes_) {
+    const bool team_ok = r.team ? *r.team == team : r.except.count(team) == 0;
+    if (!team_ok || !TopicMatches(r.events, n.topic)) continue;
+    if (std::find(targets.begin(), targets.end(), r.queue) != targets.end()) continue;
+    if (!queues_[r.queue]->Wants(n.seq)) continue;  // done before the restart
+    targets.push_back(r.queue);
+  }
+  // All or nothing, so each queue sees every event meant for it, in order.
+  // Only this thread pushes, so room found here is still there below.
+  for (std::size_t i : targets) {
+    if (!queues_[i]->HasRoom()) return false;
+  }
+  for (std::size_t i : targets) queues_[i]->Push(n);
+  return true;
+}
+
+std::uint64_t SinkRouter::FinishedThrough(std::uint64_t offered) const {
+  std::uint64_t through = offered;
+  for (const auto& q : queues_) through = std::min(through, q->FinishedThrough(offered));
+  return through;
+}
+
+bool SinkRouter::Idle() const {
+  return std::all_of(queues_.begin(), queues_.end(), [](const auto& q) { return q->Idle(); });
+}
+
+void SinkRouter::Stop(milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& q : queues_) q->BeginDrain();
+  const auto until = clock_.Now() + grace;
+  while (!Idle() && clock_.Now() < until) {
+    std::this_thread::sleep_for(milliseconds(20));  // waiting out deliveries in progress
+  }
+  abort_.store(true);
+  for (auto& q : queues_) q->Join();
+  for (const auto& [name, s] : Stats()) {
+    spdlog::info("sink {}: {} delivered, {} retried attempts, {} undeliverable ({} overflowed), {} left for replay",
+                 name, s.delivered, s.retries, s.undeliverable, s.overflowed, s.queued);
+  }
+}
+
+std::vector<std::pair<std::string, QueueStats>> SinkRouter::Stats() const {
+  std::vector<std::pair<std::string, QueueStats>> out;
+  for (const auto& q : queues_) out.emplace_back(q->name(), q->stats());
+  return out;
+}
+
+std::vector<std::string> SinkRouter::Destinations() const {
+  std::vector<std::string> out;
+  for (const auto& q : queues_) out.push_back(q->name());
+  return out;
+}
+
+namespace {
+
+// One kind of sink (Slack, webhook, email): its global destination and
+// events, and for each team override, where that team's events go instead.
+struct Kind {
+  std::string name;
+  bool has_global = false;
+  const std::vector<std::string>* events = nullptr;
+  std::function<std::unique_ptr<Sink>(const std::string& name, const TeamOverride* team)> make;
+  std::function<bool(const TeamOverride&)> own_destination;
+  std::function<const std::optional<std::vector<std::string>>&(const TeamOverride&)> team_events;
+};
+
+void AddKind(const Kind& k, const NotifierConfig& c, const std::string& cursor_path,
+             RetryPolicy policy, SinkRouter& router) {
+  auto path = [&](const std::string& name) { return cursor_path.empty() ? "" : cursor_path + "." + name; };
+  std::optional<std::size_t> global;
+  if (k.has_global) global = router.AddQueue(k.make(k.name, nullptr), policy, c.queue_limit, path(k.name));
+  std::set<std::uint32_t> except;
+  for (const TeamOverride& o : c.teams) {
+    const bool own = k.own_destination(o);
+    const auto& events = k.team_events(o);
+    if (!own && !events) continue;
+    except.insert(o.team);
+    std::optional<std::size_t> dest = global;
+    if (own) {
+      const std::string name = k.name + ".team" + std::to_string(o.team);
+      dest = router.AddQueue(k.make(name, &o), policy, c.queue_limit, path(name));
+    }
+    if (!dest) {
+      spdlog::warn("notifier.team {}: {} events are set but no {} destination is configured", o.team,
+                   k.name, k.name);
+      continue;
+    }
+    router.AddRoute(Route{*dest, o.team, {}, events.value_or(*k.events)});
+  }
+  if (global) router.AddRoute(Route{*global, std::nullopt, except, *k.events});
+}
+
+}  // namespace
+
+void BuildRoutes(const NotifierConfig& c, const std::string& cursor_path, SinkRouter& router) {
+  RetryPolicy policy;
+  policy.initial = milliseconds(static_cast<std::int64_t>(c.retry_initial_s * 1000));
+  policy.max = milliseconds(static_cast<std::int64_t>(c.retry_max_s * 1000));
+  policy.budget = milliseconds(static_cast<std::int64_t>(c.retry_budget_s * 1000));
+  policy.max_attempts = c.max_attempts;
+  const milliseconds timeout(static_cast<std::int64_t>(c.timeout_s * 1000));
+  const std::atomic<bool>* abort = router.abort_flag();
+
+  AddKind(Kind{"log", true, &c.log_events,
+               [](const std::string&, const TeamOverride*) { return std::make_unique<LogSink>(); },
+               [](const TeamOverride&) { return false; },
+               [](const TeamOverride& o) -> const auto& { return o.log_events; }},
+          c, cursor_path, policy, router);
+  AddKind(Kind{"slack", !c.slack_url.empty(), &c.slack_events,
+               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
+                 return std::make_unique<SlackSink>(name, o ? *o->slack_url : c.slack_url, timeout, abort);
+               },
+               [](const TeamOverride& o) { return o.slack_url.has_value(); },
+               [](const TeamOverride& o) -> const auto& { return o.slack_events; }},
+          c, cursor_path, policy, router);
+  AddKind(Kind{"webhook", !c.webhook_url.empty(), &c.webhook_events,
+               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
+                 return std::make_unique<WebhookSink>(name, o ? *o->webhook_url : c.webhook_url, timeout,
+                                                      abort);
+               },
+               [](const TeamOverride& o) { return o.webhook_url.has_value(); },
+               [](const TeamOverride& o) -> const auto& { return o.webhook_events; }},
+          c, cursor_path, policy, router);
+  AddKind(Kind{"email", !c.mail.url.empty() && !c.email_to.empty(), &c.email_events,
+               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
+                 return std::make_unique<EmailSink>(name, c.mail, o ? *o->email_to : c.email_to, timeout,
+                                                    abort);
+               },
+               [&](const TeamOverride& o) { return o.email_to.has_value() && !c.mail.url.empty(); },
+               [](const TeamOverride& o) -> const auto& { return o.email_events; }},
+          c, cursor_path, policy, router);
+}
+
+}  // namespace notifier

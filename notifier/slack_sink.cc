@@ -1,0 +1,72 @@
+#include "notifier/slack_sink.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/team.h"
+
+namespace notifier {
+namespace {
+
+// Slack treats &, < and > as markup.
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '&') out += "&amp;";
+    else if (ch == '<') out += "&lt;";
+    else if (ch == '>') out += "&gt;";
+    else out += ch;
+  }
+  return out;
+}
+
+const char* Icon(const Notification& n) {
+  if (n.is_alert) return n.alert.kind == "recovered" ? ":white_check_mark:" : ":rotating_light:";
+  const std::string& e = n.run.event;
+  if (e == "completed") return ":white_check_mark:";
+  if (e == "failed") return ":x:";
+  if (e == "missed" || e == "skipped" || e == "cancelled") return ":warning:";
+  if (e == "retrying") return ":repeat:";
+  return ":information_source:";
+}
+
+std::string Count(std::int64_t v) { return v < 0 ? "unknown" : std::to_string(v); }
+
+}  // namespace
+
+std::string SlackText(const Notification& n) {
+  if (n.is_alert) {
+    const schemas::AlertEvent& a = n.alert;
+    std::string text = fmt::format("{} *Daybreak alert {}* for {}: {}", Icon(n), a.kind,
+                                   common::TeamLabel(a.team), Escape(a.message));
+    if (!a.run_id.empty()) text += fmt::format("\n• run: `{}`", a.run_id);
+    if (a.count > 0) text += fmt::format("\n• failures in a row: {}", a.count);
+    return text;
+  }
+  const schemas::RunRecord& r = n.run.run;
+  std::string text = fmt::format("{} *Daybreak {} run `{}` {}* (state {})", Icon(n),
+                                 common::TeamLabel(r.team), r.run_id, n.run.event, r.state);
+  text += fmt::format("\n• pdate: {}", r.pdate.empty() ? "-" : r.pdate);
+  text += fmt::format("\n• attempt: {}{}", r.attempt,
+                      r.max_attempts > 0 ? fmt::format(" of {}", r.max_attempts) : "");
+  text += fmt::format("\n• loans: {}, exceptions: {}", Count(r.total_loans), Count(r.exceptions_count));
+  if (const double d = RunDurationSeconds(r); d >= 0) text += fmt::format("\n• duration: {:.1f} s", d);
+  if (!r.error.empty()) text += fmt::format("\n• error: {}", Escape(r.error));
+  return text;
+}
+
+std::string SlackBody(const Notification& n) {
+  return nlohmann::json{{"text", SlackText(n)}}.dump(-1, ' ', false,
+                                                      nlohmann::json::error_handler_t::replace);
+}
+
+SlackSink::SlackSink(std::string name, std::string url, std::chrono::milliseconds timeout,
+                     const std::atomic<bool>* stop)
+    : name_(std::move(name)), url_(std::move(url)), client_(timeout, stop) {}
+
+Attempt SlackSink::Deliver(const Notification& n) {
+  return AttemptFromHttp(client_.Post(url_, "application/json", SlackBody(n),
+                                      {"X-Daybreak-Event-Id: " + std::to_string(n.seq)}));
+}
+
+}  // namespace notifier
