@@ -17,12 +17,13 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
   const char subscribe_all = 1;
   sockets_.bus_in->send(zmq::buffer(&subscribe_all, 1));
   while (!stop.load()) {
-    std::array<zmq::pollitem_t, 4> items = {{
+    std::vector<zmq::pollitem_t> items = {
         {sockets_.bus_in->handle(), 0, ZMQ_POLLIN, 0},
         {sockets_.bus_out->handle(), 0, ZMQ_POLLIN, 0},
         {sockets_.control->handle(), 0, ZMQ_POLLIN, 0},
         {sockets_.work->handle(), 0, ZMQ_POLLIN, 0},
-    }};
+    };
+    if (sockets_.zap != nullptr) items.push_back({sockets_.zap->socket().handle(), 0, ZMQ_POLLIN, 0});
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         manager_.NextDeadline() - clock_.Now());
     try {
@@ -36,6 +37,7 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
       }
       for (int i = 0; i < 256 && (items[2].revents & ZMQ_POLLIN); ++i) HandleControl();
       for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN); ++i) HandleWork();
+      if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) sockets_.zap->HandleRequest();
       manager_.Tick();
       Flush();
     } catch (const zmq::error_t& e) {

@@ -11,6 +11,7 @@
 
 #include "broker/control_handler.h"
 #include "broker/run_manager.h"
+#include "broker/zap_handler.h"
 #include "common/clock.h"
 #include "common/status.h"
 
@@ -21,6 +22,7 @@ struct BrokerSockets {
   zmq::socket_t* bus_out;  // XPUB, bound: subscribers connect here
   zmq::socket_t* control;  // ROUTER, bound
   zmq::socket_t* work;     // ROUTER, bound: runners connect here
+  ZapHandler* zap = nullptr;  // CURVE authentication, when enabled
 };
 
 struct BrokerCounters {

@@ -40,8 +40,10 @@ std::uint32_t ParamU32(const httplib::Request& req, const char* name, std::uint3
 
 }  // namespace
 
-HttpApi::HttpApi(zmq::context_t& context, std::string control_endpoint)
-    : server_(std::make_unique<httplib::Server>()), control_(context, std::move(control_endpoint)) {}
+HttpApi::HttpApi(zmq::context_t& context, std::string control_endpoint,
+                 schemas::ControlClient::SocketSetup setup)
+    : server_(std::make_unique<httplib::Server>()),
+      control_(context, std::move(control_endpoint), std::move(setup)) {}
 
 HttpApi::~HttpApi() { Stop(); }
 

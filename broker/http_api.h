@@ -25,7 +25,8 @@ class HttpApi {
  public:
   // `listen` is "host:port"; `control_endpoint` the broker's control socket.
   // `context` must outlive the HttpApi.
-  HttpApi(zmq::context_t& context, std::string control_endpoint);
+  HttpApi(zmq::context_t& context, std::string control_endpoint,
+          schemas::ControlClient::SocketSetup setup = {});
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

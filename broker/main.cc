@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/process.h"
 #include "common/schedule.h"
+#include "common/security.h"
 #include "schemas/topics.h"
 
 namespace {
@@ -49,8 +50,9 @@ std::string LocalAddressOf(std::string endpoint) {
 }
 
 zmq::socket_t Bind(zmq::context_t& context, zmq::socket_type type, const std::string& endpoint,
-                   std::size_t max_bytes) {
+                   std::size_t max_bytes, const common::Config& config) {
   zmq::socket_t socket(context, type);
+  common::ApplyServerSecurity(socket, config);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_bytes));
   socket.set(zmq::sockopt::sndhwm, 100000);
@@ -73,6 +75,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     const common::Config& c = config.value();
+    if (auto s = common::ValidateSecurity(c, /*broker=*/true); !s.ok()) {
+      fmt::print(stderr, "daybreak-broker: bad configuration: {}\n", s.message());
+      return 2;
+    }
     if (auto s = common::SetupLogging("broker", c.log_level); !s.ok()) {
       fmt::print(stderr, "daybreak-broker: {}\n", s.message());
       return 2;
@@ -94,18 +100,36 @@ int main(int argc, char** argv) {
     }
     broker::ControlHandler control(manager, *store.value(), teams, c.max_backfill_days);
     zmq::context_t context(1);
-    zmq::socket_t bus_in = Bind(context, zmq::socket_type::xsub, c.bus_publish, schemas::kMaxFrameBytes);
-    zmq::socket_t bus_out = Bind(context, zmq::socket_type::xpub, c.bus_subscribe, schemas::kMaxFrameBytes);
-    zmq::socket_t control_socket = Bind(context, zmq::socket_type::router, c.control, schemas::kMaxFrameBytes);
-    zmq::socket_t work = Bind(context, zmq::socket_type::router, c.work, schemas::kMaxFrameBytes);
-    broker::HttpApi http(context, LocalAddressOf(c.control));
+    // The ZAP handler must exist before the CURVE sockets take connections.
+    std::unique_ptr<broker::ZapHandler> zap;
+    common::Config http_client = c;  // the dashboard is a control client too
+    if (c.curve_enabled) {
+      zap = std::make_unique<broker::ZapHandler>(
+          context, std::set<std::string>(c.authorized_clients.begin(), c.authorized_clients.end()));
+      auto own = common::NewKeyPair();
+      if (!own.ok()) {
+        spdlog::critical("{}", own.status().message());
+        return 1;
+      }
+      http_client.client_public_key = own.value().public_key;
+      http_client.client_secret_key = own.value().secret_key;
+      zap->Authorize(own.value().public_key);
+    }
+    zmq::socket_t bus_in = Bind(context, zmq::socket_type::xsub, c.bus_publish, schemas::kMaxFrameBytes, c);
+    zmq::socket_t bus_out = Bind(context, zmq::socket_type::xpub, c.bus_subscribe, schemas::kMaxFrameBytes, c);
+    zmq::socket_t control_socket = Bind(context, zmq::socket_type::router, c.control, schemas::kMaxFrameBytes, c);
+    zmq::socket_t work = Bind(context, zmq::socket_type::router, c.work, schemas::kMaxFrameBytes, c);
+    broker::HttpApi http(context, LocalAddressOf(c.control), [&http_client](zmq::socket_t& s) {
+      common::ApplyClientSecurity(s, http_client);
+    });
     if (!c.http_listen.empty()) {
       // Monitoring that cannot start must not stop scheduling.
       if (auto s = http.Start(c.http_listen); !s.ok()) spdlog::error("{}; no dashboard", s.message());
     }
     spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
                  c.bus_subscribe, c.control, c.work, c.state_dir);
-    broker::Broker broker({&bus_in, &bus_out, &control_socket, &work}, manager, control, clock);
+    broker::Broker broker({&bus_in, &bus_out, &control_socket, &work, zap.get()}, manager, control,
+                          clock);
     control.AddStatsSource([&broker](std::map<std::string, std::int64_t>& stats) {
       stats["bad_frames"] = static_cast<std::int64_t>(broker.counters().bad_frames);
       stats["forwarded"] = static_cast<std::int64_t>(broker.counters().forwarded);

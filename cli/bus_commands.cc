@@ -5,6 +5,7 @@
 
 #include "cli/cli_context.h"
 #include "common/process.h"
+#include "common/security.h"
 #include "common/team.h"
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
@@ -16,6 +17,7 @@ namespace {
 
 zmq::socket_t Subscriber(Context& ctx, const std::vector<std::string>& topics) {
   zmq::socket_t sub(*ctx.zmq, zmq::socket_type::sub);
+  common::ApplyClientSecurity(sub, ctx.config);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
   for (const std::string& t : topics) sub.set(zmq::sockopt::subscribe, t);
@@ -71,6 +73,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
     if (!ctx.Init()) { *result = kExitUsage; return; }
     zmq::socket_t sub = Subscriber(ctx, {std::string(schemas::kTopicDueAck)});
     zmq::socket_t pub(*ctx.zmq, zmq::socket_type::pub);
+    common::ApplyClientSecurity(pub, ctx.config);
     pub.set(zmq::sockopt::linger, 0);
     pub.connect(ctx.config.bus_publish);
     const std::string payload = schemas::Encode(due);
@@ -104,6 +107,22 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
                ctx.config.bus_subscribe, ctx.timeout_ms);
     *result = kExitUnavailable;
   });
+
+  app.add_subcommand("keygen", "print a new CURVE key pair for [security] (see docs/security.md)")
+      ->callback([&ctx, result] {
+        auto pair = common::NewKeyPair();
+        if (!pair.ok()) {
+          fmt::print(stderr, "daybreak keygen: {}\n", pair.status().message());
+          *result = kExitFailed;
+          return;
+        }
+        if (ctx.json) {
+          PrintJson({{"public_key", pair.value().public_key}, {"secret_key", pair.value().secret_key}});
+        } else {
+          fmt::print("public_key = \"{}\"\nsecret_key = \"{}\"\n", pair.value().public_key,
+                     pair.value().secret_key);
+        }
+      });
 
   struct WatchArgs {
     std::vector<std::string> topics;

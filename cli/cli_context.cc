@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/process.h"
+#include "common/security.h"
 
 namespace cli {
 
@@ -17,8 +18,13 @@ bool Context::Init() {
     return false;
   }
   config = loaded.value();
+  if (auto s = common::ValidateSecurity(config, /*broker=*/false); !s.ok()) {
+    fmt::print(stderr, "daybreak: bad configuration: {}\n", s.message());
+    return false;
+  }
   zmq = std::make_unique<zmq::context_t>(1);
-  control = std::make_unique<schemas::ControlClient>(*zmq, config.control);
+  control = std::make_unique<schemas::ControlClient>(
+      *zmq, config.control, [this](zmq::socket_t& s) { common::ApplyClientSecurity(s, config); });
   return true;
 }
 

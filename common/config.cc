@@ -165,6 +165,12 @@ std::vector<Key> Keys(Config& c) {
       Int("runner", "kill_grace_s", &c.kill_grace_s, {"DAYBREAK_KILL_GRACE_S"}),
       Int("runner", "drain_timeout_s", &c.drain_timeout_s, {"DAYBREAK_DRAIN_TIMEOUT_S"}),
       String("log", "level", &c.log_level, {"DAYBREAK_LOG_LEVEL"}),
+      Bool("security", "curve_enabled", &c.curve_enabled, {"DAYBREAK_CURVE_ENABLED"}),
+      String("security", "broker_public_key", &c.broker_public_key, {"DAYBREAK_BROKER_PUBLIC_KEY"}),
+      String("security", "broker_secret_key", &c.broker_secret_key, {"DAYBREAK_BROKER_SECRET_KEY"}),
+      String("security", "client_public_key", &c.client_public_key, {"DAYBREAK_CLIENT_PUBLIC_KEY"}),
+      String("security", "client_secret_key", &c.client_secret_key, {"DAYBREAK_CLIENT_SECRET_KEY"}),
+      StringList("security", "authorized_clients", &c.authorized_clients, {"DAYBREAK_AUTHORIZED_CLIENTS"}),
       Int64("testing", "wall_clock_offset_ms", &c.wall_clock_offset_ms, {"DAYBREAK_WALL_CLOCK_OFFSET_MS"}),
   };
 }

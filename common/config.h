@@ -60,6 +60,14 @@ struct Config {
   // [log]
   std::string log_level = "info";
 
+  // [security] CURVE between every component (docs/security.md).
+  bool curve_enabled = false;
+  std::string broker_public_key;   // everyone
+  std::string broker_secret_key;   // the broker only
+  std::string client_public_key;   // runners, ticker, notifier, CLI
+  std::string client_secret_key;
+  std::vector<std::string> authorized_clients;  // empty: any key may connect
+
   // [testing] Shifts the broker's and ticker's wall clock, to rehearse a
   // fire time or a DST night on a live system. Never set in production.
   std::int64_t wall_clock_offset_ms = 0;

@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/security.h"
 #include "notifier/notifier.h"
 #include "notifier/notifier_config.h"
 #include "schemas/topics.h"
@@ -32,6 +33,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     const common::Config& c = config.value();
+    if (auto s = common::ValidateSecurity(c, /*broker=*/false); !s.ok()) {
+      fmt::print(stderr, "{}: bad configuration: {}\n", argv[0], s.message());
+      return 2;
+    }
     if (auto s = common::SetupLogging("notifier", c.log_level); !s.ok()) {
       fmt::print(stderr, "daybreak-notifier: {}\n", s.message());
       return 2;
@@ -44,13 +49,15 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(std::filesystem::absolute(cursor_path).parent_path());
     zmq::context_t context(1);
     zmq::socket_t subscriber(context, zmq::socket_type::sub);
+    common::ApplyClientSecurity(subscriber, c);
     subscriber.set(zmq::sockopt::linger, 0);
     subscriber.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
     subscriber.set(zmq::sockopt::rcvhwm, 100000);
     subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicRunPrefix));
     subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicAlertPrefix));
     subscriber.connect(c.bus_subscribe);
-    schemas::ControlClient control(context, c.control);
+    schemas::ControlClient control(context, c.control,
+                                   [&c](zmq::socket_t& s) { common::ApplyClientSecurity(s, c); });
     notifier::CursorFile cursor(cursor_path);
     common::SystemClock clock;
     notifier::InitCurl();

@@ -11,6 +11,7 @@
 
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/security.h"
 #include "runner/runner.h"
 
 namespace fs = std::filesystem;
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     const common::Config& c = config.value();
+    if (auto s = common::ValidateSecurity(c, /*broker=*/false); !s.ok()) {
+      fmt::print(stderr, "{}: bad configuration: {}\n", argv[0], s.message());
+      return 2;
+    }
     if (auto s = common::SetupLogging("runner", c.log_level); !s.ok()) {
       fmt::print(stderr, "daybreak-runner: {}\n", s.message());
       return 2;
@@ -79,6 +84,7 @@ int main(int argc, char** argv) {
     settings.kill_grace = std::chrono::seconds(c.kill_grace_s);
     settings.drain_timeout = std::chrono::seconds(c.drain_timeout_s);
     settings.noop = noop;
+    settings.secure = [&c](zmq::socket_t& s) { common::ApplyClientSecurity(s, c); };
     fs::create_directories(settings.log_dir);
 
     common::SystemClock clock;

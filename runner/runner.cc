@@ -40,6 +40,7 @@ void Runner::Connect() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::routing_id, settings_.runner_id);
+  if (settings_.secure) settings_.secure(*socket_);
   socket_->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
   socket_->connect(endpoint_);
   last_from_broker_ = clock_.Now();

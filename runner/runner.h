@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,7 @@ struct RunnerSettings {
   std::chrono::seconds kill_grace{10};
   std::chrono::seconds drain_timeout{60};
   bool noop = false;  // benchmarks: report success without spawning
+  std::function<void(zmq::socket_t&)> secure;  // CURVE keys, if any
 };
 
 class Runner {

@@ -8,8 +8,8 @@ namespace schemas {
 using common::Code;
 using common::Status;
 
-ControlClient::ControlClient(zmq::context_t& context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {
+ControlClient::ControlClient(zmq::context_t& context, std::string endpoint, SocketSetup setup)
+    : context_(context), endpoint_(std::move(endpoint)), setup_(std::move(setup)) {
   Reconnect();
 }
 
@@ -19,6 +19,7 @@ void ControlClient::Reconnect() {
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::maxmsgsize,
                static_cast<std::int64_t>(kMaxControlFrameBytes));
+  if (setup_) setup_(*socket_);
   socket_->connect(endpoint_);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,8 +16,10 @@ namespace schemas {
 
 class ControlClient {
  public:
+  // Prepares each new socket before it connects (e.g. CURVE keys).
+  using SocketSetup = std::function<void(zmq::socket_t&)>;
   // `context` must outlive the client.
-  ControlClient(zmq::context_t& context, std::string endpoint);
+  ControlClient(zmq::context_t& context, std::string endpoint, SocketSetup setup = {});
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
 
@@ -30,6 +33,7 @@ class ControlClient {
 
   zmq::context_t& context_;
   std::string endpoint_;
+  SocketSetup setup_;
   std::unique_ptr<zmq::socket_t> socket_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/security.h"
 #include "schemas/topics.h"
 #include "ticker/ticker.h"
 
@@ -19,6 +20,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     const common::Config& c = config.value();
+    if (auto s = common::ValidateSecurity(c, /*broker=*/false); !s.ok()) {
+      fmt::print(stderr, "{}: bad configuration: {}\n", argv[0], s.message());
+      return 2;
+    }
     if (auto s = common::SetupLogging("ticker", c.log_level); !s.ok()) {
       fmt::print(stderr, "daybreak-ticker: {}\n", s.message());
       return 2;
@@ -32,17 +37,20 @@ int main(int argc, char** argv) {
     }
     zmq::context_t context(1);
     zmq::socket_t publisher(context, zmq::socket_type::pub);
+    common::ApplyClientSecurity(publisher, c);
     publisher.set(zmq::sockopt::linger, 1000);
     publisher.set(zmq::sockopt::sndhwm, 100000);
     publisher.connect(c.bus_publish);
     zmq::socket_t subscriber(context, zmq::socket_type::sub);
+    common::ApplyClientSecurity(subscriber, c);
     subscriber.set(zmq::sockopt::linger, 0);
     subscriber.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
     subscriber.set(zmq::sockopt::rcvhwm, 100000);
     subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicDueAck));
     subscriber.set(zmq::sockopt::subscribe, std::string(schemas::kTopicScheduleChanged));
     subscriber.connect(c.bus_subscribe);
-    schemas::ControlClient control(context, c.control);
+    schemas::ControlClient control(context, c.control,
+                                   [&c](zmq::socket_t& s) { common::ApplyClientSecurity(s, c); });
     common::SystemClock system_clock;
     common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
     ticker::Ticker ticker(publisher, subscriber, control, clock, ticker::TickerSettings{});

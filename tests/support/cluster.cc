@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/security.h"
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
 
@@ -108,7 +109,14 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   }
   endpoints_["http"] = "127.0.0.1:" + std::to_string(FreePort());
   fs::create_directories(dir_.Sub("logs"));
-  control_ = std::make_unique<schemas::ControlClient>(context_, endpoints_["control"]);
+  auto config = common::LoadConfig("", [this](const char* name) -> const char* {
+    auto it = options_.env.find(name);
+    return it == options_.env.end() ? nullptr : it->second.c_str();
+  });
+  if (!config.ok()) throw std::runtime_error("bad cluster options: " + config.status().message());
+  client_config_ = config.value();
+  control_ = std::make_unique<schemas::ControlClient>(
+      context_, endpoints_["control"], [this](zmq::socket_t& s) { Secure(s); });
   StartBroker();
   if (!WaitForBroker()) throw std::runtime_error("broker did not start; see " + dir_.Sub("logs"));
   for (int i = 1; i <= options_.runners; ++i) StartRunner("runner-" + std::to_string(i));
@@ -121,6 +129,10 @@ Cluster::~Cluster() {
   // Orderly stop first, so runners reap their pipelines.
   for (auto& [id, r] : runners_) r->Signal(SIGTERM);
   for (auto& [id, r] : runners_) r->Wait(std::chrono::seconds(5));
+}
+
+void Cluster::Secure(zmq::socket_t& socket) const {
+  common::ApplyClientSecurity(socket, client_config_);
 }
 
 std::vector<std::string> Cluster::Environment() const {
@@ -260,6 +272,7 @@ bool Cluster::WaitForBroker(std::chrono::milliseconds deadline) {
 BusWatcher::BusWatcher(Cluster& cluster, const std::vector<std::string>& prefixes)
     : socket_(cluster.context(), zmq::socket_type::sub) {
   socket_.set(zmq::sockopt::linger, 0);
+  cluster.Secure(socket_);
   for (const std::string& p : prefixes) socket_.set(zmq::sockopt::subscribe, p);
   const std::string probe = "probe." + std::to_string(getpid()) + "." +
                             std::to_string(reinterpret_cast<std::uintptr_t>(this));
@@ -269,6 +282,7 @@ BusWatcher::BusWatcher(Cluster& cluster, const std::vector<std::string>& prefixe
   // a probe through the bus until it comes back: then the path is live.
   zmq::socket_t pub(cluster.context(), zmq::socket_type::pub);
   pub.set(zmq::sockopt::linger, 0);
+  cluster.Secure(pub);
   pub.connect(cluster.endpoint("bus_publish"));
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < until) {

@@ -15,6 +15,7 @@
 
 #include <zmq.hpp>
 
+#include "common/config.h"
 #include "common/status.h"
 #include "schemas/control_client.h"
 #include "schemas/messages.h"
@@ -86,12 +87,15 @@ class Cluster {
   std::vector<std::string> Environment() const;
   const std::string& endpoint(const std::string& name) const { return endpoints_.at(name); }
   zmq::context_t& context() { return context_; }
+  // Gives a test's own socket the CURVE client keys from the options, if any.
+  void Secure(zmq::socket_t& socket) const;
 
  private:
   std::unique_ptr<TestProcess> Start(const std::string& program, std::vector<std::string> args,
                                      const std::string& log_name);
 
   ClusterOptions options_;
+  common::Config client_config_;
   TempDir dir_;
   std::map<std::string, std::string> endpoints_;
   zmq::context_t context_{1};
