@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <filesystem>
 
 #include "broker/broker.h"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
       spdlog::critical("cannot load state from {}: {}", c.state_dir, s.ToString());
       return 1;
     }
+    malloc_trim(0);  // loading used memory the broker will not need again
     broker::ControlHandler control(manager, *store.value(), teams, c.max_backfill_days);
     zmq::context_t context(1);
     // The ZAP handler must exist before the CURVE sockets take connections.

@@ -186,11 +186,10 @@ bool RunManager::SucceededOn(std::uint32_t team, const std::string& local_date) 
 }
 
 void RunManager::StartDependents(const RunRecord& upstream) {
-  for (const schemas::TeamRecord& team : teams_.ResolvedAll()) {
-    if (team.paused ||
-        std::find(team.after.begin(), team.after.end(), upstream.team) == team.after.end()) {
-      continue;
-    }
+  for (std::uint32_t id : teams_.DependentsOf(upstream.team)) {
+    const schemas::TeamRecord* found = teams_.Find(id);
+    if (found == nullptr || found->paused) continue;
+    const schemas::TeamRecord& team = *found;
     bool ready = true;
     for (std::uint32_t other : team.after) {
       if (other != upstream.team && !SucceededOn(other, upstream.local_date)) ready = false;

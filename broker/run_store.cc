@@ -59,6 +59,10 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const std::string& dir, bool sy
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(16 << 20);
+  // Index and filter blocks count against the cache instead of growing
+  // outside it with the history (1M runs would otherwise cost tens of MiB).
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);

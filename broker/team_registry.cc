@@ -1,5 +1,7 @@
 #include "broker/team_registry.h"
 
+#include <algorithm>
+
 #include "schemas/codec.h"
 
 namespace broker {
@@ -11,7 +13,23 @@ TeamRegistry::TeamRegistry(TeamDefaults defaults) : defaults_(std::move(defaults
 
 void TeamRegistry::Load(const std::vector<schemas::TeamRecord>& teams) {
   teams_.clear();
-  for (const schemas::TeamRecord& t : teams) teams_[t.id] = t;
+  dependents_.clear();
+  for (const schemas::TeamRecord& t : teams) Put(t);
+}
+
+void TeamRegistry::Index(const schemas::TeamRecord& team, bool add) {
+  for (std::uint32_t upstream : team.after) {
+    auto& list = dependents_[upstream];
+    list.erase(std::remove(list.begin(), list.end(), team.id), list.end());
+    if (add) list.push_back(team.id);
+    if (list.empty()) dependents_.erase(upstream);
+  }
+}
+
+const std::vector<std::uint32_t>& TeamRegistry::DependentsOf(std::uint32_t upstream) const {
+  static const std::vector<std::uint32_t> kNone;
+  auto it = dependents_.find(upstream);
+  return it == dependents_.end() ? kNone : it->second;
 }
 
 const schemas::TeamRecord* TeamRegistry::Find(std::uint32_t id) const {
@@ -59,9 +77,18 @@ common::Result<schemas::TeamRecord> TeamRegistry::PreparePut(
   return next;
 }
 
-void TeamRegistry::Put(const schemas::TeamRecord& team) { teams_[team.id] = team; }
+void TeamRegistry::Put(const schemas::TeamRecord& team) {
+  if (auto old = teams_.find(team.id); old != teams_.end()) Index(old->second, false);
+  teams_[team.id] = team;
+  Index(team, true);
+}
 
-void TeamRegistry::Remove(std::uint32_t id) { teams_.erase(id); }
+void TeamRegistry::Remove(std::uint32_t id) {
+  if (auto old = teams_.find(id); old != teams_.end()) {
+    Index(old->second, false);
+    teams_.erase(old);
+  }
+}
 
 date::local_days TeamRegistry::LocalDate(const schemas::TeamRecord& team,
                                          std::chrono::system_clock::time_point now) const {

@@ -49,10 +49,16 @@ class TeamRegistry {
   std::string DefaultPdate(date::local_days local_date) const;
 
   const TeamDefaults& defaults() const { return defaults_; }
+  // Teams whose `after` lists `upstream` (kept as an index: this is asked
+  // on every successful run).
+  const std::vector<std::uint32_t>& DependentsOf(std::uint32_t upstream) const;
 
  private:
   TeamDefaults defaults_;
+  void Index(const schemas::TeamRecord& team, bool add);
+
   std::map<std::uint32_t, schemas::TeamRecord> teams_;
+  std::map<std::uint32_t, std::vector<std::uint32_t>> dependents_;
 };
 
 }  // namespace broker

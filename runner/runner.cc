@@ -237,7 +237,9 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
                                               : settings_.run_timeout;
   job.deadline = clock_.Now() + timeout;
   job.timeout = timeout;
-  KillLeftoversOf(dispatch.run_id);
+  // Only a retry can have a predecessor still running on this host; the
+  // /proc walk is too slow to do for every run.
+  if (dispatch.attempt > 1) KillLeftoversOf(dispatch.run_id);
   SpawnSpec spec;
   spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
   spec.env = Environment(job);
@@ -283,14 +285,18 @@ void Runner::ReapChildren() {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    bool known = false;
     for (auto& [id, job] : jobs_) {
       if (job.child->pid() == pid) {
+        known = true;
         job.child->MarkReaped();
         FinishJob(id, status);
         break;
       }
     }
-    // Any other pid was an orphan that we, as subreaper, inherited.
+    // Any other pid was an orphan that we, as subreaper, inherited: its
+    // run may have left others, so sweep now rather than at the next beat.
+    if (!known) KillOrphans();
   }
 }
 
@@ -339,7 +345,6 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
   spdlog::info("run {} attempt {} {}{}", run_id, result.attempt, result.outcome,
                result.error.empty() ? "" : ": " + result.error);
   jobs_.erase(run_id);
-  KillOrphans();
   Report(result);
 }
 
