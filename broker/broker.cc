@@ -17,6 +17,7 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
   const char subscribe_all = 1;
   sockets_.bus_in->send(zmq::buffer(&subscribe_all, 1));
   while (!stop.load()) {
+    if (!manager_.failure().ok()) return manager_.failure();
     std::vector<zmq::pollitem_t> items = {
         {sockets_.bus_in->handle(), 0, ZMQ_POLLIN, 0},
         {sockets_.bus_out->handle(), 0, ZMQ_POLLIN, 0},
@@ -39,7 +40,8 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
       for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN); ++i) HandleWork();
       if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) sockets_.zap->HandleRequest();
       manager_.Tick();
-      Flush();
+      // One write for everything this turn changed, then the announcements.
+      if (!Flush()) return manager_.failure();
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // signal: re-check `stop`
       return common::Status::Error(common::Code::kIoError, e.what());
@@ -73,8 +75,8 @@ void Broker::HandleBusFrame() {
       ack.error = admission.status.message();
       spdlog::warn("due event {} refused: {}", due.value().key, ack.error);
     }
-    sockets_.bus_out->send(zmq::buffer(std::string(schemas::kTopicDueAck)), zmq::send_flags::sndmore);
-    sockets_.bus_out->send(zmq::buffer(schemas::Encode(ack)), zmq::send_flags::none);
+    // After the run is written, like everything the broker announces.
+    manager_.Announce(std::string(schemas::kTopicDueAck), schemas::Encode(ack));
   } else if (topic.starts_with(schemas::kTopicRunPrefix) ||
              topic.starts_with(schemas::kTopicAlertPrefix) ||
              topic == schemas::kTopicScheduleChanged || topic == schemas::kTopicDueAck) {
@@ -94,14 +96,17 @@ void Broker::HandleControl() {
     if (!parts.empty()) ++counters_.bad_frames;
     return;
   }
+  // Listings read the store: write the pending group first. And a reply is
+  // an announcement too: it leaves only after what it reports is written.
+  if (!manager_.Persist().ok()) return;
+  const std::string reply = control_.Handle(parts.back().to_string_view());
+  if (!Flush()) return;
   // Envelope (identity, and the empty delimiter from REQ/our DEALER) goes
   // back unchanged; the last frame is the request.
-  const std::string reply = control_.Handle(parts.back().to_string_view());
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     sockets_.control->send(parts[i], zmq::send_flags::sndmore);
   }
   sockets_.control->send(zmq::buffer(reply), zmq::send_flags::none);
-  Flush();  // a trigger or team change announces before the next request
 }
 
 void Broker::HandleWork() {
@@ -129,12 +134,15 @@ void Broker::HandleWork() {
   manager_.OnRunnerMessage(identity, message.value());
 }
 
-void Broker::Flush() {
-  for (Outgoing& out : manager_.TakeOutbox()) {
+bool Broker::Flush() {
+  std::vector<Outgoing> outbox = manager_.TakeOutbox();  // writes the group first
+  if (!manager_.failure().ok()) return false;
+  for (Outgoing& out : outbox) {
     zmq::socket_t& socket = out.to == Outgoing::To::kBus ? *sockets_.bus_out : *sockets_.work;
     socket.send(zmq::buffer(out.address), zmq::send_flags::sndmore);
     socket.send(zmq::buffer(out.payload), zmq::send_flags::none);
   }
+  return true;
 }
 
 }  // namespace broker

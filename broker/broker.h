@@ -48,7 +48,9 @@ class Broker {
   void HandleBusFrame();
   void HandleControl();
   void HandleWork();
-  void Flush();
+  // Writes the pending group, then sends what it allows; false when the
+  // write failed (the broker must stop).
+  bool Flush();
 
   BrokerSockets sockets_;
   RunManager& manager_;

@@ -88,7 +88,7 @@ void RunManager::OnStarted(const std::string& runner_id, const schemas::RunnerMe
   run.runner_id = runner_id;
   run.started_unix_ms = WallMs();
   run.log_path = m.log_path;
-  (void)Commit(run, "started");
+  Commit(run, "started");
 }
 
 void RunManager::OnResult(const std::string& runner_id, const schemas::RunnerMessage& m) {
@@ -166,7 +166,7 @@ void RunManager::EndAttempt(const std::string& run_id, const std::string& outcom
     extras.team_status = {{team, status}};
   }
   if (IsTerminalState(run.state)) run.finished_unix_ms = now_ms;
-  if (!Commit(run, event, std::move(extras)).ok()) return;
+  Commit(run, event, std::move(extras));
   if (run.state == "retry_wait") {
     retry_at_.emplace(run.next_attempt_unix_ms, run_id);
   } else {

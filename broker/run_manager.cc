@@ -82,11 +82,12 @@ Status RunManager::Load() {
     if (queue.empty() || team_lock_.count(team) != 0) continue;
     RunRecord next = active_[queue.front()];
     next.state = "accepted";
-    if (Status s = Commit(next, "accepted"); !s.ok()) return s;
+    Commit(next, "accepted");
     team_lock_[team] = next.run_id;
     ready_.push_back(next.run_id);
     queue.pop_front();
   }
+  if (Status s = Persist(); !s.ok()) return s;
   spdlog::info("loaded {} teams, {} unfinished runs, event seq {}", teams.value().size(),
                active_.size(), next_seq_ - 1);
   return Status();
@@ -109,7 +110,7 @@ void RunManager::SendToRunner(const std::string& runner_id, const schemas::Broke
   outbox_.push_back({Outgoing::To::kRunner, runner_id, schemas::Encode(m)});
 }
 
-Status RunManager::Commit(RunRecord next, const std::string& event, Extras extras) {
+void RunManager::Commit(RunRecord next, const std::string& event, Extras extras) {
   Change change;
   schemas::RunEvent run_event;
   run_event.event = event;
@@ -124,10 +125,7 @@ Status RunManager::Commit(RunRecord next, const std::string& event, Extras extra
   change.run = next;
   change.new_run = extras.new_run;
   change.team_status = extras.team_status;
-  if (Status s = CommitChange(std::move(change)); !s.ok()) {
-    spdlog::error("could not record {} -> {}: {}", Describe(next), next.state, s.ToString());
-    return s;
-  }
+  CommitChange(std::move(change));
   if (IsTerminalState(next.state)) {
     active_.erase(next.run_id);
   } else {
@@ -135,23 +133,37 @@ Status RunManager::Commit(RunRecord next, const std::string& event, Extras extra
   }
   spdlog::info("run {} {}{}", Describe(next), event,
                next.error.empty() ? "" : ": " + next.error);
-  return Status();
 }
 
-Status RunManager::CommitChange(Change change) {
-  // Event seqs were taken by MakeEvent; a failed write gives them back.
-  const std::uint64_t seq_before = change.events.empty() ? next_seq_ : change.events.front().seq;
-  Status s = store_.Commit(change);
-  if (!s.ok()) {
-    next_seq_ = seq_before;
-    ++counters_.store_errors;
-    return s;
+void RunManager::CommitChange(Change change) {
+  store_.Stage(change);
+  if (change.run) {
+    staged_runs_[change.run->run_id] = *change.run;
+    if (change.new_run) staged_keys_[change.run->key] = change.run->run_id;
   }
   if (change.team_status) team_status_[change.team_status->first] = change.team_status->second;
   for (const schemas::LoggedEvent& e : change.events) {
     Publish(e.topic, std::string(e.payload.begin(), e.payload.end()));
   }
+}
+
+Status RunManager::Persist() {
+  if (!failure_.ok()) return failure_;
+  if (Status s = store_.Flush(); !s.ok()) {
+    ++counters_.store_errors;
+    failure_ = s;
+    spdlog::critical("could not write run state: {}; stopping", s.ToString());
+    return s;
+  }
+  staged_runs_.clear();
+  staged_keys_.clear();
   return Status();
+}
+
+Result<RunRecord> RunManager::FindRun(const std::string& run_id) {
+  if (auto it = active_.find(run_id); it != active_.end()) return it->second;
+  if (auto it = staged_runs_.find(run_id); it != staged_runs_.end()) return it->second;
+  return store_.GetRun(run_id);
 }
 
 void RunManager::CheckSilentTeams() {
@@ -166,10 +178,7 @@ void RunManager::CheckSilentTeams() {
     change.team_status = {{team.id, status}};
     alert->seq = next_seq_;
     change.events.push_back(MakeEvent(schemas::AlertTopic(alert->kind), schemas::Encode(*alert)));
-    if (Status s = CommitChange(std::move(change)); !s.ok()) {
-      spdlog::error("could not record the no_success alert of {}: {}", common::TeamLabel(team.id), s.ToString());
-      return;
-    }
+    CommitChange(std::move(change));
     spdlog::warn("{}", alert->message);
   }
 }
@@ -184,9 +193,11 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
     return result;
   }
   if (!due.key.empty()) {
-    auto existing = store_.FindRunIdByKey(due.key);
+    auto staged = staged_keys_.find(due.key);
+    auto existing = staged != staged_keys_.end() ? Result<std::string>(staged->second)
+                                                 : store_.FindRunIdByKey(due.key);
     if (existing.ok()) {
-      auto run = store_.GetRun(existing.value());
+      auto run = FindRun(existing.value());
       if (!run.ok()) {
         result.status = run.status();
         return result;
@@ -241,8 +252,7 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
   } else {
     run.state = "accepted";
   }
-  result.status = Commit(run, event, std::move(extras));
-  if (!result.status.ok()) return result;
+  Commit(run, event, std::move(extras));
   if (run.state == "queued") team_queue_[run.team].push_back(run.run_id);
   if (run.state == "accepted") {
     team_lock_[run.team] = run.run_id;
@@ -291,7 +301,7 @@ Result<std::vector<Admission>> RunManager::Backfill(std::uint32_t team_id, const
 Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
   auto it = active_.find(run_id);
   if (it == active_.end()) {
-    auto stored = store_.GetRun(run_id);
+    auto stored = FindRun(run_id);
     if (!stored.ok()) return stored.status();
     return Status::Error(Code::kRejected,
                          "run " + run_id + " already ended (" + stored.value().state + ")");
@@ -302,7 +312,7 @@ Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
     run.cancel_requested = true;
     Change change;
     change.run = run;
-    if (Status s = store_.Commit(change); !s.ok()) return s;
+    CommitChange(std::move(change));
     active_[run_id] = run;
     schemas::BrokerMessage m;
     m.type = "cancel";
@@ -315,7 +325,7 @@ Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
   run.state = "cancelled";
   run.error = "cancelled by request";
   run.finished_unix_ms = WallMs();
-  if (Status s = Commit(run, "cancelled"); !s.ok()) return s;
+  Commit(run, "cancelled");
   if (before == "queued") {
     auto& q = team_queue_[run.team];
     q.erase(std::remove(q.begin(), q.end(), run_id), q.end());
@@ -338,7 +348,7 @@ Status RunManager::PutTeam(const schemas::TeamRecord& request) {
   if (!prepared.ok()) return prepared.status();
   Change change;
   change.team_put = prepared.value();
-  if (Status s = store_.Commit(change); !s.ok()) return s;
+  CommitChange(std::move(change));
   teams_.Put(prepared.value());
   schemas::ScheduleChanged changed;
   changed.team = request.id;
@@ -356,7 +366,7 @@ Status RunManager::RemoveTeam(std::uint32_t id) {
   }
   Change change;
   change.team_remove = id;
-  if (Status s = store_.Commit(change); !s.ok()) return s;
+  CommitChange(std::move(change));
   teams_.Remove(id);
   schemas::ScheduleChanged changed;
   changed.team = id;
@@ -377,10 +387,7 @@ void RunManager::ReleaseTeam(std::uint32_t team, const std::string& run_id) {
     if (it == active_.end()) continue;
     RunRecord next = it->second;
     next.state = "accepted";
-    if (!Commit(next, "accepted").ok()) {
-      queue.push_front(next_id);
-      return;
-    }
+    Commit(next, "accepted");
     team_lock_[team] = next_id;
     ready_.push_back(next_id);
     return;
@@ -403,10 +410,7 @@ void RunManager::Dispatch() {
     run.next_attempt_unix_ms = 0;
     run.error.clear();  // the previous attempt's outcome is in its event
     run.exit_code = -1;
-    if (!Commit(run, "dispatched").ok()) {
-      ready_.push_front(run_id);
-      return;
-    }
+    Commit(run, "dispatched");
     runner->runs.insert(run_id);
     schemas::BrokerMessage m;
     m.type = "dispatch";
@@ -476,6 +480,7 @@ common::Clock::Mono RunManager::NextDeadline() const {
 }
 
 std::vector<Outgoing> RunManager::TakeOutbox() {
+  if (!Persist().ok()) return {};
   std::vector<Outgoing> out;
   out.swap(outbox_);
   return out;

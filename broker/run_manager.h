@@ -97,12 +97,23 @@ class RunManager {
 
   void OnRunnerMessage(const std::string& runner_id,
                        const schemas::RunnerMessage& message);
+  // Queues a frame that is not a state change (e.g. "due.ack") to go out
+  // after the pending group is written.
+  void Announce(const std::string& topic, const std::string& payload) { Publish(topic, payload); }
   // Expires silent runners, wakes due retries, dispatches what can go.
   void Tick();
   // When Tick next has something to do.
   common::Clock::Mono NextDeadline() const;
 
+  // Writes every change made since the last call as one batch (group
+  // commit), and only then hands over what may be announced. If the write
+  // fails it returns nothing and failure() says why: memory is then ahead
+  // of the store, so the broker must stop (a restart reloads the truth).
   std::vector<Outgoing> TakeOutbox();
+  // Writes pending changes without taking the outbox (before reads that go
+  // to the store directly, like the control socket's listings).
+  common::Status Persist();
+  const common::Status& failure() const { return failure_; }
   const Counters& counters() const { return counters_; }
   std::size_t active_runs() const { return active_.size(); }
   std::size_t runner_count() const { return runners_.size(); }
@@ -110,12 +121,16 @@ class RunManager {
 
  private:
   std::int64_t WallMs() const;
-  // Commits `next` with its "run.<event>" log entry (and `extras`) as one
-  // batch and, only then, updates memory and queues the announcements.
-  common::Status Commit(schemas::RunRecord next, const std::string& event,
+  // Stages `next` with its "run.<event>" log entry (and `extras`) as one
+  // change of the pending group, updates memory and queues the announcements.
+  void Commit(schemas::RunRecord next, const std::string& event,
                         Extras extras = Extras());
-  // Commits a change whose events MakeEvent numbered, then publishes them.
-  common::Status CommitChange(Change change);
+  // Stages a change whose events MakeEvent numbered and queues their
+  // announcement (sent only after the group is written).
+  void CommitChange(Change change);
+  // The newest version of a run: in memory when unfinished or written in the
+  // pending group, else from the store.
+  common::Result<schemas::RunRecord> FindRun(const std::string& run_id);
   // Raises the no_success alert for teams silent too long.
   void CheckSilentTeams();
   schemas::LoggedEvent MakeEvent(const std::string& topic, std::string payload);
@@ -159,6 +174,10 @@ class RunManager {
   common::Clock::Mono next_prune_{};
   AlertPolicy alerts_;
   std::vector<Outgoing> outbox_;
+  // The pending group's runs and keys, so reads see what is not yet written.
+  std::unordered_map<std::string, schemas::RunRecord> staged_runs_;
+  std::unordered_map<std::string, std::string> staged_keys_;
+  common::Status failure_;
   Counters counters_;
 };
 

@@ -74,8 +74,7 @@ RunStore::RunStore(std::unique_ptr<rocksdb::DB> db, bool sync) : db_(std::move(d
   write_options_.sync = sync;
 }
 
-Status RunStore::Commit(const Change& change) {
-  rocksdb::WriteBatch batch;
+void RunStore::AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
   if (change.run) {
     const schemas::RunRecord& run = *change.run;
     batch.Put(RunKey(run.run_id), schemas::Encode(run));
@@ -97,7 +96,21 @@ Status RunStore::Commit(const Change& change) {
   for (const schemas::LoggedEvent& e : change.events) {
     batch.Put(EventKey(e.seq), schemas::Encode(e));
   }
+}
+
+Status RunStore::Commit(const Change& change) {
+  rocksdb::WriteBatch batch;
+  AddToBatch(change, batch);
   return FromRocks(db_->Write(write_options_, &batch), "commit");
+}
+
+void RunStore::Stage(const Change& change) { AddToBatch(change, staged_); }
+
+Status RunStore::Flush() {
+  if (staged_.Count() == 0) return Status();
+  Status s = FromRocks(db_->Write(write_options_, &staged_), "commit");
+  staged_.Clear();
+  return s;
 }
 
 Result<std::vector<schemas::TeamRecord>> RunStore::LoadTeams() {

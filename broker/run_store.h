@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include "common/status.h"
 #include "schemas/messages.h"
@@ -45,7 +46,14 @@ class RunStore {
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
+  // Writes one change now, as one batch.
   common::Status Commit(const Change& change);
+  // Group commit: Stage adds a change to the pending group; Flush writes the
+  // whole group as one batch (one WAL write, one fsync in sync mode). Reads
+  // do not see staged changes until Flush.
+  void Stage(const Change& change);
+  common::Status Flush();
+  bool has_staged() const { return staged_.Count() > 0; }
 
   common::Result<std::vector<schemas::TeamRecord>> LoadTeams();
   common::Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>>
@@ -76,8 +84,11 @@ class RunStore {
   RunStore(std::unique_ptr<rocksdb::DB> db, bool sync);
   std::optional<std::string> LastKeyWithPrefix(const std::string& prefix);
 
+  static void AddToBatch(const Change& change, rocksdb::WriteBatch& batch);
+
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
+  rocksdb::WriteBatch staged_;
 };
 
 }  // namespace broker

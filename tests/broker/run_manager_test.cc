@@ -213,6 +213,9 @@ class Harness {
     return names;
   }
   RunRecord Run(const std::string& run_id) {
+    // The store holds what the manager wrote: write its pending group first,
+    // as the broker does before any read.
+    REQUIRE(m().Persist().ok());
     auto run = store_->GetRun(run_id);
     REQUIRE_MESSAGE(run.ok(), run.status().ToString());
     return run.value();
