@@ -131,7 +131,11 @@ void Runner::Housekeeping(bool draining) {
     beat.type = "heartbeat";
     Send(beat);
     // Results are resent until acknowledged, so a broker restart loses none.
-    for (const auto& [key, result] : unacked_) Send(result);
+    for (auto& [key, pending] : unacked_) {
+      if (now - pending.sent_at < settings_.heartbeat) continue;  // just sent
+      Send(pending.result);
+      pending.sent_at = now;
+    }
     KillOrphans();
   }
 }
@@ -349,7 +353,7 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
 }
 
 void Runner::Report(schemas::RunnerMessage result) {
-  unacked_[Key(result.run_id, result.attempt)] = result;
+  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now()};
   Send(result);
 }
 

@@ -86,7 +86,11 @@ class Runner {
   int sigchld_fd_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::map<std::string, Job> jobs_;                         // by run id
-  std::map<std::string, schemas::RunnerMessage> unacked_;   // results
+  struct Unacked {
+    schemas::RunnerMessage result;
+    common::Clock::Mono sent_at;
+  };
+  std::map<std::string, Unacked> unacked_;  // results, by run#attempt
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
 };
