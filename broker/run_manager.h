@@ -172,6 +172,7 @@ class RunManager {
   common::Clock::Mono next_heartbeat_{};
   common::Clock::Mono next_silence_check_{};
   common::Clock::Mono next_prune_{};
+  std::int64_t loaded_at_ms_ = 0;
   AlertPolicy alerts_;
   std::vector<Outgoing> outbox_;
   // The pending group's runs and keys, so reads see what is not yet written.

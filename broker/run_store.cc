@@ -213,7 +213,7 @@ Result<std::vector<schemas::LoggedEvent>> RunStore::EventsAfter(std::uint64_t af
   return events;
 }
 
-Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms) {
+Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, std::size_t max_count) {
   const std::uint64_t last = LastSeq();
   std::uint64_t first_kept = 0;
   std::size_t old = 0;
@@ -223,7 +223,7 @@ Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms) {
     if (!event.ok()) return event.status();
     first_kept = event.value().seq;
     // Seqs follow time, so the first young entry ends the old ones.
-    if (event.value().at_unix_ms >= cutoff_unix_ms || first_kept == last) break;
+    if (event.value().at_unix_ms >= cutoff_unix_ms || first_kept == last || old == max_count) break;
     ++old;
   }
   if (Status s = FromRocks(it->status(), "read events"); !s.ok()) return s;

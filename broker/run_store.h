@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,9 +71,11 @@ class RunStore {
   // Events with seq > `after`, oldest first, at most `limit`.
   common::Result<std::vector<schemas::LoggedEvent>> EventsAfter(
       std::uint64_t after, std::size_t limit);
-  // Deletes log entries logged before `cutoff_unix_ms`, always keeping the
-  // newest so the sequence survives a restart. Returns how many went.
-  common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms);
+  // Deletes up to `max_count` log entries logged before `cutoff_unix_ms`,
+  // always keeping the newest so the sequence survives a restart. Returns
+  // how many went (== max_count: call again for more).
+  common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
+                                                std::size_t max_count = SIZE_MAX);
 
   // The highest event seq and run number ever written (0 when empty).
   std::uint64_t LastSeq();

@@ -34,6 +34,11 @@ class TeamRegistry {
   // The team with every empty setting replaced by its default.
   schemas::TeamRecord Resolved(const schemas::TeamRecord& team) const;
   std::vector<schemas::TeamRecord> ResolvedAll() const;
+  // Visits every team as stored (defaults not filled in), without copies.
+  template <typename F>
+  void ForEach(F visit) const {
+    for (const auto& [id, team] : teams_) visit(team);
+  }
 
   // Validates `request` and returns the record to store: created time kept
   // from an existing team, schedule_since moved when the schedule changed.
