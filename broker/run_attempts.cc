@@ -115,10 +115,21 @@ void RunManager::OnResult(const std::string& runner_id, const schemas::RunnerMes
   }
 }
 
-std::chrono::milliseconds RunManager::Backoff(std::uint32_t attempt) {
-  double delay = static_cast<double>(settings_.retry.initial.count());
-  for (std::uint32_t i = 1; i < attempt && delay < settings_.retry.max.count(); ++i) delay *= 2;
-  delay = std::min(delay, static_cast<double>(settings_.retry.max.count()));
+RetryPolicy RunManager::RetryPolicyOf(std::uint32_t team) const {
+  RetryPolicy policy = settings_.retry;
+  if (const schemas::TeamRecord* t = teams_.Find(team)) {
+    if (!t->retry_on.empty()) policy.retry_any_failure = t->retry_on == "any";
+    if (t->backoff_initial_s > 0) policy.initial = std::chrono::seconds(t->backoff_initial_s);
+    if (t->backoff_max_s > 0) policy.max = std::chrono::seconds(t->backoff_max_s);
+    policy.max = std::max(policy.max, policy.initial);
+  }
+  return policy;
+}
+
+std::chrono::milliseconds RunManager::Backoff(const RetryPolicy& policy, std::uint32_t attempt) {
+  double delay = static_cast<double>(policy.initial.count());
+  for (std::uint32_t i = 1; i < attempt && delay < policy.max.count(); ++i) delay *= 2;
+  delay = std::min(delay, static_cast<double>(policy.max.count()));
   // "Equal jitter": at least half the delay, so retries spread but never rush.
   std::uniform_real_distribution<double> half(0.5, 1.0);
   return std::chrono::milliseconds(static_cast<std::int64_t>(delay * half(jitter_)));
@@ -142,7 +153,8 @@ void RunManager::EndAttempt(const std::string& run_id, const std::string& outcom
   Extras extras;
   std::string event;
   const std::uint32_t team = run.team;
-  const bool retryable = outcome == "transient" || settings_.retry.retry_any_failure;
+  const RetryPolicy policy = RetryPolicyOf(run.team);
+  const bool retryable = outcome == "transient" || policy.retry_any_failure;
   if (outcome == "succeeded") {
     run.state = "succeeded";
     run.error.clear();
@@ -152,7 +164,7 @@ void RunManager::EndAttempt(const std::string& run_id, const std::string& outcom
     run.error = "cancelled by request";
     event = "cancelled";
   } else if (retryable && run.attempt < run.max_attempts) {
-    const auto delay = Backoff(run.attempt);
+    const auto delay = Backoff(policy, run.attempt);
     run.state = "retry_wait";
     run.next_attempt_unix_ms = now_ms + delay.count();
     event = "retrying";

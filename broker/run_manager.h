@@ -150,7 +150,9 @@ class RunManager {
   void StartDependents(const schemas::RunRecord& upstream);
   bool SucceededOn(std::uint32_t team, const std::string& local_date);
   void Dispatch();
-  std::chrono::milliseconds Backoff(std::uint32_t attempt);
+  // The team's retry policy: its own settings over the configured ones.
+  RetryPolicy RetryPolicyOf(std::uint32_t team) const;
+  std::chrono::milliseconds Backoff(const RetryPolicy& policy, std::uint32_t attempt);
   std::string NextRunId();
 
   RunStore& store_;

@@ -98,6 +98,10 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   add->add_option("--after", add_args->team.after,
                   "run after these teams succeeded for the same date (not by the clock)")
       ->delimiter(',');
+  add->add_option("--retry-on", add_args->team.retry_on, "retry transient failures only, or any failure")
+      ->check(CLI::IsMember({"transient", "any"}));
+  add->add_option("--backoff", add_args->team.backoff_initial_s, "first retry delay in seconds (doubles per attempt)");
+  add->add_option("--backoff-max", add_args->team.backoff_max_s, "longest retry delay in seconds");
   add->add_option("--timeout", add_args->team.timeout_s, "seconds a run may take (default: runner.run_timeout_s)");
   add->add_option("--command", add_args->command, "the team's own pipeline command (default: the reference pipeline)");
   add->add_flag("--paused", add_args->team.paused, "add it paused (no scheduled runs)");

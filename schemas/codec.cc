@@ -114,6 +114,12 @@ Status ValidateTeamRecord(const TeamRecord& team) {
   }
   if (team.name.size() > 200) return Status::Error(Code::kInvalid, "team name longer than 200 characters");
   if (team.max_attempts > 100) return Status::Error(Code::kInvalid, "max_attempts must be 0-100");
+  if (!team.retry_on.empty() && !OneOf(team.retry_on, {"transient", "any"})) {
+    return Status::Error(Code::kInvalid, "retry_on \"" + team.retry_on + "\" is not transient or any");
+  }
+  if (team.backoff_max_s != 0 && team.backoff_max_s < team.backoff_initial_s) {
+    return Status::Error(Code::kInvalid, "backoff_max_s must be >= backoff_initial_s");
+  }
   if (team.after.size() > 64) return Status::Error(Code::kInvalid, "a team may wait for at most 64 teams");
   for (std::uint32_t upstream : team.after) {
     if (Status s = common::ValidateTeamId(upstream, true); !s.ok()) return s;

@@ -39,6 +39,9 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"command", t.command},
           {"max_attempts", t.max_attempts},
           {"timeout_s", t.timeout_s},
+          {"retry_on", t.retry_on},
+          {"backoff_initial_s", t.backoff_initial_s},
+          {"backoff_max_s", t.backoff_max_s},
           {"after", t.after},
           {"created_unix_ms", t.created_unix_ms}};
 }

@@ -121,13 +121,17 @@ struct TeamRecord {
   std::vector<std::string> command;  // pipeline argv; empty: runner default
   std::uint32_t max_attempts = 0;
   std::uint32_t timeout_s = 0;  // per-run time limit; 0: the runner's
+  std::string retry_on;                // transient | any; "": the default
+  std::uint32_t backoff_initial_s = 0;  // 0: the default
+  std::uint32_t backoff_max_s = 0;      // 0: the default
   // Run dependencies: when set, the team is not run by the clock but once
   // every team listed has succeeded for a local date (kind "chained").
   std::vector<std::uint32_t> after;
   std::int64_t created_unix_ms = 0;
   std::int64_t schedule_since_unix_ms = 0;  // last change of time/zone/pause
   MSGPACK_DEFINE_MAP(v, id, name, run_time, timezone, paused, overlap, command,
-                     max_attempts, timeout_s, after, created_unix_ms,
+                     max_attempts, timeout_s, retry_on, backoff_initial_s,
+                     backoff_max_s, after, created_unix_ms,
                      schedule_since_unix_ms);
 };
 

@@ -1229,3 +1229,31 @@ TEST_CASE("a queued run whose predecessor ended just before a crash runs after r
 
 }  // namespace
 }  // namespace broker
+
+namespace broker {
+namespace {
+
+TEST_CASE("a team's own retry policy overrides the configured one") {
+  Harness h;  // configured: retry_on transient, backoff 10 s .. 40 s
+  schemas::TeamRecord team;
+  team.id = 60;
+  team.retry_on = "any";
+  team.backoff_initial_s = 100;
+  team.backoff_max_s = 100;
+  team.max_attempts = 2;
+  REQUIRE(h.m().PutTeam(team).ok());
+  h.Collect();
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(60);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  h.Result("runner-a", id, d.attempt, "failed", "exit 1");  // not transient: this team retries anyway
+  const auto run = h.Run(id);
+  REQUIRE(run.state == "retry_wait");
+  const auto delay = run.next_attempt_unix_ms - h.NowMs();
+  CHECK(delay >= 50'000);   // half of the team's 100 s, never the default's 10 s
+  CHECK(delay <= 100'000);
+}
+
+}  // namespace
+}  // namespace broker
