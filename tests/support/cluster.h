@@ -20,27 +20,9 @@
 #include "schemas/control_client.h"
 #include "schemas/messages.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_process.h"
 
 namespace testing {
-
-// A child process for tests: started with fork/exec, killed in the destructor.
-class TestProcess {
- public:
-  TestProcess(std::vector<std::string> argv, std::vector<std::string> env, std::string log_path);
-  ~TestProcess();
-  TestProcess(const TestProcess&) = delete;
-  TestProcess& operator=(const TestProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  void Signal(int signal) const;
-  // Waits for exit; returns the wait status, or nullopt on timeout.
-  std::optional<int> Wait(std::chrono::milliseconds timeout);
-  bool running();
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
 
 struct ClusterOptions {
   int runners = 2;
