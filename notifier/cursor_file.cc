@@ -13,6 +13,8 @@ namespace notifier {
 using common::Code;
 using common::Status;
 
+bool CursorFile::Exists() const { return std::ifstream(path_).good(); }
+
 common::Result<std::uint64_t> CursorFile::Load() const {
   std::ifstream in(path_);
   if (!in) return std::uint64_t{0};

@@ -16,6 +16,7 @@ class CursorFile {
 
   // 0 when the file does not exist yet; an error when it is unreadable.
   common::Result<std::uint64_t> Load() const;
+  bool Exists() const;
   common::Status Store(std::uint64_t seq) const;
 
  private:

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string cursor_path;
   app.add_option("-c,--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
+  bool from_newest = false;
+  app.add_flag("--from-newest", from_newest,
+               "with no cursor file yet, start at the newest event instead of replaying the retained log");
   app.add_option("--cursor", cursor_path,
                  "file keeping the last delivered seq (default: notifier.cursor_file, else "
                  "<state_dir>/../notifier/cursor)");
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     notifier::Notifier notifier(subscriber, control, cursor, router, clock);
+    notifier.set_from_newest(from_newest);
     auto s = notifier.Run(stop);
     if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());
     return s.ok() ? 0 : 1;

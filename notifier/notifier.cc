@@ -99,6 +99,21 @@ Status Notifier::Run(const std::atomic<bool>& stop, std::chrono::milliseconds dr
   auto loaded = cursor_.Load();
   if (!loaded.ok()) return loaded.status();
   offered_ = committed_ = loaded.value();
+  if (!cursor_.Exists() && from_newest_) {
+    // First start: begin at the newest event (asking until the broker answers).
+    schemas::ControlRequest ping;
+    ping.op = "ping";
+    while (!stop.load()) {
+      auto reply = control_.Call(ping, std::chrono::milliseconds(2000));
+      if (reply.ok()) {
+        offered_ = committed_ = reply.value().last_seq;
+        if (Status s = cursor_.Store(committed_); !s.ok()) return s;
+        spdlog::info("no cursor yet: starting after the newest event, seq {}", committed_);
+        break;
+      }
+      spdlog::warn("waiting for the broker to learn where to start: {}", reply.status().message());
+    }
+  }
   spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_.Destinations(), ", "));
   behind_ = !CatchUp();
   auto next_check = clock_.Now();

@@ -32,6 +32,10 @@ class Notifier {
 
   // Until `stop`; then lets the sinks finish within `drain_grace`, stores
   // the cursor and returns.
+  // With `from_newest`, a notifier with no cursor file yet starts at the
+  // broker's newest event instead of replaying the retained log (for adding
+  // a notifier to a system with history). A cursor always wins.
+  void set_from_newest(bool from_newest) { from_newest_ = from_newest; }
   common::Status Run(const std::atomic<bool>& stop,
                      std::chrono::milliseconds drain_grace = std::chrono::seconds(3));
 
@@ -52,6 +56,7 @@ class Notifier {
   const common::Clock& clock_;
   std::uint64_t offered_ = 0;    // handed to the router (or known garbage)
   std::uint64_t committed_ = 0;  // on disk: every sink finished through it
+  bool from_newest_ = false;
   bool behind_ = true;           // a gap we have not filled yet
 };
 

@@ -191,3 +191,16 @@ TEST_CASE("a python script written from PROTOCOL.md triggers a run and follows i
   CHECK(WEXITSTATUS(*status) == 0);
   CHECK(testing::ReadFile(log).find("completed") != std::string::npos);
 }
+
+TEST_CASE("a notifier added with --from-newest does not replay history, and resumes from its cursor") {
+  Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
+  cluster.MakeSample(0, 10, "2025-06-02");
+  const auto old_run = cluster.WaitForTerminal(cluster.Trigger(0).run_id);
+  REQUIRE(old_run.state == "succeeded");
+  cluster.StartNotifier({"--from-newest"});
+  const std::string log = cluster.root() + "/logs/notifier.log";
+  REQUIRE(LogEventually(log, "no cursor yet: starting after the newest event"));
+  const auto new_run = cluster.WaitForTerminal(cluster.Trigger(0).run_id);
+  CHECK(LogEventually(log, "run " + new_run.run_id + " general completed"));
+  CHECK(testing::ReadFile(log).find("run " + old_run.run_id + " ") == std::string::npos);
+}

@@ -94,7 +94,9 @@ void Cluster::StartRunner(const std::string& id) {
   runners_[id] = Start("daybreak-runner", {"--id", id}, id);
 }
 void Cluster::StartTicker() { ticker_ = Start("daybreak-ticker", {}, "ticker"); }
-void Cluster::StartNotifier() { notifier_ = Start("daybreak-notifier", {}, "notifier"); }
+void Cluster::StartNotifier(std::vector<std::string> args) {
+  notifier_ = Start("daybreak-notifier", std::move(args), "notifier");
+}
 
 void Cluster::StopBroker(int signal) {
   broker_->Signal(signal);

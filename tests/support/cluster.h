@@ -42,7 +42,7 @@ class Cluster {
   void StartBroker();
   void StartRunner(const std::string& id);
   void StartTicker();
-  void StartNotifier();
+  void StartNotifier(std::vector<std::string> args = {});
   TestProcess& broker() { return *broker_; }
   TestProcess& runner(const std::string& id) { return *runners_.at(id); }
   void StopBroker(int signal);  // and wait for it to exit
