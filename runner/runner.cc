@@ -225,7 +225,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   }
   auto workspace = Workspace::Prepare(
       common::DirsFor(dispatch.team, settings_.input_root, settings_.output_root),
-      dispatch.run_id, dispatch.attempt);
+      dispatch.run_id, dispatch.attempt, dispatch.pdate);
   if (!workspace.ok()) {
     result.outcome = "transient";
     result.error = workspace.status().message();

@@ -13,8 +13,13 @@ using common::Status;
 
 common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
                                              const std::string& run_id,
-                                             std::uint32_t attempt) {
+                                             std::uint32_t attempt, const std::string& pdate) {
   Workspace w;
+  std::string compact;
+  for (char c : pdate) {
+    if (c >= '0' && c <= '9') compact += c;
+  }
+  w.result_name_ = "result_" + (compact.empty() ? run_id : compact) + ".json";
   w.dirs_ = dirs;
   w.staging_ = dirs.team_root + "/.staging/" + run_id + "." + std::to_string(attempt);
   std::error_code ec;

@@ -22,15 +22,18 @@ struct RunMetrics {
 class Workspace {
  public:
   // Creates the team's folders and a fresh staging folder for this attempt.
+  // `pdate` (YYYY-MM-DD) names the result file.
   static common::Result<Workspace> Prepare(const common::TeamDirs& dirs,
                                            const std::string& run_id,
-                                           std::uint32_t attempt);
+                                           std::uint32_t attempt, const std::string& pdate);
 
   const common::TeamDirs& dirs() const { return dirs_; }
   const std::string& staging() const { return staging_; }
   std::string staging_output() const { return staging_ + "/output"; }
   std::string staging_share() const { return staging_ + "/output_share"; }
-  std::string result_file() const { return staging_ + "/result.json"; }
+  // Inside the staged output: a successful run's result file is promoted
+  // with its other outputs (output/result_YYYYMMDD.json).
+  std::string result_file() const { return staging_output() + "/" + result_name_; }
 
   // Moves every staged file into place (rename: atomic per file, replacing
   // an older file of the same name), then removes the staging folder.
@@ -41,6 +44,7 @@ class Workspace {
  private:
   common::TeamDirs dirs_;
   std::string staging_;
+  std::string result_name_;
 };
 
 // Reads the pipeline's result file. A missing file is kNotFound; a file

@@ -89,6 +89,7 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
       CAPTURE(team_dir);
       CHECK(Contains(output, "purchase_"));
       CHECK(Contains(output, "exceptions_"));
+      CHECK(Contains(output, "result_20"));  // the pipeline's result file, promoted too
       CHECK(Contains(share, "summary_"));
       for (const auto& name : output) CHECK(name.find(".tmp") == std::string::npos);
       CHECK(ListFiles(cluster.data(std::string(team_dir) + "/.staging")).empty());
