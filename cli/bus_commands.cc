@@ -137,15 +137,9 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
   watch->callback([&ctx, result, wargs] {
     if (!ctx.Init()) { *result = kExitUsage; return; }
     std::optional<std::uint32_t> team;
-    if (wargs->team == "general") team = common::kGeneralTeam;
-    else if (!wargs->team.empty()) {
-      auto parsed = common::ParseTeamId(wargs->team);
-      if (!parsed.ok()) {
-        fmt::print(stderr, "daybreak watch: {}\n", parsed.status().message());
-        *result = kExitUsage;
-        return;
-      }
-      team = parsed.value();
+    if (!wargs->team.empty()) {
+      team = ParseTeamArg(wargs->team, "daybreak watch", result);
+      if (!team) return;
     }
     std::vector<std::string> topics = wargs->topics;
     if (topics.empty()) topics = {"run.", "alert."};

@@ -8,6 +8,8 @@
 
 #include "common/process.h"
 #include "common/security.h"
+#include "common/team.h"
+#include "schemas/json.h"
 
 namespace cli {
 
@@ -54,6 +56,24 @@ std::string FormatTime(std::int64_t unix_ms) {
   } catch (const std::exception&) {
     return date::format("%F %T UTC", t);
   }
+}
+
+std::optional<std::uint32_t> ParseTeamArg(const std::string& text, const char* command,
+                                          int* result) {
+  if (text == "general") return common::kGeneralTeam;
+  auto team = common::ParseTeamId(text);
+  if (!team.ok()) {
+    fmt::print(stderr, "{}: {}\n", command, team.status().message());
+    *result = kExitUsage;
+    return std::nullopt;
+  }
+  return team.value();
+}
+
+void PrintRunsJson(const std::vector<schemas::RunRecord>& runs) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : runs) j.push_back(schemas::ToJson(r));
+  PrintJson(j);
 }
 
 void PrintJson(const nlohmann::json& j) {

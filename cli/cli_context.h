@@ -35,6 +35,14 @@ struct Context {
                                             int* exit_code);
 };
 
+// A team as people type it: "general" (team 0) or a positive integer. On a
+// bad value prints why (prefixed by `command`), sets *result and returns
+// nullopt.
+std::optional<std::uint32_t> ParseTeamArg(const std::string& text, const char* command,
+                                          int* result);
+// A JSON array of run records, one line.
+void PrintRunsJson(const std::vector<schemas::RunRecord>& runs);
+
 // "2026-11-29 02:00:03" in the machine's zone, or "-" for 0.
 std::string FormatTime(std::int64_t unix_ms);
 void PrintJson(const nlohmann::json& j);

@@ -141,23 +141,15 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
     request.limit = *limit;
     if (!list_team->empty()) {
       request.all_teams = false;
-      if (*list_team != "general") {
-        auto team = common::ParseTeamId(*list_team);
-        if (!team.ok()) {
-          fmt::print(stderr, "daybreak runs: {}\n", team.status().message());
-          *result = kExitUsage;
-          return;
-        }
-        request.team = team.value();
-      }
+      auto team = ParseTeamArg(*list_team, "daybreak runs", result);
+      if (!team) return;
+      request.team = *team;
     }
     if (!ctx.Init()) { *result = kExitUsage; return; }
     auto reply = ctx.Call(request, result);
     if (!reply) return;
     if (ctx.json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& r : reply->runs) j.push_back(schemas::ToJson(r));
-      PrintJson(j);
+      PrintRunsJson(reply->runs);
       return;
     }
     fmt::print("{:<12} {:<8} {:<10} {:<11} {:>3}  {:<10} {:>8} {:>6}  {}\n", "RUN", "TEAM",
@@ -199,22 +191,14 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
     request.from_date = bargs->from;
     request.to_date = bargs->to;
     request.requested_by = "daybreak backfill";
-    if (bargs->team != "general") {
-      auto team = common::ParseTeamId(bargs->team);
-      if (!team.ok()) {
-        fmt::print(stderr, "daybreak backfill: {}\n", team.status().message());
-        *result = kExitUsage;
-        return;
-      }
-      request.team = team.value();
-    }
+    auto team = ParseTeamArg(bargs->team, "daybreak backfill", result);
+    if (!team) return;
+    request.team = *team;
     if (!ctx.Init()) { *result = kExitUsage; return; }
     auto reply = ctx.Call(request, result);
     if (!reply) return;
     if (ctx.json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& r : reply->runs) j.push_back(schemas::ToJson(r));
-      PrintJson(j);
+      PrintRunsJson(reply->runs);
       return;
     }
     for (const auto& r : reply->runs) {

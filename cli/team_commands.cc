@@ -125,16 +125,9 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   auto target = std::make_shared<std::string>();
   auto pause_or_resume = [&ctx, result, target](bool paused) {
     return [&ctx, result, target, paused] {
-      std::uint32_t id = common::kGeneralTeam;
-      if (*target != "general") {
-        auto parsed = common::ParseTeamId(*target);
-        if (!parsed.ok()) {
-          fmt::print(stderr, "daybreak teams: {}\n", parsed.status().message());
-          *result = kExitUsage;
-          return;
-        }
-        id = parsed.value();
-      }
+      auto parsed = ParseTeamArg(*target, "daybreak teams", result);
+      if (!parsed) return;
+      const std::uint32_t id = *parsed;
       if (!ctx.Init()) { *result = kExitUsage; return; }
       auto list = FetchTeams(ctx, result);
       if (!list) return;
