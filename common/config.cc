@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/schedule.h"
+#include "common/toml_util.h"
 
 namespace common {
 namespace {
@@ -110,17 +111,7 @@ Key StringList(std::string section, std::string name,
                std::vector<std::string>* field,
                std::vector<std::string> env = {}) {
   return {section, name, env,
-          [field](const toml::node& n) {
-            const toml::array* array = n.as_array();
-            if (array == nullptr) return Status::Error(Code::kInvalid, "must be an array of strings");
-            std::vector<std::string> out;
-            for (const toml::node& item : *array) {
-              if (!item.is_string()) return Status::Error(Code::kInvalid, "must be an array of strings");
-              out.push_back(*item.value<std::string>());
-            }
-            *field = std::move(out);
-            return Status();
-          },
+          [field](const toml::node& n) { return ReadStringArray(n, field); },
           [field](std::string_view t) {  // whitespace-separated words
             std::istringstream in{std::string(t)};
             std::vector<std::string> out;

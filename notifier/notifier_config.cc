@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/team.h"
+#include "common/toml_util.h"
 
 namespace notifier {
 
@@ -39,17 +40,7 @@ Setter OptString(std::optional<std::string>* out) {
   };
 }
 Setter Strings(std::vector<std::string>* out) {
-  return [out](const toml::node& n) {
-    const toml::array* a = n.as_array();
-    if (a == nullptr) return Status::Error(Code::kInvalid, "must be an array of strings");
-    std::vector<std::string> v;
-    for (const toml::node& item : *a) {
-      if (!item.is_string()) return Status::Error(Code::kInvalid, "must be an array of strings");
-      v.push_back(*item.value<std::string>());
-    }
-    *out = std::move(v);
-    return Status();
-  };
+  return [out](const toml::node& n) { return common::ReadStringArray(n, out); };
 }
 Setter OptStrings(std::optional<std::vector<std::string>>* out) {
   return [out](const toml::node& n) {
