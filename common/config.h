@@ -76,14 +76,14 @@ struct Config {
 // Reads `path` (empty: defaults only) and then the environment through
 // `getenv`. An unknown key, a wrong type or a bad value is an error naming
 // the key (or variable) and the problem; nothing is half applied.
-Result<Config> LoadConfig(
-    const std::string& path,
-    const std::function<const char*(const char*)>& getenv);
+Result<Config> LoadConfig(const std::string& path,
+                          const std::function<const char*(const char*)>& getenv);
 
 // The machine's IANA zone name ("UTC" when it cannot be told).
 std::string MachineZoneName();
 
-// Checks values that must make sense together (ranges, enums, run time).
+// Checks every value however it was set: the ranges of config.cc's key
+// table, the enums, the run time, and the values that must agree.
 Status ValidateConfig(const Config& config);
 
 }  // namespace common
