@@ -5,6 +5,8 @@
 #include <ctime>
 
 #include "common/team.h"
+#include "notifier/sink_kind.h"
+#include "schemas/topics.h"
 
 namespace notifier {
 namespace {
@@ -71,7 +73,7 @@ std::string EmailMessage(const Notification& n, const std::string& from,
         "Team:       {}\nRun:        {} ({}, key {})\nEvent:      {}\nState:      {}\n"
         "Pdate:      {}\nAttempt:    {} of {}\nLoans:      {}\nExceptions: {}\nDuration:   {}\n"
         "Error:      {}\nLog:        {}\n",
-        common::TeamLabel(r.team), r.run_id, r.kind, r.key, n.run.event, r.state,
+        common::TeamLabel(r.team), r.run_id, r.kind, r.key, n.run.event, schemas::Name(r.state),
         r.pdate.empty() ? "-" : r.pdate, r.attempt, r.max_attempts, Count(r.total_loans),
         Count(r.exceptions_count), d < 0 ? std::string("-") : fmt::format("{:.1f} s", d),
         r.error.empty() ? "-" : r.error, r.log_path.empty() ? "-" : r.log_path);
@@ -103,5 +105,78 @@ Attempt EmailSink::Deliver(const Notification& n) {
   if (s.code() == common::Code::kRejected) return Attempt::Permanent(s.message());
   return Attempt::Retry(s.message());
 }
+
+namespace {
+
+// [notifier.email]: one SMTP server for everyone, global recipients, and
+// per team its own recipients (email_to), which need that server too.
+class EmailKind final : public SinkKind {
+ public:
+  EmailKind()
+      : SinkKind("email", "email.events", "DAYBREAK_EMAIL_EVENTS",
+                 {schemas::RunTopic(schemas::event::kFailed),
+                  std::string(schemas::topic::kAlertPrefix) + "*"}) {}
+
+  std::vector<std::string> Destination(std::optional<std::uint32_t> team) const override {
+    if (!team) return to_;
+    auto it = team_to_.find(*team);
+    return it == team_to_.end() || !it->second ? std::vector<std::string>{} : *it->second;
+  }
+  bool HasGlobalDestination() const override { return !mail_.url.empty() && !to_.empty(); }
+  bool HasTeamDestination(std::uint32_t team) const override {
+    return !mail_.url.empty() && !Destination(team).empty();
+  }
+  std::unique_ptr<Sink> Make(const std::string& queue, std::optional<std::uint32_t> team,
+                             const SinkContext& c) const override {
+    return std::make_unique<EmailSink>(queue, mail_, Destination(team), c.timeout, c.abort);
+  }
+
+ protected:
+  void DeclareOwnKeys(common::KeySet& keys) override {
+    keys.String("email.smtp_url", &mail_.url, {"DAYBREAK_SMTP_URL"})
+        .Bool("email.starttls", &mail_.starttls, {"DAYBREAK_SMTP_STARTTLS"})
+        .String("email.username", &mail_.username, {"DAYBREAK_SMTP_USERNAME"})
+        .String("email.password", &mail_.password, {"DAYBREAK_SMTP_PASSWORD"})
+        .String("email.ca_file", &mail_.ca_file, {"DAYBREAK_SMTP_CA_FILE"})
+        .String("email.from", &mail_.from, {"DAYBREAK_EMAIL_FROM"})
+        .List("email.to", &to_, {"DAYBREAK_EMAIL_TO"});
+  }
+  void DeclareOwnTeamKeys(std::uint32_t team, common::KeySet& keys) override {
+    keys.OptList("email_to", &team_to_[team]);
+  }
+  common::Status ValidateOwn() const override {
+    if (mail_.url.empty()) {
+      if (to_.empty()) return common::Status();
+      return common::Status::Error(common::Code::kInvalid,
+                                   "notifier.email.to: recipients but no notifier.email.smtp_url");
+    }
+    if (auto s = CheckUrlAt("notifier.email.smtp_url", mail_.url, {"smtp", "smtps"}); !s.ok()) return s;
+    if (auto s = CheckMailbox(mail_.from); !s.ok()) {
+      return common::Status::Error(common::Code::kInvalid, "notifier.email.from: " + s.message());
+    }
+    if (to_.empty()) return common::Status();
+    return CheckMailboxesAt("notifier.email.to", to_);
+  }
+  common::Status ValidateTeam(std::uint32_t team, const std::string& where) const override {
+    auto it = team_to_.find(team);
+    if (it == team_to_.end() || !it->second) return common::Status();
+    if (mail_.url.empty()) {
+      return common::Status::Error(common::Code::kInvalid,
+                                   where + " email_to: recipients but no notifier.email.smtp_url");
+    }
+    return CheckMailboxesAt(where + " email_to", *it->second);
+  }
+
+ private:
+  MailSettings mail_{.url = "", .starttls = false, .username = "", .password = "", .ca_file = "",
+                     .from = "daybreak@localhost"};
+  std::vector<std::string> to_;
+  std::map<std::uint32_t, std::optional<std::vector<std::string>>> team_to_;
+};
+
+}  // namespace
+
+// The descriptor sink_registry.cc lists.
+std::unique_ptr<SinkKind> NewEmailKind() { return std::make_unique<EmailKind>(); }
 
 }  // namespace notifier

@@ -1,39 +1,25 @@
 // NotifierConfig: the notifier's own part of the configuration file (the
 // [notifier] table, which common::LoadConfig leaves alone), with
-// environment overrides: sinks, which events go to each, per-team
-// overrides, and the retry policy.
+// environment overrides: delivery and retry settings, and one configured
+// SinkKind per registered kind (sink_registry.h), which reads its own keys
+// in [notifier] and in each [[notifier.team]].
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
-#include "notifier/http_client.h"
+#include "notifier/sink_kind.h"
 
 namespace notifier {
-
-// [[notifier.team]]: one team's exceptions to the global sink settings. A
-// URL or recipient list here sends that team's events to its own
-// destination; an events list (possibly empty, to mute) replaces the
-// global one for that team.
-struct TeamOverride {
-  std::uint32_t team = 0;
-  std::optional<std::string> slack_url;
-  std::optional<std::vector<std::string>> slack_events;
-  std::optional<std::string> webhook_url;
-  std::optional<std::vector<std::string>> webhook_events;
-  std::optional<std::vector<std::string>> email_to;
-  std::optional<std::vector<std::string>> email_events;
-  std::optional<std::vector<std::string>> log_events;
-};
 
 struct NotifierConfig {
   // [notifier]
   std::string cursor_file;  // empty: <state_dir>/../notifier/cursor
-  std::vector<std::string> log_events = {"*"};
   double retry_initial_s = 1;
   double retry_max_s = 60;
   double retry_budget_s = 600;
@@ -41,23 +27,15 @@ struct NotifierConfig {
   int queue_limit = 10000;
   double timeout_s = 10;
 
-  // [notifier.slack]
-  std::string slack_url;
-  std::vector<std::string> slack_events = {"run.failed", "run.missed", "alert.*"};
+  // Every registered kind, configured, in registry order (read-only once
+  // loaded, so copies of the config may share them).
+  std::vector<std::shared_ptr<const SinkKind>> sinks;
+  // Teams with a [[notifier.team]] entry, in file order.
+  std::vector<std::uint32_t> teams;
 
-  // [notifier.webhook]
-  std::string webhook_url;
-  std::vector<std::string> webhook_events = {"*"};
-
-  // [notifier.email]
-  MailSettings mail{.url = "", .starttls = false, .username = "", .password = "", .ca_file = "",
-                    .from = "daybreak@localhost"};
-  std::vector<std::string> email_to;
-  std::vector<std::string> email_events = {"run.failed", "alert.*"};
-
-  std::vector<TeamOverride> teams;
-
-  const TeamOverride* ForTeam(std::uint32_t team) const;
+  // The kind called `name`, or null.
+  const SinkKind* Sink(std::string_view name) const;
+  bool HasTeam(std::uint32_t team) const;
 };
 
 // Reads the [notifier] table of `path` (empty: defaults only), then the

@@ -3,12 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <functional>
 #include <thread>
-
-#include "notifier/email_sink.h"
-#include "notifier/slack_sink.h"
-#include "notifier/webhook_sink.h"
 
 namespace notifier {
 
@@ -91,41 +86,34 @@ std::vector<std::string> SinkRouter::Destinations() const {
 
 namespace {
 
-// One kind of sink (Slack, webhook, email): its global destination and
-// events, and for each team override, where that team's events go instead.
-struct Kind {
-  std::string name;
-  bool has_global = false;
-  const std::vector<std::string>* events = nullptr;
-  std::function<std::unique_ptr<Sink>(const std::string& name, const TeamOverride* team)> make;
-  std::function<bool(const TeamOverride&)> own_destination;
-  std::function<const std::optional<std::vector<std::string>>&(const TeamOverride&)> team_events;
-};
-
-void AddKind(const Kind& k, const NotifierConfig& c, const std::string& cursor_path,
-             RetryPolicy policy, SinkRouter& router) {
+// One kind's queues: its global destination, and for each team with an
+// override, that team's own destination or its own events list.
+void AddKind(const SinkKind& k, const NotifierConfig& c, const std::string& cursor_path,
+             const SinkContext& context, RetryPolicy policy, SinkRouter& router) {
   auto path = [&](const std::string& name) { return cursor_path.empty() ? "" : cursor_path + "." + name; };
   std::optional<std::size_t> global;
-  if (k.has_global) global = router.AddQueue(k.make(k.name, nullptr), policy, c.queue_limit, path(k.name));
+  if (k.HasGlobalDestination()) {
+    global = router.AddQueue(k.Make(k.name(), std::nullopt, context), policy, c.queue_limit, path(k.name()));
+  }
   std::set<std::uint32_t> except;
-  for (const TeamOverride& o : c.teams) {
-    const bool own = k.own_destination(o);
-    const auto& events = k.team_events(o);
+  for (const std::uint32_t team : c.teams) {
+    const bool own = k.HasTeamDestination(team);
+    const auto& events = k.TeamEvents(team);
     if (!own && !events) continue;
-    except.insert(o.team);
+    except.insert(team);
     std::optional<std::size_t> dest = global;
     if (own) {
-      const std::string name = k.name + ".team" + std::to_string(o.team);
-      dest = router.AddQueue(k.make(name, &o), policy, c.queue_limit, path(name));
+      const std::string name = k.name() + ".team" + std::to_string(team);
+      dest = router.AddQueue(k.Make(name, team, context), policy, c.queue_limit, path(name));
     }
     if (!dest) {
-      spdlog::warn("notifier.team {}: {} events are set but no {} destination is configured", o.team,
-                   k.name, k.name);
+      spdlog::warn("notifier.team {}: {} events are set but no {} destination is configured", team,
+                   k.name(), k.name());
       continue;
     }
-    router.AddRoute(Route{*dest, o.team, {}, events.value_or(*k.events)});
+    router.AddRoute(Route{*dest, team, {}, events.value_or(k.events())});
   }
-  if (global) router.AddRoute(Route{*global, std::nullopt, except, *k.events});
+  if (global) router.AddRoute(Route{*global, std::nullopt, except, k.events()});
 }
 
 }  // namespace
@@ -136,37 +124,9 @@ void BuildRoutes(const NotifierConfig& c, const std::string& cursor_path, SinkRo
   policy.max = milliseconds(static_cast<std::int64_t>(c.retry_max_s * 1000));
   policy.budget = milliseconds(static_cast<std::int64_t>(c.retry_budget_s * 1000));
   policy.max_attempts = c.max_attempts;
-  const milliseconds timeout(static_cast<std::int64_t>(c.timeout_s * 1000));
-  const std::atomic<bool>* abort = router.abort_flag();
-
-  AddKind(Kind{"log", true, &c.log_events,
-               [](const std::string&, const TeamOverride*) { return std::make_unique<LogSink>(); },
-               [](const TeamOverride&) { return false; },
-               [](const TeamOverride& o) -> const auto& { return o.log_events; }},
-          c, cursor_path, policy, router);
-  AddKind(Kind{"slack", !c.slack_url.empty(), &c.slack_events,
-               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
-                 return std::make_unique<SlackSink>(name, o ? *o->slack_url : c.slack_url, timeout, abort);
-               },
-               [](const TeamOverride& o) { return o.slack_url.has_value(); },
-               [](const TeamOverride& o) -> const auto& { return o.slack_events; }},
-          c, cursor_path, policy, router);
-  AddKind(Kind{"webhook", !c.webhook_url.empty(), &c.webhook_events,
-               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
-                 return std::make_unique<WebhookSink>(name, o ? *o->webhook_url : c.webhook_url, timeout,
-                                                      abort);
-               },
-               [](const TeamOverride& o) { return o.webhook_url.has_value(); },
-               [](const TeamOverride& o) -> const auto& { return o.webhook_events; }},
-          c, cursor_path, policy, router);
-  AddKind(Kind{"email", !c.mail.url.empty() && !c.email_to.empty(), &c.email_events,
-               [&](const std::string& name, const TeamOverride* o) -> std::unique_ptr<Sink> {
-                 return std::make_unique<EmailSink>(name, c.mail, o ? *o->email_to : c.email_to, timeout,
-                                                    abort);
-               },
-               [&](const TeamOverride& o) { return o.email_to.has_value() && !c.mail.url.empty(); },
-               [](const TeamOverride& o) -> const auto& { return o.email_events; }},
-          c, cursor_path, policy, router);
+  const SinkContext context{milliseconds(static_cast<std::int64_t>(c.timeout_s * 1000)),
+                            router.abort_flag()};
+  for (const auto& kind : c.sinks) AddKind(*kind, c, cursor_path, context, policy, router);
 }
 
 }  // namespace notifier

@@ -17,6 +17,7 @@
 #include "notifier/delivery_queue.h"
 #include "notifier/notifier_config.h"
 #include "notifier/sink.h"
+#include "notifier/sink_kind.h"
 
 namespace notifier {
 
@@ -69,8 +70,8 @@ class SinkRouter {
   bool stopped_ = false;
 };
 
-// Adds the log, Slack, webhook and email destinations that `config` asks
-// for, with their routes (global and per team). Each keeps its own cursor
+// Adds the destinations every sink kind of `config` asks for, with their
+// routes (global and per team). Each keeps its own cursor
 // in `<cursor_path>.<destination>` (none when `cursor_path` is empty).
 void BuildRoutes(const NotifierConfig& config, const std::string& cursor_path, SinkRouter& router);
 

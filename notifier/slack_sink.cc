@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/team.h"
+#include "notifier/url_sink_kind.h"
+#include "schemas/topics.h"
 
 namespace notifier {
 namespace {
@@ -21,12 +23,13 @@ std::string Escape(const std::string& text) {
 }
 
 const char* Icon(const Notification& n) {
-  if (n.is_alert) return n.alert.kind == "recovered" ? ":white_check_mark:" : ":rotating_light:";
+  namespace event = schemas::event;
+  if (n.is_alert) return n.alert.kind == schemas::alert::kRecovered ? ":white_check_mark:" : ":rotating_light:";
   const std::string& e = n.run.event;
-  if (e == "completed") return ":white_check_mark:";
-  if (e == "failed") return ":x:";
-  if (e == "missed" || e == "skipped" || e == "cancelled") return ":warning:";
-  if (e == "retrying") return ":repeat:";
+  if (e == event::kCompleted) return ":white_check_mark:";
+  if (e == event::kFailed) return ":x:";
+  if (e == event::kMissed || e == event::kSkipped || e == event::kCancelled) return ":warning:";
+  if (e == event::kRetrying) return ":repeat:";
   return ":information_source:";
 }
 
@@ -45,7 +48,7 @@ std::string SlackText(const Notification& n) {
   }
   const schemas::RunRecord& r = n.run.run;
   std::string text = fmt::format("{} *Daybreak {} run `{}` {}* (state {})", Icon(n),
-                                 common::TeamLabel(r.team), r.run_id, n.run.event, r.state);
+                                 common::TeamLabel(r.team), r.run_id, n.run.event, schemas::Name(r.state));
   text += fmt::format("\n• pdate: {}", r.pdate.empty() ? "-" : r.pdate);
   text += fmt::format("\n• attempt: {}{}", r.attempt,
                       r.max_attempts > 0 ? fmt::format(" of {}", r.max_attempts) : "");
@@ -67,6 +70,18 @@ SlackSink::SlackSink(std::string name, std::string url, std::chrono::millisecond
 Attempt SlackSink::Deliver(const Notification& n) {
   return AttemptFromHttp(client_.Post(url_, "application/json", SlackBody(n),
                                       {"X-Daybreak-Event-Id: " + std::to_string(n.seq)}));
+}
+
+// The descriptor sink_registry.cc lists: [notifier.slack] url and events.
+std::unique_ptr<SinkKind> NewSlackKind() {
+  return std::make_unique<UrlSinkKind>(
+      "slack", "DAYBREAK_SLACK_WEBHOOK_URL", "DAYBREAK_SLACK_EVENTS",
+      std::vector<std::string>{schemas::RunTopic(schemas::event::kFailed),
+                               schemas::RunTopic(schemas::event::kMissed),
+                               std::string(schemas::topic::kAlertPrefix) + "*"},
+      [](const std::string& queue, const std::string& url, const SinkContext& c) {
+        return std::make_unique<SlackSink>(queue, url, c.timeout, c.abort);
+      });
 }
 
 }  // namespace notifier

@@ -1,5 +1,6 @@
 #include "notifier/webhook_sink.h"
 
+#include "notifier/url_sink_kind.h"
 #include "schemas/json.h"
 
 namespace notifier {
@@ -20,6 +21,15 @@ Attempt WebhookSink::Deliver(const Notification& n) {
   return AttemptFromHttp(client_.Post(url_, "application/json", WebhookBody(n),
                                       {"X-Daybreak-Event-Id: " + std::to_string(n.seq),
                                        "X-Daybreak-Topic: " + n.topic}));
+}
+
+// The descriptor sink_registry.cc lists: [notifier.webhook] url and events.
+std::unique_ptr<SinkKind> NewWebhookKind() {
+  return std::make_unique<UrlSinkKind>(
+      "webhook", "DAYBREAK_WEBHOOK_URL", "DAYBREAK_WEBHOOK_EVENTS", std::vector<std::string>{"*"},
+      [](const std::string& queue, const std::string& url, const SinkContext& c) {
+        return std::make_unique<WebhookSink>(queue, url, c.timeout, c.abort);
+      });
 }
 
 }  // namespace notifier

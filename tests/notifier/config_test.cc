@@ -24,10 +24,12 @@ common::Result<notifier::NotifierConfig> Load(const std::string& toml,
 TEST_CASE("with no configuration only the log sink is on, for every event") {
   auto c = Load("");
   REQUIRE(c.ok());
-  CHECK(c.value().slack_url.empty());
-  CHECK(c.value().webhook_url.empty());
-  CHECK(c.value().mail.url.empty());
-  CHECK(c.value().log_events == std::vector<std::string>{"*"});
+  const auto& n = c.value();
+  CHECK(n.Sink("slack")->Destination().empty());
+  CHECK(n.Sink("webhook")->Destination().empty());
+  CHECK_FALSE(n.Sink("email")->HasGlobalDestination());
+  CHECK(n.Sink("log")->HasGlobalDestination());
+  CHECK(n.Sink("log")->events() == std::vector<std::string>{"*"});
 }
 
 TEST_CASE("sinks, routes and team overrides come from the [notifier] table") {
@@ -62,12 +64,17 @@ slack_events = []
   const auto& n = c.value();
   CHECK(n.retry_initial_s == 0.5);
   CHECK(n.max_attempts == 4);
-  CHECK(n.mail.starttls);
-  REQUIRE(n.ForTeam(2) != nullptr);
-  CHECK(*n.ForTeam(2)->slack_url == "https://hooks.slack.com/services/T/B/TEAM2");
-  CHECK(n.ForTeam(2)->email_to->size() == 2);
-  CHECK(n.ForTeam(3)->slack_events->empty());
-  CHECK(n.ForTeam(4) == nullptr);
+  CHECK(n.Sink("email")->Destination() == std::vector<std::string>{"ops@example.com"});
+  CHECK(n.Sink("slack")->events() == std::vector<std::string>{"run.failed", "alert.*"});
+  REQUIRE(n.HasTeam(2));
+  CHECK(n.Sink("slack")->Destination(2) ==
+        std::vector<std::string>{"https://hooks.slack.com/services/T/B/TEAM2"});
+  CHECK(n.Sink("email")->Destination(2).size() == 2);
+  CHECK(n.Sink("email")->HasTeamDestination(2));
+  CHECK_FALSE(n.Sink("webhook")->HasTeamDestination(2));
+  CHECK(n.Sink("slack")->TeamEvents(3)->empty());
+  CHECK_FALSE(n.Sink("slack")->TeamEvents(2).has_value());
+  CHECK_FALSE(n.HasTeam(4));
 
   SUBCASE("the common loader leaves the notifier table alone") {
     testing::TempDir dir;
@@ -83,9 +90,10 @@ TEST_CASE("the environment overrides the file") {
                  {"DAYBREAK_SMTP_URL", "smtps://mail.example.com"},
                  {"DAYBREAK_SLACK_EVENTS", "run.* alert.*"}});
   REQUIRE_MESSAGE(c.ok(), c.status().message());
-  CHECK(c.value().webhook_url == "http://b.example/hook");
-  CHECK(c.value().email_to == std::vector<std::string>{"a@example.com", "b@example.com"});
-  CHECK(c.value().slack_events == std::vector<std::string>{"run.*", "alert.*"});
+  const auto& n = c.value();
+  CHECK(n.Sink("webhook")->Destination() == std::vector<std::string>{"http://b.example/hook"});
+  CHECK(n.Sink("email")->Destination() == std::vector<std::string>{"a@example.com", "b@example.com"});
+  CHECK(n.Sink("slack")->events() == std::vector<std::string>{"run.*", "alert.*"});
 }
 
 TEST_CASE("a bad URL, address, event or key is a clear error naming it") {

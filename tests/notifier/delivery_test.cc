@@ -30,7 +30,7 @@ Notification Event(std::uint64_t seq, std::uint32_t team = 1, const std::string&
   n.run.event = event;
   n.run.run.run_id = "r" + std::to_string(seq);
   n.run.run.team = team;
-  n.run.run.state = event;
+  n.run.run.state = schemas::ParseRunState(event).value_or(schemas::RunState::kRunning);
   return n;
 }
 
