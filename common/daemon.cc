@@ -1,0 +1,86 @@
+#include "common/daemon.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "common/process.h"
+#include "common/security.h"
+
+namespace common {
+
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)), app_("daybreak-" + options_.name + ": " + options_.about) {
+  app_.add_option("-c,--config", config_path_, "TOML configuration file")->check(CLI::ExistingFile);
+}
+
+// The context ends last: every socket is a local of the body, closed when
+// it returns, so zmq_ctx_term does not wait on one.
+Daemon::~Daemon() = default;
+
+int Daemon::StartUp() {
+  auto config = LoadProcessConfig(config_path_);
+  if (!config.ok()) {
+    fmt::print(stderr, "{}: bad configuration: {}\n", program(), config.status().message());
+    return kExitBadConfig;
+  }
+  config_ = config.value();
+  if (Status s = ValidateSecurity(config_, options_.broker); !s.ok()) {
+    fmt::print(stderr, "{}: bad configuration: {}\n", program(), s.message());
+    return kExitBadConfig;
+  }
+  if (Status s = SetupLogging(options_.name, config_.log_level); !s.ok()) {
+    fmt::print(stderr, "{}: {}\n", program(), s.message());
+    return kExitBadConfig;
+  }
+  stop_ = &InstallStopSignals();
+  context_ = std::make_unique<zmq::context_t>(1);
+  return kExitOk;
+}
+
+int Daemon::Main(int argc, char** argv, const Body& body) {
+  try {
+    try {
+      app_.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app_.exit(e);  // --help is 0, a bad flag its own code
+    }
+    if (const int code = StartUp(); code != kExitOk) return code;
+    return body(*this);
+  } catch (const std::exception& e) {
+    // Logging may not be set up yet; spdlog's default logger prints to stderr.
+    spdlog::critical("{} failed: {}", options_.name, e.what());
+    return kExitFailed;
+  } catch (...) {
+    spdlog::critical("{} failed: unknown exception", options_.name);
+    return kExitFailed;
+  }
+}
+
+zmq::socket_t Daemon::Publisher(const std::string& endpoint) {
+  zmq::socket_t socket(context(), zmq::socket_type::pub);
+  ApplyClientSecurity(socket, config_);
+  socket.set(zmq::sockopt::linger, 1000);
+  socket.set(zmq::sockopt::sndhwm, 100000);
+  socket.connect(endpoint);
+  return socket;
+}
+
+zmq::socket_t Daemon::Subscriber(const std::string& endpoint,
+                                 const std::vector<std::string_view>& topics,
+                                 std::size_t max_frame_bytes) {
+  zmq::socket_t socket(context(), zmq::socket_type::sub);
+  ApplyClientSecurity(socket, config_);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame_bytes));
+  socket.set(zmq::sockopt::rcvhwm, 100000);
+  for (std::string_view topic : topics) socket.set(zmq::sockopt::subscribe, std::string(topic));
+  socket.connect(endpoint);
+  return socket;
+}
+
+std::function<void(zmq::socket_t&)> Daemon::ClientSetup() const {
+  return [this](zmq::socket_t& s) { ApplyClientSecurity(s, config_); };
+}
+
+}  // namespace common

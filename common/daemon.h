@@ -1,0 +1,89 @@
+// Daemon: the start-up every Daybreak process shares, so each main.cc is
+// only what is its own. It parses the common flags (--config), loads and
+// validates the configuration (security for the process's role), sets up
+// logging, turns SIGTERM/SIGINT into a stop flag, owns the ZeroMQ context,
+// makes the usual bus sockets, and runs the body so that nothing it throws
+// escapes unlogged.
+//
+//   int main(int argc, char** argv) {
+//     common::Daemon daemon({.name = "ticker", .about = "..."});
+//     return daemon.Main(argc, argv, [&](common::Daemon& d) { ...; return 0; });
+//   }
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/config.h"
+
+namespace common {
+
+struct DaemonOptions {
+  std::string name;   // "ticker": the logger's name; "daybreak-ticker" in messages
+  std::string about;  // the --help headline
+  bool broker = false;  // the role ValidateSecurity checks keys for
+};
+
+// Exit codes every daemon uses.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;     // a runtime failure (logged)
+inline constexpr int kExitBadConfig = 2;  // flags or configuration (on stderr)
+
+class Daemon {
+ public:
+  using Body = std::function<int(Daemon&)>;
+
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // For the process's own flags; add them before Main.
+  CLI::App& app() { return app_; }
+
+  // Parses `argv`, starts up, then returns `body`'s exit code. A bad flag
+  // or configuration returns kExitBadConfig with the reason on stderr;
+  // anything `body` throws is logged and returns kExitFailed. Signals the
+  // process must block before any thread exists (logging starts one) are
+  // the caller's to block before Main.
+  int Main(int argc, char** argv, const Body& body);
+
+  // REQUIRES: inside `body`.
+  const Config& config() const { return config_; }
+  const std::string& config_path() const { return config_path_; }
+  const std::atomic<bool>& stop() const { return *stop_; }
+  zmq::context_t& context() { return *context_; }
+
+  // Client sockets of the bus, with CURVE applied from the configuration.
+  // A PUB connected to `endpoint` that keeps unsent frames a second at close.
+  zmq::socket_t Publisher(const std::string& endpoint);
+  // A SUB connected to `endpoint`, subscribed to `topics`, dropping frames
+  // over `max_frame_bytes`.
+  zmq::socket_t Subscriber(const std::string& endpoint, const std::vector<std::string_view>& topics,
+                           std::size_t max_frame_bytes);
+  // Prepares any further client socket (e.g. a ControlClient's).
+  std::function<void(zmq::socket_t&)> ClientSetup() const;
+
+ private:
+  // kExitOk to go on; otherwise the exit code, with the reason reported.
+  int StartUp();
+  std::string program() const { return "daybreak-" + options_.name; }
+
+  DaemonOptions options_;
+  CLI::App app_;
+  std::string config_path_;
+  Config config_;
+  const std::atomic<bool>* stop_ = nullptr;
+  std::unique_ptr<zmq::context_t> context_;
+};
+
+}  // namespace common
