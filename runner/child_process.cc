@@ -132,7 +132,7 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
-    this->~ChildProcess();
+    End();  // the child we held is ours to kill and reap, not to leak
     pid_ = other.pid_;
     reaped_ = other.reaped_;
     other.pid_ = -1;
@@ -140,7 +140,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-ChildProcess::~ChildProcess() {
+ChildProcess::~ChildProcess() { End(); }
+
+void ChildProcess::End() noexcept {
   if (pid_ <= 0) return;
   SignalGroup(SIGKILL);
   if (!reaped_) {
@@ -148,6 +150,7 @@ ChildProcess::~ChildProcess() {
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  pid_ = -1;
 }
 
 void ChildProcess::SignalGroup(int signal) const {

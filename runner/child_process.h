@@ -24,13 +24,18 @@ struct SpawnSpec {
 
 class ChildProcess {
  public:
+  // Starts the child and returns once it has exec'd. Fails with kInvalid
+  // (empty argv), kNotFound (not on PATH) or kIoError (pipe, fork, log file,
+  // cwd or exec), and then no child is left behind.
   static common::Result<ChildProcess> Spawn(const SpawnSpec& spec);
   ChildProcess(ChildProcess&& other) noexcept;
+  // Kills and reaps the child this held, then takes over `other`'s.
   ChildProcess& operator=(ChildProcess&& other) noexcept;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess();
 
+  // -1 once moved from.
   pid_t pid() const { return pid_; }
   // Sends `signal` to the child's whole process group.
   void SignalGroup(int signal) const;
@@ -39,6 +44,8 @@ class ChildProcess {
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  // Kills the group and reaps the leader (unless reaped); leaves this empty.
+  void End() noexcept;
   pid_t pid_ = -1;
   bool reaped_ = false;
 };

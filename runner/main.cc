@@ -13,6 +13,8 @@
 #include "common/process.h"
 #include "common/security.h"
 #include "runner/runner.h"
+#include "runner/system_process_host.h"
+#include "schemas/topics.h"
 
 namespace fs = std::filesystem;
 
@@ -84,12 +86,25 @@ int main(int argc, char** argv) {
     settings.kill_grace = std::chrono::seconds(c.kill_grace_s);
     settings.drain_timeout = std::chrono::seconds(c.drain_timeout_s);
     settings.noop = noop;
-    settings.secure = [&c](zmq::socket_t& s) { common::ApplyClientSecurity(s, c); };
     fs::create_directories(settings.log_dir);
 
     common::SystemClock clock;
     zmq::context_t context(1);
-    runner::Runner runner(context, c.work, clock, settings, sigchld_fd);
+    // A reconnect needs a fresh DEALER: a socket keeps its queued frames
+    // and its peer's state, and the broker knows us by routing id.
+    auto connect = [&context, &c, id = settings.runner_id] {
+      auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+      socket->set(zmq::sockopt::linger, 0);
+      socket->set(zmq::sockopt::routing_id, id);
+      common::ApplyClientSecurity(*socket, c);
+      socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
+      socket->connect(c.work);
+      return socket;
+    };
+    spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work,
+                 settings.slots);
+    runner::SystemProcessHost host(sigchld_fd);
+    runner::Runner runner(connect, host, clock, settings);
     auto s = runner.Run(stop);
     if (!s.ok()) spdlog::error("runner stopped: {}", s.ToString());
     return s.ok() ? 0 : 1;

@@ -2,10 +2,13 @@
 // isolated child in the team's folders, enforces its timeout, and reports
 // the result until the broker acknowledges it. It heartbeats the broker and
 // says hello again (with the runs it holds) whenever the broker goes quiet.
+// Sockets come from a factory and processes from a ProcessHost, so the
+// whole protocol can be tested over inproc:// with a fake host.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,7 +20,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "runner/child_process.h"
+#include "runner/process_host.h"
 #include "runner/workspace.h"
 #include "schemas/messages.h"
 
@@ -36,37 +39,70 @@ struct RunnerSettings {
   std::chrono::seconds kill_grace{10};
   std::chrono::seconds drain_timeout{60};
   bool noop = false;  // benchmarks: report success without spawning
-  std::function<void(zmq::socket_t&)> secure;  // CURVE keys, if any
 };
+
+// Without an exit descriptor from the host, child exits are noticed by
+// polling at least this often while runs are going.
+inline constexpr std::chrono::milliseconds kExitPollInterval{100};
 
 class Runner {
  public:
-  // `context` and `clock` must outlive the Runner. `sigchld_fd` is a
-  // signalfd for SIGCHLD (blocked in every thread), or -1 to poll.
-  Runner(zmq::context_t& context, std::string work_endpoint, const common::Clock& clock,
-         RunnerSettings settings, int sigchld_fd);
+  // Returns a fresh DEALER connected to the broker, with routing id
+  // `runner_id` (the broker knows runners by it), or throws zmq::error_t.
+  // Called once at start and again at every reconnect.
+  using SocketFactory = std::function<std::unique_ptr<zmq::socket_t>()>;
+
+  // `host` and `clock` are borrowed and must outlive the Runner.
+  Runner(SocketFactory connect, ProcessHost& host, const common::Clock& clock,
+         RunnerSettings settings);
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
+  // Releases every run still going: the host kills their groups.
+  ~Runner();
 
-  // Serves until `stop` is set, then drains (see DESIGN: cancel and drain).
+  // Start(), then Turn() until it is done: serves until `stop` is set, then
+  // drains (finishes or stops its runs, waits for their acks) and says bye.
+  // Returns an error if the socket fails or the broker refuses us.
   common::Status Run(const std::atomic<bool>& stop);
+
+  // The pieces of Run, for a caller that drives the loop itself (tests).
+  // Start makes the socket and says hello; an error if the factory failed.
+  common::Status Start();
+  // One turn of the loop. REQUIRES: Start() succeeded. Waits up to
+  // min(`max_wait`, TimeUntilNextDeadline()) for the broker or a child exit,
+  // handles what arrived and what is due, and starts draining once `stop`
+  // is true. Returns false after saying bye (drained), or an error as Run.
+  common::Result<bool> Turn(bool stop, std::chrono::milliseconds max_wait);
+  // How long the loop may sleep: until the nearest run deadline, kill,
+  // heartbeat, result resend, reconnect or drain step, within [0, heartbeat].
+  std::chrono::milliseconds TimeUntilNextDeadline() const;
+
+  // Runs going on here now.
+  std::size_t running() const { return jobs_.size(); }
+  // Results sent and not yet acknowledged.
+  std::size_t unacknowledged() const { return unacked_.size(); }
 
  private:
   struct Job {
     schemas::BrokerMessage dispatch;
-    std::optional<ChildProcess> child;
-    std::optional<Workspace> workspace;
+    pid_t pid = -1;
+    Workspace workspace;
     std::string log_path;
     common::Clock::Mono deadline{};
     std::chrono::seconds timeout{};
-    std::optional<common::Clock::Mono> kill_at;
-    std::string stop_reason;  // why we signalled it, if we did
+    std::optional<common::Clock::Mono> kill_at;  // set once TERM was sent
+    bool killed = false;                         // KILL was sent too
+    std::string stop_reason;                     // why we signalled it, if we did
+  };
+  struct Unacked {
+    schemas::RunnerMessage result;
+    common::Clock::Mono sent_at;
   };
 
-  void Connect();
+  common::Status Connect();
   void Send(const schemas::RunnerMessage& message);
-  void SendHello(std::uint32_t slots);
-  void HandleBrokerMessage();
+  void SendHello();
+  common::Status HandleBrokerMessage();
   void StartJob(const schemas::BrokerMessage& dispatch);
   void StopJob(Job& job, const std::string& reason);
   void ReapChildren();
@@ -76,23 +112,21 @@ class Runner {
   void KillOrphans();
   void KillLeftoversOf(const std::string& run_id);
   bool IsJobLeader(pid_t pid) const;
-  void Housekeeping(bool draining);
-  std::vector<std::string> Environment(const Job& job) const;
+  common::Status Housekeeping();
+  // false when the drain is over and it is time to say bye.
+  bool StepDrain();
 
-  zmq::context_t& context_;
-  std::string endpoint_;
+  SocketFactory connect_;
+  ProcessHost& host_;
   const common::Clock& clock_;
   RunnerSettings settings_;
-  int sigchld_fd_;
   std::unique_ptr<zmq::socket_t> socket_;
-  std::map<std::string, Job> jobs_;                         // by run id
-  struct Unacked {
-    schemas::RunnerMessage result;
-    common::Clock::Mono sent_at;
-  };
+  std::map<std::string, Job> jobs_;         // by run id
   std::map<std::string, Unacked> unacked_;  // results, by run#attempt
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
+  bool draining_ = false;
+  common::Clock::Mono drain_deadline_{};
 };
 
 }  // namespace runner

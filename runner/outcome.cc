@@ -1,0 +1,45 @@
+#include "runner/outcome.h"
+
+#include <sys/wait.h>
+
+#include "schemas/vocabulary.h"
+
+namespace runner {
+
+namespace outcome = schemas::outcome;
+
+Verdict Classify(int wait_status, std::string_view stop_reason,
+                 const common::Result<RunMetrics>& result_file) {
+  Verdict v;
+  if (WIFEXITED(wait_status)) {
+    v.exit_code = WEXITSTATUS(wait_status);
+    if (v.exit_code == 0) {
+      v.outcome = outcome::kSucceeded;
+    } else if (v.exit_code == kExitTempFail) {
+      v.outcome = outcome::kTransient;
+      v.error = "pipeline exited 75 (temporary failure)";
+    } else {
+      v.outcome = outcome::kFailed;
+      v.error = "pipeline exited " + std::to_string(v.exit_code);
+    }
+  } else {
+    // Killed from outside (OOM killer, an operator): nothing the pipeline
+    // decided, so another attempt may well succeed.
+    v.outcome = outcome::kTransient;
+    v.error = "pipeline killed by signal " + std::to_string(WTERMSIG(wait_status));
+  }
+  // Once we stopped it, how it ended says nothing about the pipeline: even a
+  // clean exit 0 after TERM may have skipped work. Our reason is the error.
+  if (!stop_reason.empty()) {
+    v.outcome = outcome::kTransient;
+    v.error = std::string(stop_reason);
+  }
+  if (result_file.ok()) {
+    v.metrics = result_file.value();
+  } else if (v.outcome == outcome::kSucceeded) {
+    v.warning = result_file.status().message();
+  }
+  return v;
+}
+
+}  // namespace runner

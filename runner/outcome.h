@@ -1,0 +1,34 @@
+// The rules that turn how a pipeline ended into the result the broker
+// judges: exit 0 succeeds, exit 75 (EX_TEMPFAIL) is transient, any other exit
+// fails, a signal or a stop of ours (timeout, cancel, shutdown) is transient.
+// Pure, so every rule has a test and none hides in the runner's bookkeeping.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "runner/workspace.h"
+
+namespace runner {
+
+inline constexpr int kExitTempFail = 75;  // EX_TEMPFAIL: the pipeline says "retry me"
+
+struct Verdict {
+  std::string_view outcome;  // one of schemas::outcome::kAll
+  std::int32_t exit_code = -1;  // -1 unless the pipeline exited
+  std::string error;            // empty on success
+  RunMetrics metrics;           // from the result file; -1s when it had none
+  std::string warning;          // for the log: a success without a usable result file
+};
+
+// `wait_status` is as waitpid reports it; `stop_reason` is non-empty when the
+// runner signalled the run (and says why); `result_file` is the pipeline's
+// result file as ReadResultFile read it. A missing or bad result file never
+// fails a run: the metrics are a report, the exit status is the verdict.
+Verdict Classify(int wait_status, std::string_view stop_reason,
+                 const common::Result<RunMetrics>& result_file);
+
+}  // namespace runner

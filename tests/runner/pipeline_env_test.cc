@@ -1,0 +1,68 @@
+// PipelineEnvironment: what a pipeline sees of the contract.
+#include "runner/pipeline_env.h"
+
+#include <algorithm>
+
+#include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+std::string Get(const std::vector<std::string>& env, const std::string& name) {
+  std::string found = "<unset>";
+  int count = 0;
+  for (const std::string& e : env) {
+    if (e.starts_with(name + "=")) {
+      found = e.substr(name.size() + 1);
+      ++count;
+    }
+  }
+  CHECK_MESSAGE(count <= 1, name << " is set " << count << " times");
+  return found;
+}
+
+TEST_CASE("the pipeline gets the contract's variables and not the runner's stale ones") {
+  testing::TempDir dir;
+  schemas::BrokerMessage d;
+  d.run_id = "r42";
+  d.attempt = 3;
+  d.pdate = "2024-06-04";
+  const char* inherited[] = {"PATH=/usr/bin", "DAYBREAK_RUN_ID=stale", "DAYBREAK_X=1", nullptr};
+
+  SUBCASE("a team") {
+    d.team = 7;
+    auto w = runner::Workspace::Prepare(common::DirsFor(7, dir.Sub("in"), dir.Sub("out")),
+                                        d.run_id, d.attempt, d.pdate);
+    REQUIRE(w.ok());
+    const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", inherited);
+    CHECK(Get(env, "PATH") == "/usr/bin");
+    CHECK(Get(env, "DAYBREAK_X") == "<unset>");
+    CHECK(Get(env, "DAYBREAK_RUN_ID") == "r42");
+    CHECK(Get(env, "DAYBREAK_TEAM") == "7");
+    CHECK(Get(env, "DAYBREAK_PDATE") == "2024-06-04");
+    CHECK(Get(env, "DAYBREAK_ATTEMPT") == "3");
+    CHECK(Get(env, "DAYBREAK_INPUT_DIR") == w.value().dirs().input);
+    CHECK(Get(env, "DAYBREAK_OUTPUT_DIR") == w.value().staging_output());
+    CHECK(Get(env, "DAYBREAK_SHARE_DIR") == w.value().staging_share());
+    CHECK(Get(env, "DAYBREAK_RESULT_FILE") == w.value().result_file());
+    CHECK(Get(env, "DAYBREAK_RUNNER_ID") == "runner-a");
+  }
+  SUBCASE("the general run has an empty team") {
+    d.team = common::kGeneralTeam;
+    auto w = runner::Workspace::Prepare(common::DirsFor(0, dir.Sub("in"), dir.Sub("out")),
+                                        d.run_id, d.attempt, d.pdate);
+    REQUIRE(w.ok());
+    const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", inherited);
+    CHECK(Get(env, "DAYBREAK_TEAM").empty());
+  }
+  SUBCASE("no inherited environment at all") {
+    auto w = runner::Workspace::Prepare(common::DirsFor(1, dir.Sub("in"), dir.Sub("out")),
+                                        d.run_id, d.attempt, d.pdate);
+    REQUIRE(w.ok());
+    const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", nullptr);
+    CHECK(env.size() == 9);
+  }
+}
+
+}  // namespace
