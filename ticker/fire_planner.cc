@@ -42,7 +42,7 @@ std::vector<schemas::DueEvent> FirePlanner::Collect(std::chrono::sys_seconds now
     schemas::DueEvent event;
     event.key = common::ScheduledRunKey(e.team, fire.local_date, e.schedule.time);
     event.team = e.team;
-    event.kind = "scheduled";
+    event.kind = std::string(schemas::kind::kScheduled);
     event.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              fire.at.time_since_epoch()).count();
     event.local_date = common::FormatDate(fire.local_date);

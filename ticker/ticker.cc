@@ -23,7 +23,7 @@ Ticker::Ticker(zmq::socket_t& publisher, zmq::socket_t& subscriber,
 
 bool Ticker::Reload() {
   schemas::ControlRequest request;
-  request.op = "teams.list";
+  request.op = std::string(schemas::op::kTeamsList);
   auto reply = control_.Call(request, std::chrono::milliseconds(2000));
   next_reload_ = clock_.Now() + (reply.ok() ? settings_.reload_every : std::chrono::milliseconds(1000));
   if (!reply.ok()) {
@@ -37,7 +37,7 @@ bool Ticker::Reload() {
 }
 
 void Ticker::Publish(const schemas::DueEvent& event) {
-  publisher_.send(zmq::buffer(std::string(schemas::kTopicDue)), zmq::send_flags::sndmore);
+  publisher_.send(zmq::buffer(std::string(schemas::topic::kDue)), zmq::send_flags::sndmore);
   publisher_.send(zmq::buffer(schemas::Encode(event)), zmq::send_flags::none);
 }
 
@@ -46,10 +46,10 @@ void Ticker::HandleBusMessage() {
   if (parts.size() != 2) return;
   const zmq::message_t& topic = parts[0];
   const zmq::message_t& payload = parts[1];
-  if (topic.to_string_view() == schemas::kTopicScheduleChanged) {
+  if (topic.to_string_view() == schemas::topic::kScheduleChanged) {
     spdlog::info("schedule changed; reloading");
     Reload();
-  } else if (topic.to_string_view() == schemas::kTopicDueAck) {
+  } else if (topic.to_string_view() == schemas::topic::kDueAck) {
     auto ack = schemas::DecodeDueAck(payload.to_string_view());
     if (!ack.ok()) {
       spdlog::warn("dropped due.ack: {}", ack.status().message());
@@ -79,34 +79,45 @@ std::chrono::milliseconds Ticker::TimeToNextWork() const {
   return std::clamp(wait, milliseconds(0), milliseconds(1000));
 }
 
+std::vector<std::string> Ticker::Unacked() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, pending] : unacked_) keys.push_back(key);
+  return keys;
+}
+
+common::Status Ticker::Turn(std::chrono::milliseconds max_wait) {
+  if (clock_.Now() >= next_reload_) Reload();
+  if (loaded_) {
+    for (schemas::DueEvent& event : planner_.Collect(ToSys(clock_.WallNow()))) {
+      spdlog::info("fire {} for {} (local date {})", event.key, common::TeamLabel(event.team),
+                   event.local_date);
+      Publish(event);
+      unacked_[event.key] = {event, clock_.Now() + settings_.resend_every};
+    }
+  }
+  const auto now = clock_.Now();
+  for (auto& [key, pending] : unacked_) {
+    if (pending.resend_at > now) continue;
+    Publish(pending.event);  // until the broker answers for this key
+    pending.resend_at = now + settings_.resend_every;
+  }
+  zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::min(TimeToNextWork(), max_wait));
+    for (int i = 0; i < 1024 && (item.revents & ZMQ_POLLIN); ++i) {
+      HandleBusMessage();
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) == 0) break;
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return common::Status();  // the caller re-checks its stop flag
+    return common::Status::Error(common::Code::kIoError, e.what());
+  }
+  return common::Status();
+}
+
 common::Status Ticker::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
-    if (clock_.Now() >= next_reload_) Reload();
-    if (loaded_) {
-      for (schemas::DueEvent& event : planner_.Collect(ToSys(clock_.WallNow()))) {
-        spdlog::info("fire {} for {} (local date {})", event.key, common::TeamLabel(event.team),
-                     event.local_date);
-        Publish(event);
-        unacked_[event.key] = {event, clock_.Now() + settings_.resend_every};
-      }
-    }
-    const auto now = clock_.Now();
-    for (auto& [key, pending] : unacked_) {
-      if (pending.resend_at > now) continue;
-      Publish(pending.event);  // until the broker answers for this key
-      pending.resend_at = now + settings_.resend_every;
-    }
-    zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, TimeToNextWork());
-      for (int i = 0; i < 1024 && (item.revents & ZMQ_POLLIN); ++i) {
-        HandleBusMessage();
-        if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) == 0) break;
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return common::Status::Error(common::Code::kIoError, e.what());
-    }
+    if (common::Status s = Turn(); !s.ok()) return s;
   }
   return common::Status();
 }

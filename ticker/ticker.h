@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -25,13 +26,25 @@ struct TickerSettings {
 class Ticker {
  public:
   // `publisher` is a PUB connected to the bus; `subscriber` a SUB on the
-  // bus subscribed to "due.ack" and "schedule.changed". All borrowed.
+  // bus subscribed to topic::kDueAck and topic::kScheduleChanged. All are
+  // borrowed and must outlive the Ticker.
   Ticker(zmq::socket_t& publisher, zmq::socket_t& subscriber,
          schemas::ControlClient& control, const common::Clock& clock, TickerSettings settings);
   Ticker(const Ticker&) = delete;
   Ticker& operator=(const Ticker&) = delete;
 
+  // Turns until `stop`; an error only when the bus socket fails.
   common::Status Run(const std::atomic<bool>& stop);
+
+  // One turn of the loop: reloads the schedule when due, publishes the due
+  // events the clock owes and those whose ack is overdue, then waits for
+  // bus messages until the nearest deadline (at most `max_wait`) and
+  // handles them. A signal ends the wait early with OK.
+  common::Status Turn(std::chrono::milliseconds max_wait = std::chrono::milliseconds(1000));
+
+  // Run keys published and not yet answered by a due.ack, in key order.
+  std::vector<std::string> Unacked() const;
+  bool loaded() const { return loaded_; }
 
  private:
   bool Reload();

@@ -1,0 +1,217 @@
+// Ticker against an inproc bus and a fake control socket, on a FakeClock:
+// fire times, republishing until the due.ack, and reloading the schedule.
+#include "ticker/ticker.h"
+
+#include <doctest/doctest.h>
+
+#include <mutex>
+
+#include "schemas/codec.h"
+#include "schemas/topics.h"
+#include "tests/common/fake_control_server.h"
+#include "tests/common/test_bus.h"
+#include "tests/support/fake_clock.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::sys_seconds;
+
+sys_seconds At(int hour, int minute, int second = 0) {  // on 2026-03-10, UTC
+  return date::sys_days(date::year{2026} / 3 / 10) + std::chrono::hours(hour) +
+         std::chrono::minutes(minute) + std::chrono::seconds(second);
+}
+
+schemas::TeamRecord Team(std::uint32_t id, const std::string& time, sys_seconds since) {
+  schemas::TeamRecord t;
+  t.id = id;
+  t.run_time = time;
+  t.timezone = "UTC";
+  t.schedule_since_unix_ms = common::ToUnixMs(since);
+  return t;
+}
+
+// The ticker's world: the broker's control socket (fake), its bus (two
+// inproc PUB/SUB pairs, the test speaking for the broker) and the clock.
+class Bench {
+ public:
+  explicit Bench(sys_seconds now = At(1, 59))
+      : control_(context_, "inproc://control"), clock_(now) {
+    bus_in_.set(zmq::sockopt::subscribe, std::string(schemas::topic::kDue));
+    bus_in_.bind("inproc://bus-in");
+    publisher_.connect("inproc://bus-in");
+    bus_out_.bind("inproc://bus-out");
+    subscriber_.set(zmq::sockopt::subscribe, std::string(schemas::topic::kDueAck));
+    subscriber_.set(zmq::sockopt::subscribe, std::string(schemas::topic::kScheduleChanged));
+    subscriber_.connect("inproc://bus-out");
+    REQUIRE(testing::WaitConnected(publisher_, bus_in_, std::string(schemas::topic::kDue)));
+    REQUIRE(testing::WaitConnected(bus_out_, subscriber_, std::string(schemas::topic::kDueAck)));
+    control_.set_handler([this](const schemas::ControlRequest& r) {
+      if (r.op != schemas::op::kTeamsList) return testing::FakeControlServer::Refuse("unexpected op");
+      if (refuse_) return testing::FakeControlServer::Refuse("store unavailable");
+      auto reply = testing::FakeControlServer::Ok();
+      reply.teams = teams_;
+      return reply;
+    });
+  }
+
+  void SetTeams(std::vector<schemas::TeamRecord> teams) {
+    std::lock_guard lock(mu_);
+    teams_ = std::move(teams);
+  }
+  void Refuse(bool refuse) {
+    std::lock_guard lock(mu_);
+    refuse_ = refuse;
+  }
+  int loads() const { return control_.calls(std::string(schemas::op::kTeamsList)); }
+
+  // The next due event the ticker publishes within `deadline` of real time.
+  std::optional<schemas::DueEvent> NextDue(std::chrono::milliseconds deadline = 2s) {
+    auto frame = testing::ReceiveFrame(bus_in_, deadline);
+    if (!frame) return std::nullopt;
+    REQUIRE(frame->topic == schemas::topic::kDue);
+    auto due = schemas::DecodeDueEvent(frame->payload);
+    REQUIRE(due.ok());
+    return due.value();
+  }
+  void Broker(std::string_view topic, const std::string& payload) {
+    testing::Send(bus_out_, std::string(topic), payload);
+  }
+  // Turns until `done` (at most 5 s of real time).
+  bool TurnUntil(const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      REQUIRE(ticker.Turn(10ms).ok());
+    }
+    return true;
+  }
+
+ private:
+  zmq::context_t context_;
+  testing::FakeControlServer control_;
+  zmq::socket_t bus_in_{context_, zmq::socket_type::sub};
+  zmq::socket_t publisher_{context_, zmq::socket_type::pub};
+  zmq::socket_t bus_out_{context_, zmq::socket_type::pub};
+  zmq::socket_t subscriber_{context_, zmq::socket_type::sub};
+  schemas::ControlClient client_{context_, "inproc://control"};
+  std::mutex mu_;
+  std::vector<schemas::TeamRecord> teams_;
+  bool refuse_ = false;
+
+ public:
+  testing::FakeClock clock_;
+  ticker::TickerSettings settings{.resend_every = 1000ms, .reload_every = 60'000ms};
+  ticker::Ticker ticker{publisher_, subscriber_, client_, clock_, settings};
+};
+
+std::string Ack(const std::string& key, const std::string& error = "") {
+  schemas::DueAck ack;
+  ack.key = key;
+  ack.run_id = error.empty() ? "r0000000001" : "";
+  ack.error = error;
+  return schemas::Encode(ack);
+}
+
+}  // namespace
+
+TEST_CASE("the ticker loads the schedule and publishes a due event at the fire time, not before") {
+  Bench b;
+  b.SetTeams({Team(1, "02:00", At(1, 0))});
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.ticker.loaded());
+  CHECK(b.loads() == 1);
+  CHECK_FALSE(b.NextDue(20ms));  // 01:59: nothing owed (today's schedule began at 01:00)
+
+  b.clock_.Advance(60s);
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto due = b.NextDue();
+  REQUIRE(due);
+  CHECK(due->key == "sched:1:2026-03-10T02:00");
+  CHECK(due->team == 1);
+  CHECK(due->kind == schemas::kind::kScheduled);
+  CHECK(due->fire_unix_ms == common::ToUnixMs(At(2, 0)));
+  CHECK(b.ticker.Unacked() == std::vector<std::string>{"sched:1:2026-03-10T02:00"});
+}
+
+TEST_CASE("the ticker republishes a due event until its due.ack, then stops") {
+  Bench b(At(2, 0, 30));
+  b.SetTeams({Team(1, "02:00", At(1, 0))});
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto first = b.NextDue();
+  REQUIRE(first);
+
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK_FALSE(b.NextDue(20ms));  // not before resend_every
+  b.clock_.Advance(b.settings.resend_every);
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto again = b.NextDue();
+  REQUIRE(again);
+  CHECK(again->key == first->key);
+
+  SUBCASE("an ack for another key changes nothing; a garbled one is dropped") {
+    b.Broker(schemas::topic::kDueAck, Ack("sched:9:2026-03-10T02:00"));
+    b.Broker(schemas::topic::kDueAck, "not msgpack");
+    REQUIRE(b.ticker.Turn(50ms).ok());
+    CHECK(b.ticker.Unacked().size() == 1);
+  }
+  SUBCASE("the ack ends it") {
+    b.Broker(schemas::topic::kDueAck, Ack(first->key));
+    CHECK(b.TurnUntil([&] { return b.ticker.Unacked().empty(); }));
+    b.clock_.Advance(b.settings.resend_every * 3);
+    REQUIRE(b.ticker.Turn(10ms).ok());
+    CHECK_FALSE(b.NextDue(20ms));
+  }
+  SUBCASE("a refusal ends it too: the broker has answered") {
+    b.Broker(schemas::topic::kDueAck, Ack(first->key, "team 1 is unknown"));
+    CHECK(b.TurnUntil([&] { return b.ticker.Unacked().empty(); }));
+  }
+}
+
+TEST_CASE("the ticker reloads the schedule on schedule.changed and on its safety interval") {
+  Bench b(At(3, 0));
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.loads() == 1);
+  CHECK(b.ticker.Unacked().empty());
+
+  // Team 2 added at 01:00 with a 02:00 run: at 03:00 it owes today's fire.
+  b.SetTeams({Team(2, "02:00", At(1, 0))});
+  schemas::ScheduleChanged changed;
+  changed.team = 2;
+  changed.change = std::string(schemas::schedule_change::kPut);
+  b.Broker(schemas::topic::kScheduleChanged, schemas::Encode(changed));
+  CHECK(b.TurnUntil([&] { return b.loads() == 2; }));
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto due = b.NextDue();
+  REQUIRE(due);
+  CHECK(due->team == 2);
+
+  b.clock_.Advance(b.settings.reload_every);
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.loads() == 3);
+}
+
+TEST_CASE("a schedule the broker cannot give is asked for again a second later") {
+  Bench b(At(2, 30));
+  b.SetTeams({Team(1, "02:00", At(1, 0))});
+  b.Refuse(true);
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK_FALSE(b.ticker.loaded());
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.loads() == 1);  // not hammering the broker
+  CHECK_FALSE(b.NextDue(20ms));
+
+  b.Refuse(false);
+  b.clock_.Advance(1000ms);
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.loads() == 2);
+  CHECK(b.ticker.loaded());
+  CHECK(b.NextDue());
+}
+
+TEST_CASE("Run returns at once when asked to stop") {
+  Bench b;
+  std::atomic<bool> stop{true};
+  CHECK(b.ticker.Run(stop).ok());
+  CHECK(b.loads() == 0);
+}
