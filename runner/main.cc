@@ -34,6 +34,21 @@ std::string DefaultRunnerId() {
   return std::string(host) + "-" + std::to_string(getpid());
 }
 
+// A reconnect needs a fresh DEALER (a socket keeps its queued frames and
+// its peer's state), so the runner is handed a factory, not a socket.
+runner::Runner::SocketFactory WorkSockets(zmq::context_t& context, const common::Config& c,
+                                          const std::string& runner_id) {
+  return [&context, &c, runner_id] {
+    auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+    socket->set(zmq::sockopt::linger, 0);
+    socket->set(zmq::sockopt::routing_id, runner_id);  // the broker knows us by it
+    common::ApplyClientSecurity(*socket, c);
+    socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
+    socket->connect(c.work);
+    return socket;
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,21 +105,10 @@ int main(int argc, char** argv) {
 
     common::SystemClock clock;
     zmq::context_t context(1);
-    // A reconnect needs a fresh DEALER: a socket keeps its queued frames
-    // and its peer's state, and the broker knows us by routing id.
-    auto connect = [&context, &c, id = settings.runner_id] {
-      auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-      socket->set(zmq::sockopt::linger, 0);
-      socket->set(zmq::sockopt::routing_id, id);
-      common::ApplyClientSecurity(*socket, c);
-      socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
-      socket->connect(c.work);
-      return socket;
-    };
     spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work,
                  settings.slots);
     runner::SystemProcessHost host(sigchld_fd);
-    runner::Runner runner(connect, host, clock, settings);
+    runner::Runner runner(WorkSockets(context, c, settings.runner_id), host, clock, settings);
     auto s = runner.Run(stop);
     if (!s.ok()) spdlog::error("runner stopped: {}", s.ToString());
     return s.ok() ? 0 : 1;

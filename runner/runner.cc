@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "common/team.h"
 #include "runner/outcome.h"
@@ -110,6 +111,7 @@ Status Runner::Run(const std::atomic<bool>& stop) {
 }
 
 Result<bool> Runner::Turn(bool stop, std::chrono::milliseconds max_wait) {
+  assert(socket_ != nullptr && "Turn before a successful Start");
   if (stop && !draining_) {
     draining_ = true;
     drain_deadline_ = clock_.Now() + settings_.drain_timeout;

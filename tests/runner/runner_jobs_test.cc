@@ -73,6 +73,21 @@ TEST_CASE("exit 0 reports success with the result file's metrics and promotes th
   CHECK(h.runner->unacknowledged() == 1);
 }
 
+TEST_CASE("a success whose outputs cannot be promoted is transient") {
+  RunnerHarness h;
+  h.Start();
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
+  std::ofstream(h.host.spawned[0].cwd + "/output/purchase.csv") << "today";
+  // A non-empty folder where the file goes: rename cannot replace it.
+  const auto dirs = common::DirsFor(7, h.settings.input_root, h.settings.output_root);
+  std::filesystem::create_directories(dirs.output + "/purchase.csv/inside");
+  h.host.Exit(h.host.last_pid(), FakeProcessHost::ExitCode(0));
+  const RunnerMessage result = h.Expect(runner_msg::kResult);
+  CHECK(result.outcome == outcome::kTransient);
+  CHECK(result.error.find("cannot move") == 0);
+  CHECK_FALSE(std::filesystem::exists(h.host.spawned[0].cwd));
+}
+
 TEST_CASE("exit 75 becomes transient") {
   RunnerHarness h;
   h.Start();
