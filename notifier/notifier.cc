@@ -6,20 +6,27 @@
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
+#include "schemas/vocabulary.h"
 
 namespace notifier {
 
 using common::Status;
 
+namespace {
+// How long a quiet bus may go before we ask the log whether we missed its
+// last event (PUB/SUB drops silently, and nothing after it reveals the gap).
+constexpr std::chrono::seconds kQuietCheck{10};
+}  // namespace
+
 common::Result<Notification> DecodeNotification(const std::string& topic, std::string_view payload) {
   Notification n;
   n.topic = topic;
-  if (topic.starts_with(schemas::kTopicRunPrefix)) {
+  if (topic.starts_with(schemas::topic::kRunPrefix)) {
     auto e = schemas::DecodeRunEvent(payload);
     if (!e.ok()) return e.status();
     n.run = e.value();
     n.seq = n.run.seq;
-  } else if (topic.starts_with(schemas::kTopicAlertPrefix)) {
+  } else if (topic.starts_with(schemas::topic::kAlertPrefix)) {
     auto a = schemas::DecodeAlertEvent(payload);
     if (!a.ok()) return a.status();
     n.alert = a.value();
@@ -54,7 +61,7 @@ void Notifier::Commit() {
 bool Notifier::CatchUp() {
   while (true) {
     schemas::ControlRequest request;
-    request.op = "events.since";
+    request.op = std::string(schemas::op::kEventsSince);
     request.since_seq = offered_;
     request.limit = 1000;
     auto reply = control_.Call(request, std::chrono::milliseconds(3000));
@@ -95,14 +102,14 @@ void Notifier::Consider(const std::string& topic, std::string_view payload) {
   behind_ = !Offer(n.value());
 }
 
-Status Notifier::Run(const std::atomic<bool>& stop, std::chrono::milliseconds drain_grace) {
+Status Notifier::Start(const std::atomic<bool>& stop) {
   auto loaded = cursor_.Load();
   if (!loaded.ok()) return loaded.status();
   offered_ = committed_ = loaded.value();
   if (!cursor_.Exists() && from_newest_) {
     // First start: begin at the newest event (asking until the broker answers).
     schemas::ControlRequest ping;
-    ping.op = "ping";
+    ping.op = std::string(schemas::op::kPing);
     while (!stop.load()) {
       auto reply = control_.Call(ping, std::chrono::milliseconds(2000));
       if (reply.ok()) {
@@ -116,40 +123,53 @@ Status Notifier::Run(const std::atomic<bool>& stop, std::chrono::milliseconds dr
   }
   spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_.Destinations(), ", "));
   behind_ = !CatchUp();
-  auto next_check = clock_.Now();
-  while (!stop.load()) {
-    // Short naps while sinks work or we owe a replay, so the cursor follows
-    // them closely; a long one when all is quiet.
-    const auto timeout = behind_ ? std::chrono::milliseconds(100)
-                         : router_.Idle() && committed_ == offered_ ? std::chrono::milliseconds(1000)
-                                                                     : std::chrono::milliseconds(20);
-    zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, timeout);
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return Status::Error(common::Code::kIoError, e.what());
-    }
-    for (int i = 0; i < 1024; ++i) {
-      std::vector<zmq::message_t> parts = common::ReceiveMultipart(subscriber_);
-      if (parts.empty()) break;
-      if (parts.size() != 2) {
-        spdlog::warn("dropped bus message with {} frames", parts.size());
-        continue;
-      }
-      Consider(parts[0].to_string(), parts[1].to_string_view());
-    }
-    // A quiet bus can hide a lost last event: check the log now and then.
-    if (behind_ || clock_.Now() >= next_check) {
-      behind_ = !CatchUp();
-      next_check = clock_.Now() + std::chrono::seconds(10);
-    }
-    Commit();
+  next_check_ = clock_.Now() + kQuietCheck;
+  return Status();
+}
+
+Status Notifier::Turn(std::chrono::milliseconds max_wait) {
+  // Short naps while sinks work or we owe a replay, so the cursor follows
+  // them closely; a long one when all is quiet.
+  const auto nap = behind_ ? std::chrono::milliseconds(100)
+                   : router_.Idle() && committed_ == offered_ ? std::chrono::milliseconds(1000)
+                                                               : std::chrono::milliseconds(20);
+  zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::min(nap, max_wait));
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return Status();  // the caller re-checks its stop flag
+    return Status::Error(common::Code::kIoError, e.what());
   }
+  for (int i = 0; i < 1024; ++i) {
+    std::vector<zmq::message_t> parts = common::ReceiveMultipart(subscriber_);
+    if (parts.empty()) break;
+    if (parts.size() != 2) {
+      spdlog::warn("dropped bus message with {} frames", parts.size());
+      continue;
+    }
+    Consider(parts[0].to_string(), parts[1].to_string_view());
+  }
+  // A quiet bus can hide a lost last event: check the log now and then.
+  if (behind_ || clock_.Now() >= next_check_) {
+    behind_ = !CatchUp();
+    next_check_ = clock_.Now() + kQuietCheck;
+  }
+  Commit();
+  return Status();
+}
+
+void Notifier::Finish(std::chrono::milliseconds drain_grace) {
   router_.Stop(drain_grace);
   Commit();
   spdlog::info("notifier stopped; every sink finished through seq {}", committed_);
-  return Status();
+}
+
+Status Notifier::Run(const std::atomic<bool>& stop, std::chrono::milliseconds drain_grace) {
+  if (Status s = Start(stop); !s.ok()) return s;
+  Status status;
+  while (!stop.load() && status.ok()) status = Turn();
+  Finish(drain_grace);
+  return status;
 }
 
 }  // namespace notifier

@@ -22,7 +22,8 @@ namespace notifier {
 
 class Notifier {
  public:
-  // `subscriber` is a SUB on the bus subscribed to "run." and "alert.".
+  // `subscriber` is a SUB on the bus subscribed to topic::kRunPrefix and
+  // topic::kAlertPrefix.
   // `router` must be started. Everything is borrowed and must outlive the
   // Notifier.
   Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control, const CursorFile& cursor,
@@ -30,14 +31,33 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // Until `stop`; then lets the sinks finish within `drain_grace`, stores
-  // the cursor and returns.
   // With `from_newest`, a notifier with no cursor file yet starts at the
   // broker's newest event instead of replaying the retained log (for adding
   // a notifier to a system with history). A cursor always wins.
   void set_from_newest(bool from_newest) { from_newest_ = from_newest; }
+
+  // Start, then Turn until `stop`, then Finish. An error when the cursor
+  // cannot be read or stored at start, or the bus socket fails.
   common::Status Run(const std::atomic<bool>& stop,
                      std::chrono::milliseconds drain_grace = std::chrono::seconds(3));
+
+  // The steps of Run, for tests and for mains that loop themselves.
+  // Start: reads the cursor (kCorrupt or kIoError when it cannot), finds
+  // where to begin (asking the broker until `stop` with `from_newest`),
+  // and replays the broker's log after it.
+  common::Status Start(const std::atomic<bool>& stop);
+  // One turn: waits for bus events (at most `max_wait`), offers them in
+  // order, fills any gap from the log, and stores the cursor as far as
+  // every sink has finished. A signal ends the wait early with OK.
+  common::Status Turn(std::chrono::milliseconds max_wait = std::chrono::milliseconds(1000));
+  // Lets the sinks finish within `drain_grace`, then stores the cursor.
+  void Finish(std::chrono::milliseconds drain_grace);
+
+  std::uint64_t offered() const { return offered_; }
+  std::uint64_t committed() const { return committed_; }
+  // A gap is known and not filled yet (the broker did not answer, or a
+  // sink queue was full).
+  bool behind() const { return behind_; }
 
  private:
   // Fetches and offers logged events after `offered_`. False when the
@@ -58,6 +78,7 @@ class Notifier {
   std::uint64_t committed_ = 0;  // on disk: every sink finished through it
   bool from_newest_ = false;
   bool behind_ = true;           // a gap we have not filled yet
+  common::Clock::Mono next_check_{};  // when a quiet bus next asks the log
 };
 
 // Decodes a logged or published event; kRejected for topics we do not handle.
