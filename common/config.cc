@@ -96,6 +96,8 @@ Result<Config> LoadConfig(const std::string& path, const Getenv& getenv) {
   return config;
 }
 
+KeySet ConfigKeys(Config& config) { return Keys(config); }
+
 std::string MachineZoneName() {
   try {
     return std::string(date::current_zone()->name());

@@ -79,6 +79,11 @@ struct Config {
 Result<Config> LoadConfig(const std::string& path,
                           const std::function<const char*(const char*)>& getenv);
 
+// Every key of the configuration file, bound to `config`'s fields (which
+// must outlive the set): LoadConfig's own table, for tools and tests.
+class KeySet;
+KeySet ConfigKeys(Config& config);
+
 // The machine's IANA zone name ("UTC" when it cannot be told).
 std::string MachineZoneName();
 

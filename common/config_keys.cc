@@ -111,8 +111,14 @@ KeySet& KeySet::Add(Key key) {
   return *this;
 }
 
+std::vector<KeySet::Info> KeySet::Describe() const {
+  std::vector<Info> out;
+  for (const Key& k : keys_) out.push_back({k.name, k.type, k.env});
+  return out;
+}
+
 KeySet& KeySet::String(std::string name, std::string* field, Vars env) {
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kString, std::move(env),
               [field](const toml::node& n) {
                 if (!n.is_string()) return Invalid("must be a string");
                 *field = *n.value<std::string>();
@@ -126,7 +132,7 @@ KeySet& KeySet::String(std::string name, std::string* field, Vars env) {
 }
 
 KeySet& KeySet::OptString(std::string name, std::optional<std::string>* field, Vars env) {
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kString, std::move(env),
               [field](const toml::node& n) {
                 if (!n.is_string()) return Invalid("must be a string");
                 *field = *n.value<std::string>();
@@ -149,7 +155,7 @@ KeySet& KeySet::Int(std::string name, int* field, Range<std::int64_t> range, Var
     *field = static_cast<int>(v);
     return Status();
   };
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kInt, std::move(env),
               [set](const toml::node& n) {
                 if (!n.is_integer()) return Invalid("must be an integer");
                 return set(*n.value<std::int64_t>());
@@ -168,7 +174,7 @@ KeySet& KeySet::Int64(std::string name, std::int64_t* field, Range<std::int64_t>
     *field = v;
     return Status();
   };
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kInt, std::move(env),
               [set](const toml::node& n) {
                 if (!n.is_integer()) return Invalid("must be an integer");
                 return set(*n.value<std::int64_t>());
@@ -187,7 +193,7 @@ KeySet& KeySet::Double(std::string name, double* field, Range<double> range, Var
     *field = v;
     return Status();
   };
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kDouble, std::move(env),
               [set](const toml::node& n) {
                 if (!n.is_number()) return Invalid("must be a number");
                 return set(*n.value<double>());
@@ -200,7 +206,7 @@ KeySet& KeySet::Double(std::string name, double* field, Range<double> range, Var
 }
 
 KeySet& KeySet::Bool(std::string name, bool* field, Vars env) {
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kBool, std::move(env),
               [field](const toml::node& n) {
                 if (!n.is_boolean()) return Invalid("must be true or false");
                 *field = *n.value<bool>();
@@ -216,7 +222,7 @@ KeySet& KeySet::Bool(std::string name, bool* field, Vars env) {
 }
 
 KeySet& KeySet::List(std::string name, std::vector<std::string>* field, Vars env) {
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kList, std::move(env),
               [field](const toml::node& n) { return StringArray(n, field); },
               [field](std::string_view t) {
                 *field = SplitList(t);
@@ -227,7 +233,7 @@ KeySet& KeySet::List(std::string name, std::vector<std::string>* field, Vars env
 
 KeySet& KeySet::OptList(std::string name, std::optional<std::vector<std::string>>* field,
                         Vars env) {
-  return Add({std::move(name), std::move(env),
+  return Add({std::move(name), Type::kList, std::move(env),
               [field](const toml::node& n) {
                 std::vector<std::string> v;
                 if (Status s = StringArray(n, &v); !s.ok()) return s;

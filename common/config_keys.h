@@ -80,12 +80,23 @@ class KeySet {
 
   bool Has(const std::string& name) const;
 
+  // What each key is, so tests can check every key without a copy of the
+  // list (for example, that every integer key refuses an out-of-range value).
+  enum class Type { kString, kInt, kDouble, kBool, kList };
+  struct Info {
+    std::string name;
+    Type type;
+    Vars env;
+  };
+  std::vector<Info> Describe() const;
+
  private:
   static Range<std::int64_t> IntRange() {
     return {std::numeric_limits<int>::min(), std::numeric_limits<int>::max()};
   }
   struct Key {
     std::string name;
+    Type type;
     Vars env;
     std::function<Status(const toml::node&)> from_toml;
     std::function<Status(std::string_view)> from_text;

@@ -136,3 +136,16 @@ TEST_CASE("event patterns match topics exactly or by prefix") {
   CHECK_FALSE(TopicMatches({"run.failed", "alert.*"}, "run.completed"));
   CHECK_FALSE(TopicMatches({}, "run.failed"));
 }
+
+TEST_CASE("the notifier's integers are range-checked like every other key (issue 10)") {
+  // The notifier's own reader once cast 2^32 + 3 attempts to 3.
+  for (const char* key : {"max_attempts", "queue_limit"}) {
+    CAPTURE(key);
+    auto c = Load(std::string("[notifier]\n") + key + " = 4294967299\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find(std::string("notifier.") + key) != std::string::npos);
+  }
+  auto env = Load("", {{"DAYBREAK_NOTIFIER_QUEUE_LIMIT", "1"}});
+  REQUIRE_FALSE(env.ok());
+  CHECK(env.status().message().find("DAYBREAK_NOTIFIER_QUEUE_LIMIT") != std::string::npos);
+}
