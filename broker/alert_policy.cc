@@ -6,7 +6,7 @@ namespace broker {
 
 namespace {
 
-schemas::AlertEvent Alert(const std::string& kind, std::uint32_t team, const std::string& run_id,
+schemas::AlertEvent Alert(std::string_view kind, std::uint32_t team, const std::string& run_id,
                           std::uint32_t count, std::string message, std::int64_t now_ms) {
   schemas::AlertEvent a;
   a.kind = kind;
@@ -29,7 +29,7 @@ std::vector<schemas::AlertEvent> AlertPolicy::OnRunEnded(std::uint32_t team,
   const std::string who = common::TeamLabel(team);
   if (succeeded) {
     if (status.alerted || status.silence_alerted) {
-      alerts.push_back(Alert("recovered", team, run_id, status.consecutive_failures,
+      alerts.push_back(Alert(schemas::alert::kRecovered, team, run_id, status.consecutive_failures,
                              who + " succeeded again" +
                                  (status.consecutive_failures > 0
                                       ? " after " + std::to_string(status.consecutive_failures) +
@@ -46,7 +46,7 @@ std::vector<schemas::AlertEvent> AlertPolicy::OnRunEnded(std::uint32_t team,
   ++status.consecutive_failures;
   if (status.consecutive_failures >= failure_threshold_ && !status.alerted) {
     status.alerted = true;
-    alerts.push_back(Alert("consecutive_failures", team, run_id, status.consecutive_failures,
+    alerts.push_back(Alert(schemas::alert::kConsecutiveFailures, team, run_id, status.consecutive_failures,
                            who + " has failed " + std::to_string(status.consecutive_failures) +
                                " runs in a row; last error: " + error,
                            now_ms));
@@ -62,7 +62,7 @@ std::optional<schemas::AlertEvent> AlertPolicy::CheckSilence(std::uint32_t team,
   if (now_ms - since_ms < no_success_after_.count()) return std::nullopt;
   status.silence_alerted = true;
   const auto hours = std::chrono::duration_cast<std::chrono::hours>(no_success_after_).count();
-  return Alert("no_success", team, "", status.consecutive_failures,
+  return Alert(schemas::alert::kNoSuccess, team, "", status.consecutive_failures,
                common::TeamLabel(team) + " has had no successful run for over " +
                    std::to_string(hours) + " h",
                now_ms);

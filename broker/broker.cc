@@ -59,7 +59,7 @@ void Broker::HandleBusFrame() {
     return;
   }
   const std::string topic = parts[0].to_string();
-  if (topic == schemas::kTopicDue) {
+  if (topic == schemas::topic::kDue) {
     auto due = schemas::DecodeDueEvent(parts[1].to_string_view());
     if (!due.ok()) {
       ++counters_.bad_frames;
@@ -76,10 +76,10 @@ void Broker::HandleBusFrame() {
       spdlog::warn("due event {} refused: {}", due.value().key, ack.error);
     }
     // After the run is written, like everything the broker announces.
-    manager_.Announce(std::string(schemas::kTopicDueAck), schemas::Encode(ack));
-  } else if (topic.starts_with(schemas::kTopicRunPrefix) ||
-             topic.starts_with(schemas::kTopicAlertPrefix) ||
-             topic == schemas::kTopicScheduleChanged || topic == schemas::kTopicDueAck) {
+    manager_.Announce(schemas::topic::kDueAck, schemas::Encode(ack));
+  } else if (topic.starts_with(schemas::topic::kRunPrefix) ||
+             topic.starts_with(schemas::topic::kAlertPrefix) ||
+             topic == schemas::topic::kScheduleChanged || topic == schemas::topic::kDueAck) {
     // Only the broker speaks on these topics; a forged one is not passed on.
     ++counters_.bad_frames;
     spdlog::warn("dropped a published \"{}\" frame: only the broker publishes it", topic);

@@ -29,7 +29,7 @@ std::uint32_t Limit(std::uint32_t requested) {
 
 }  // namespace
 
-ControlHandler::ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams,
+ControlHandler::ControlHandler(RunManager& manager, Store& store, TeamRegistry& teams,
                                int max_backfill_days)
     : manager_(manager), store_(store), teams_(teams), max_backfill_days_(max_backfill_days) {}
 
@@ -48,15 +48,15 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
   ControlReply reply;
   reply.ok = true;
   const std::string& op = request.op;
-  if (op == "ping") {
+  if (op == schemas::op::kPing) {
     reply.last_seq = manager_.last_seq();
-  } else if (op == "trigger") {
+  } else if (op == schemas::op::kTrigger) {
     if (!request.key.empty()) {
       if (auto s = schemas::ValidateRunKey(request.key); !s.ok()) return Error(s);
     }
     schemas::DueEvent due;
     due.team = request.team;
-    due.kind = "manual";
+    due.kind = std::string(schemas::kind::kManual);
     due.key = request.key;
     due.pdate = request.pdate;
     due.requested_by = request.requested_by;
@@ -64,45 +64,46 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     if (!admission.status.ok()) return Error(admission.status);
     reply.run = admission.run;
     reply.duplicate = admission.duplicate;
-  } else if (op == "runs.list") {
+  } else if (op == schemas::op::kRunsList) {
     std::optional<std::uint32_t> team;
     if (!request.all_teams) team = request.team;
     auto runs = store_.ListRuns(team, Limit(request.limit));
     if (!runs.ok()) return Error(runs.status());
     reply.runs = std::move(runs).value();
-  } else if (op == "run.get") {
+  } else if (op == schemas::op::kRunGet) {
     auto run = store_.GetRun(request.run_id);
     if (!run.ok()) return Error(run.status());
     reply.run = run.value();
-  } else if (op == "teams.list") {
+  } else if (op == schemas::op::kTeamsList) {
     reply.teams = teams_.ResolvedAll();
     reply.last_seq = manager_.last_seq();
-  } else if (op == "team.put") {
+  } else if (op == schemas::op::kTeamPut) {
     if (auto s = common::ValidateTeamId(request.team_record.id, true); !s.ok()) return Error(s);
     if (auto s = manager_.PutTeam(request.team_record); !s.ok()) return Error(s);
     reply.teams = {teams_.Resolved(*teams_.Find(request.team_record.id))};
-  } else if (op == "team.remove") {
+  } else if (op == schemas::op::kTeamRemove) {
     if (auto s = manager_.RemoveTeam(request.team); !s.ok()) return Error(s);
-  } else if (op == "events.since") {
+  } else if (op == schemas::op::kEventsSince) {
     auto events = store_.EventsAfter(request.since_seq, Limit(request.limit));
     if (!events.ok()) return Error(events.status());
     reply.events = std::move(events).value();
     reply.last_seq = manager_.last_seq();
-  } else if (op == "backfill") {
+  } else if (op == schemas::op::kBackfill) {
     auto runs = manager_.Backfill(request.team, request.from_date, request.to_date,
                                   max_backfill_days_, request.requested_by);
     if (!runs.ok()) return Error(runs.status());
     for (const Admission& a : runs.value()) reply.runs.push_back(a.run);
-  } else if (op == "stats") {
-    const Counters& c = manager_.counters();
+  } else if (op == schemas::op::kStats) {
+    const Counters c = manager_.counters();
     reply.stats = {{"active_runs", static_cast<std::int64_t>(manager_.active_runs())},
                    {"runners", static_cast<std::int64_t>(manager_.runner_count())},
                    {"stale_results", static_cast<std::int64_t>(c.stale_results)},
                    {"duplicates", static_cast<std::int64_t>(c.duplicates)},
                    {"store_errors", static_cast<std::int64_t>(c.store_errors)},
+                   {"refused_hellos", static_cast<std::int64_t>(c.refused_hellos)},
                    {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
     for (const auto& source : stats_sources_) source(reply.stats);
-  } else if (op == "cancel") {
+  } else if (op == schemas::op::kCancel) {
     auto run = manager_.Cancel(request.run_id);
     if (!run.ok()) return Error(run.status());
     reply.run = run.value();

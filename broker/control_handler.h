@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "broker/run_manager.h"
-#include "broker/run_store.h"
+#include "broker/store.h"
 #include "broker/team_registry.h"
 
 namespace broker {
@@ -20,7 +20,7 @@ inline constexpr std::uint32_t kMaxListLimit = 10'000;
 class ControlHandler {
  public:
   // All three must outlive the handler.
-  ControlHandler(RunManager& manager, RunStore& store, TeamRegistry& teams,
+  ControlHandler(RunManager& manager, Store& store, TeamRegistry& teams,
                  int max_backfill_days = 366);
 
   // Decodes a request and returns the encoded reply; a bad request gets a
@@ -36,7 +36,7 @@ class ControlHandler {
   schemas::ControlReply Answer(const schemas::ControlRequest& request);
 
   RunManager& manager_;
-  RunStore& store_;
+  Store& store_;
   TeamRegistry& teams_;
   std::vector<StatsSource> stats_sources_;
   int max_backfill_days_;

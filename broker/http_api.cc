@@ -84,21 +84,21 @@ void HttpApi::Routes() {
   });
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     schemas::ControlRequest ping;
-    ping.op = "ping";
+    ping.op = std::string(schemas::op::kPing);
     auto reply = Ask(ping);
     if (!reply.ok()) return SendJson(res, {{"ok", false}, {"error", reply.status().message()}}, 503);
     SendJson(res, {{"ok", true}, {"last_seq", reply.value().last_seq}});
   });
   server_->Get("/api/stats", [this](const httplib::Request&, httplib::Response& res) {
     schemas::ControlRequest stats;
-    stats.op = "stats";
+    stats.op = std::string(schemas::op::kStats);
     auto reply = Ask(stats);
     if (!reply.ok()) return SendError(res, reply.status());
     SendJson(res, reply.value().stats);
   });
   server_->Get("/api/teams", [this](const httplib::Request&, httplib::Response& res) {
     schemas::ControlRequest list;
-    list.op = "teams.list";
+    list.op = std::string(schemas::op::kTeamsList);
     auto reply = Ask(list);
     if (!reply.ok()) return SendError(res, reply.status());
     nlohmann::json out = nlohmann::json::array();
@@ -107,7 +107,7 @@ void HttpApi::Routes() {
   });
   server_->Get("/api/runs", [this](const httplib::Request& req, httplib::Response& res) {
     schemas::ControlRequest list;
-    list.op = "runs.list";
+    list.op = std::string(schemas::op::kRunsList);
     list.limit = ParamU32(req, "limit", 100);
     if (req.has_param("team")) {
       list.all_teams = false;
@@ -121,7 +121,7 @@ void HttpApi::Routes() {
   });
   server_->Get(R"(/api/runs/([A-Za-z0-9_.:-]+))", [this](const httplib::Request& req, httplib::Response& res) {
     schemas::ControlRequest get;
-    get.op = "run.get";
+    get.op = std::string(schemas::op::kRunGet);
     get.run_id = req.matches[1];
     auto reply = Ask(get);
     if (!reply.ok()) return SendError(res, reply.status());
@@ -129,7 +129,7 @@ void HttpApi::Routes() {
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     schemas::ControlRequest stats;
-    stats.op = "stats";
+    stats.op = std::string(schemas::op::kStats);
     auto reply = Ask(stats);
     prometheus::Registry registry;
     auto& up = prometheus::BuildGauge().Name("daybreak_broker_up")
@@ -143,13 +143,13 @@ void HttpApi::Routes() {
         gauges.Add({{"figure", name}}).Set(static_cast<double>(value));
       }
       schemas::ControlRequest runs;
-      runs.op = "runs.list";
+      runs.op = std::string(schemas::op::kRunsList);
       runs.limit = 1000;
       if (auto recent = Ask(runs); recent.ok()) {
         auto& by_state = prometheus::BuildGauge().Name("daybreak_recent_runs")
                              .Help("The last 1000 runs by state").Register(registry);
         std::map<std::string, int> counts;
-        for (const auto& r : recent.value().runs) ++counts[r.state];
+        for (const auto& r : recent.value().runs) ++counts[std::string(schemas::Name(r.state))];
         for (const auto& [state, n] : counts) by_state.Add({{"state", state}}).Set(n);
       }
     }

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "broker/broker.h"
+#include "broker/rocks_store.h"
 #include "broker/http_api.h"
 #include "common/logging.h"
 #include "common/process.h"
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     }
     const auto& stop = common::InstallStopSignals();
     std::filesystem::create_directories(c.state_dir);
-    auto store = broker::RunStore::Open(c.state_dir, c.sync_writes);
+    auto store = broker::RocksStore::Open(c.state_dir, c.sync_writes);
     if (!store.ok()) {
       spdlog::critical("cannot open the run store: {}", store.status().ToString());
       return 1;

@@ -15,13 +15,10 @@ using common::Code;
 using common::Result;
 using common::Status;
 using schemas::RunRecord;
+using schemas::RunState;
+namespace kind = schemas::kind;
 
 namespace {
-
-bool HoldsTeamLock(const std::string& state) {
-  return state == "accepted" || state == "dispatched" || state == "running" ||
-         state == "retry_wait";
-}
 
 std::string Describe(const RunRecord& run) {
   return run.run_id + " (" + common::TeamLabel(run.team) + ", " + run.key + ")";
@@ -29,20 +26,32 @@ std::string Describe(const RunRecord& run) {
 
 }  // namespace
 
-RunManager::RunManager(RunStore& store, TeamRegistry& teams, const common::Clock& clock,
+RunManager::RunManager(Store& store, TeamRegistry& teams, const common::Clock& clock,
                        Settings settings)
-    : store_(store), teams_(teams), clock_(clock), settings_(settings),
-      jitter_(settings.jitter_seed),
+    : teams_(teams), clock_(clock), settings_(settings), store_(store), journal_(store, clock),
+      protocol_(*this, runners_, journal_, clock, settings.heartbeat, settings.heartbeat_liveness),
+      dependencies_(teams, journal_), backoff_(settings.jitter_seed),
       alerts_(settings.failure_alert_threshold, settings.no_success_alert) {}
 
 std::int64_t RunManager::WallMs() const { return common::ToUnixMs(clock_.WallNow()); }
 
+Counters RunManager::counters() const {
+  Counters c;
+  c.stale_results = protocol_.counters().stale_results;
+  c.refused_hellos = protocol_.counters().refused_hellos;
+  c.duplicates = duplicates_;
+  c.store_errors = failure().ok() ? 0 : 1;
+  return c;
+}
+
 Status RunManager::Load() {
+  if (Status s = journal_.Load(); !s.ok()) return s;
   auto teams = store_.LoadTeams();
   if (!teams.ok()) return teams.status();
   teams_.Load(teams.value());
-  next_seq_ = store_.LastSeq() + 1;
-  next_run_number_ = store_.LastRunNumber() + 1;
+  auto last_run = store_.LastRunNumber();
+  if (!last_run.ok()) return last_run.status();
+  next_run_number_ = last_run.value() + 1;
   if (teams_.Find(common::kGeneralTeam) == nullptr) {
     schemas::TeamRecord general;
     general.id = common::kGeneralTeam;
@@ -55,146 +64,124 @@ Status RunManager::Load() {
 
   auto runs = store_.LoadActiveRuns();
   if (!runs.ok()) return runs.status();
-  // A runner that held a run when we stopped gets a few heartbeats to
-  // say so; after that the attempt counts as lost.
-  const auto claim_deadline = clock_.Now() + settings_.heartbeat * (settings_.heartbeat_liveness + 1);
   for (RunRecord& run : runs.value()) {
     const std::string id = run.run_id;
-    if (run.state == "queued") {
-      team_queue_[run.team].push_back(id);
-    } else if (HoldsTeamLock(run.state)) {
-      if (team_lock_.count(run.team) != 0) {
-        spdlog::error("run {} holds the lock of {} already held by {}; queueing it", id,
-                      common::TeamLabel(run.team), team_lock_[run.team]);
-        team_queue_[run.team].push_back(id);
-      } else {
-        team_lock_[run.team] = id;
-        if (run.state == "accepted") ready_.push_back(id);
-        if (run.state == "retry_wait") retry_at_.emplace(run.next_attempt_unix_ms, id);
-        if (run.state == "dispatched" || run.state == "running") unclaimed_[id] = claim_deadline;
-      }
+    const auto holder = queue_.Holder(run.team);
+    if (run.state == RunState::kQueued) {
+      queue_.Enqueue(run.team, id);
+    } else if (holder) {
+      spdlog::error("run {} holds the lock of {} already held by {}; queueing it", id,
+                    common::TeamLabel(run.team), *holder);
+      queue_.Enqueue(run.team, id);
+    } else {
+      queue_.Lock(run.team, id);
+      if (run.state == RunState::kAccepted) queue_.MarkReady(id);
+      if (run.state == RunState::kRetryWait) retry_at_.emplace(run.next_attempt_unix_ms, id);
+      // A runner that held it when we stopped gets a few heartbeats to say so.
+      if (schemas::IsOut(run.state)) protocol_.ExpectClaim(id, run.attempt);
     }
     active_[id] = std::move(run);
   }
   // A run's end and the promotion of its team's next queued run are two
   // commits; a crash between them leaves a queue that nothing holds.
-  for (auto& [team, queue] : team_queue_) {
-    if (queue.empty() || team_lock_.count(team) != 0) continue;
-    RunRecord next = active_[queue.front()];
-    next.state = "accepted";
-    Commit(next, "accepted");
-    team_lock_[team] = next.run_id;
-    ready_.push_back(next.run_id);
-    queue.pop_front();
+  for (std::uint32_t team : queue_.OrphanQueues()) {
+    auto next = queue_.PromoteNext(team, [&](const std::string& id) { return active_.count(id) != 0; });
+    if (next) Transition(active_[*next], RunState::kAccepted);
   }
   if (Status s = Persist(); !s.ok()) return s;
   loaded_at_ms_ = WallMs();
   // Housekeeping waits a minute: first serve what the restart owes.
   next_prune_ = next_silence_check_ = clock_.Now() + std::chrono::minutes(1);
   spdlog::info("loaded {} teams, {} unfinished runs, event seq {}", teams.value().size(),
-               active_.size(), next_seq_ - 1);
+               active_.size(), journal_.last_seq());
   return Status();
 }
 
-schemas::LoggedEvent RunManager::MakeEvent(const std::string& topic, std::string payload) {
-  schemas::LoggedEvent e;
-  e.seq = next_seq_++;
-  e.topic = topic;
-  e.payload.assign(payload.begin(), payload.end());
-  e.at_unix_ms = WallMs();
-  return e;
-}
-
-void RunManager::Publish(const std::string& topic, const std::string& payload) {
-  outbox_.push_back({Outgoing::To::kBus, topic, payload});
-}
-
-void RunManager::SendToRunner(const std::string& runner_id, const schemas::BrokerMessage& m) {
-  outbox_.push_back({Outgoing::To::kRunner, runner_id, schemas::Encode(m)});
-}
-
-void RunManager::Commit(RunRecord next, const std::string& event, Extras extras) {
-  Change change;
-  schemas::RunEvent run_event;
-  run_event.event = event;
-  run_event.at_unix_ms = WallMs();
-  run_event.run = next;
-  run_event.seq = next_seq_;
-  change.events.push_back(MakeEvent(schemas::RunTopic(event), schemas::Encode(run_event)));
-  for (schemas::AlertEvent& alert : extras.alerts) {
-    alert.seq = next_seq_;
-    change.events.push_back(MakeEvent(schemas::AlertTopic(alert.kind), schemas::Encode(alert)));
-  }
-  change.run = next;
-  change.new_run = extras.new_run;
-  change.team_status = extras.team_status;
-  CommitChange(std::move(change));
-  if (IsTerminalState(next.state)) {
-    active_.erase(next.run_id);
+RunRecord RunManager::Transition(RunRecord run, RunState to, Extras extras) {
+  const RunState from = run.state;
+  run.state = to;
+  if (schemas::IsTerminal(to)) run.finished_unix_ms = WallMs();
+  journal_.RecordRun(run, schemas::EventFor(to), std::move(extras));
+  spdlog::info("run {} {}{}", Describe(run), schemas::EventFor(to), run.error.empty() ? "" : ": " + run.error);
+  const std::string id = run.run_id;
+  const std::uint32_t team = run.team;
+  if (!schemas::IsTerminal(to)) {
+    active_[id] = run;
   } else {
-    active_[next.run_id] = next;
+    active_.erase(id);
   }
-  spdlog::info("run {} {}{}", Describe(next), event,
-               next.error.empty() ? "" : ": " + next.error);
-}
-
-void RunManager::CommitChange(Change change) {
-  store_.Stage(change);
-  if (change.run) {
-    staged_runs_[change.run->run_id] = *change.run;
-    if (change.new_run) staged_keys_[change.run->key] = change.run->run_id;
+  switch (to) {
+    case RunState::kAccepted:
+      queue_.Lock(team, id);
+      queue_.MarkReady(id);
+      return run;
+    case RunState::kQueued:
+      queue_.Enqueue(team, id);
+      return run;
+    case RunState::kRetryWait:
+      retry_at_.emplace(run.next_attempt_unix_ms, id);
+      return run;
+    case RunState::kDispatched:
+    case RunState::kRunning:
+      return run;
+    case RunState::kSucceeded:
+    case RunState::kFailed:
+    case RunState::kMissed:
+    case RunState::kSkipped:
+    case RunState::kCancelled:
+      break;
   }
-  if (change.team_status) team_status_[change.team_status->first] = change.team_status->second;
-  for (const schemas::LoggedEvent& e : change.events) {
-    Publish(e.topic, std::string(e.payload.begin(), e.payload.end()));
+  if (from == RunState::kQueued) queue_.Dequeue(team, id);
+  if (from == RunState::kAccepted) queue_.RemoveReady(id);
+  if (from == RunState::kRetryWait) {
+    for (auto r = retry_at_.begin(); r != retry_at_.end(); ++r) {
+      if (r->second == id) {
+        retry_at_.erase(r);
+        break;
+      }
+    }
   }
-}
-
-Status RunManager::Persist() {
-  if (!failure_.ok()) return failure_;
-  if (Status s = store_.Flush(); !s.ok()) {
-    ++counters_.store_errors;
-    failure_ = s;
-    spdlog::critical("could not write run state: {}; stopping", s.ToString());
-    return s;
+  auto next = queue_.Release(team, id, [&](const std::string& next_id) { return active_.count(next_id) != 0; });
+  if (next) Transition(active_[*next], RunState::kAccepted);
+  if (to == RunState::kSucceeded) {
+    for (const schemas::DueEvent& due : dependencies_.DueAfter(run)) {
+      Admission a = Admit(due);
+      if (!a.status.ok()) {
+        spdlog::error("could not start {} after run {}: {}", common::TeamLabel(due.team), id,
+                      a.status.message());
+      }
+    }
   }
-  staged_runs_.clear();
-  staged_keys_.clear();
-  return Status();
+  return run;
 }
 
 Result<RunRecord> RunManager::FindRun(const std::string& run_id) {
   if (auto it = active_.find(run_id); it != active_.end()) return it->second;
-  if (auto it = staged_runs_.find(run_id); it != staged_runs_.end()) return it->second;
-  return store_.GetRun(run_id);
+  return journal_.GetRun(run_id);
 }
 
-void RunManager::CheckSilentTeams() {
-  const std::int64_t now_ms = WallMs();
-  // Walks the teams in place: copying 100,000 resolved records every minute
-  // would double the broker's memory for a moment.
-  teams_.ForEach([&](const schemas::TeamRecord& team) {
-    if (team.paused) return;
-    auto known = team_status_.find(team.id);
-    schemas::TeamStatus status = known == team_status_.end() ? schemas::TeamStatus() : known->second;
-    // A team with no tally yet (no run ended since it was added, or since
-    // this broker version) counts from when this broker loaded, not from
-    // its creation: an upgrade must not page everyone at once.
-    const std::int64_t since =
-        std::max({status.last_success_unix_ms, team.schedule_since_unix_ms,
-                  known == team_status_.end() ? loaded_at_ms_ : std::int64_t{0}});
-    auto alert = alerts_.CheckSilence(team.id, since, now_ms, status);
-    if (!alert) return;
-    Change change;
-    change.team_status = {{team.id, status}};
-    alert->seq = next_seq_;
-    change.events.push_back(MakeEvent(schemas::AlertTopic(alert->kind), schemas::Encode(*alert)));
-    CommitChange(std::move(change));
-    spdlog::warn("{}", alert->message);
-  });
+const RunRecord* RunManager::FindActive(const std::string& run_id) const {
+  auto it = active_.find(run_id);
+  return it == active_.end() ? nullptr : &it->second;
 }
 
-std::string RunManager::NextRunId() { return RunStore::RunIdFor(next_run_number_++); }
+RunState RunManager::AdmittedState(const schemas::DueEvent& due, const schemas::TeamRecord& team,
+                                   std::int64_t now_ms, RunRecord& run) const {
+  const std::int64_t late_ms = now_ms - due.fire_unix_ms;
+  const auto holder = queue_.Holder(run.team);
+  if (due.kind == kind::kScheduled && late_ms > settings_.misfire_grace.count()) {
+    run.error = "fire time missed by " + std::to_string(late_ms / 1000) + " s (grace " +
+                std::to_string(settings_.misfire_grace.count() / 1000) + " s)";
+    return RunState::kMissed;
+  }
+  // Backfills and chained runs were asked for explicitly: they wait.
+  if (holder && team.overlap == schemas::overlap::kSkip && due.kind != kind::kBackfill &&
+      due.kind != kind::kChained) {
+    run.error = common::TeamLabel(run.team) + " is busy with run " + *holder;
+    return RunState::kSkipped;
+  }
+  return queue_.Busy(run.team) ? RunState::kQueued : RunState::kAccepted;
+}
 
 Admission RunManager::Admit(const schemas::DueEvent& due) {
   Admission result;
@@ -204,16 +191,14 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
     return result;
   }
   if (!due.key.empty()) {
-    auto staged = staged_keys_.find(due.key);
-    auto existing = staged != staged_keys_.end() ? Result<std::string>(staged->second)
-                                                 : store_.FindRunIdByKey(due.key);
+    auto existing = journal_.FindRunIdByKey(due.key);
     if (existing.ok()) {
       auto run = FindRun(existing.value());
       if (!run.ok()) {
         result.status = run.status();
         return result;
       }
-      ++counters_.duplicates;
+      ++duplicates_;
       result.run = run.value();
       result.duplicate = true;
       return result;
@@ -226,11 +211,11 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
   const schemas::TeamRecord resolved = teams_.Resolved(*team);
   const std::int64_t now_ms = WallMs();
   RunRecord run;
-  run.run_id = NextRunId();
+  run.run_id = RunIdFor(next_run_number_++);
   run.key = due.key.empty() ? "manual:" + run.run_id : due.key;
   run.team = due.team;
   run.kind = due.kind;
-  run.fire_unix_ms = due.kind == "manual" ? now_ms : due.fire_unix_ms;
+  run.fire_unix_ms = due.kind == kind::kManual ? now_ms : due.fire_unix_ms;
   run.local_date = due.local_date.empty()
                        ? common::FormatDate(teams_.LocalDate(resolved, clock_.WallNow()))
                        : due.local_date;
@@ -239,37 +224,10 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
   run.accepted_unix_ms = now_ms;
   run.max_attempts = resolved.max_attempts;
   run.requested_by = due.requested_by;
-
+  const RunState state = AdmittedState(due, resolved, now_ms, run);
   Extras extras;
   extras.new_run = true;
-  std::string event = "accepted";
-  const std::int64_t late_ms = now_ms - due.fire_unix_ms;
-  auto lock = team_lock_.find(run.team);
-  if (due.kind == "scheduled" && late_ms > settings_.misfire_grace.count()) {
-    run.state = "missed";
-    run.error = "fire time missed by " + std::to_string(late_ms / 1000) + " s (grace " +
-                std::to_string(settings_.misfire_grace.count() / 1000) + " s)";
-    run.finished_unix_ms = now_ms;
-    event = "missed";
-  } else if (lock != team_lock_.end() && resolved.overlap == "skip" && due.kind != "backfill" &&
-             due.kind != "chained") {
-    run.state = "skipped";
-    run.error = common::TeamLabel(run.team) + " is busy with run " + lock->second;
-    run.finished_unix_ms = now_ms;
-    event = "skipped";
-  } else if (lock != team_lock_.end() || !team_queue_[run.team].empty()) {
-    run.state = "queued";
-    event = "queued";
-  } else {
-    run.state = "accepted";
-  }
-  Commit(run, event, std::move(extras));
-  if (run.state == "queued") team_queue_[run.team].push_back(run.run_id);
-  if (run.state == "accepted") {
-    team_lock_[run.team] = run.run_id;
-    ready_.push_back(run.run_id);
-  }
-  result.run = run;
+  result.run = Transition(run, state, std::move(extras));
   Dispatch();
   return result;
 }
@@ -297,7 +255,7 @@ Result<std::vector<Admission>> RunManager::Backfill(std::uint32_t team_id, const
   for (auto day = first.value(); day <= last.value(); day += date::days(1)) {
     const common::Fire fire = common::FireOn(schedule, day);
     schemas::DueEvent due;
-    due.kind = "backfill";
+    due.kind = std::string(kind::kBackfill);
     due.team = team_id;
     due.key = common::ScheduledRunKey(team_id, day, schedule.time);
     due.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(fire.at.time_since_epoch()).count();
@@ -314,57 +272,123 @@ Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
   if (it == active_.end()) {
     auto stored = FindRun(run_id);
     if (!stored.ok()) return stored.status();
-    return Status::Error(Code::kRejected,
-                         "run " + run_id + " already ended (" + stored.value().state + ")");
+    return Status::Error(Code::kRejected, "run " + run_id + " already ended (" +
+                                              std::string(schemas::Name(stored.value().state)) + ")");
   }
   RunRecord run = it->second;
-  if (run.state == "dispatched" || run.state == "running") {
+  if (schemas::IsOut(run.state)) {
     // The runner stops the pipeline; its result then ends the run.
     run.cancel_requested = true;
     Change change;
     change.run = run;
-    CommitChange(std::move(change));
+    journal_.RecordChange(std::move(change));
     active_[run_id] = run;
     schemas::BrokerMessage m;
-    m.type = "cancel";
+    m.type = std::string(schemas::broker_msg::kCancel);
     m.run_id = run_id;
     m.attempt = run.attempt;
-    if (!run.runner_id.empty()) SendToRunner(run.runner_id, m);
+    if (!run.runner_id.empty()) journal_.SendToRunner(run.runner_id, m);
     return run;
   }
-  const std::string before = run.state;
-  run.state = "cancelled";
   run.error = "cancelled by request";
-  run.finished_unix_ms = WallMs();
-  Commit(run, "cancelled");
-  if (before == "queued") {
-    auto& q = team_queue_[run.team];
-    q.erase(std::remove(q.begin(), q.end(), run_id), q.end());
-  } else {
-    ready_.erase(std::remove(ready_.begin(), ready_.end(), run_id), ready_.end());
-    for (auto r = retry_at_.begin(); r != retry_at_.end(); ++r) {
-      if (r->second == run_id) {
-        retry_at_.erase(r);
-        break;
-      }
-    }
-    ReleaseTeam(run.team, run_id);
-  }
+  RunRecord cancelled = Transition(run, RunState::kCancelled);
   Dispatch();  // the team may have a queued run waiting
-  return run;
+  return cancelled;
 }
+
+void RunManager::Dispatch() {
+  while (queue_.HasReady()) {
+    RunnerTable::Runner* runner = runners_.PickFree();
+    if (runner == nullptr) return;
+    const std::string run_id = *queue_.PopReady();
+    auto it = active_.find(run_id);
+    if (it == active_.end()) continue;
+    RunRecord run = it->second;
+    run.attempt += 1;
+    run.runner_id = runner->id;
+    run.next_attempt_unix_ms = 0;
+    run.error.clear();  // the previous attempt's outcome is in its event
+    run.exit_code = -1;
+    Transition(run, RunState::kDispatched);
+    runner->runs.insert(run_id);
+    schemas::BrokerMessage m;
+    m.type = std::string(schemas::broker_msg::kDispatch);
+    m.run_id = run_id;
+    m.attempt = run.attempt;
+    m.team = run.team;
+    m.pdate = run.pdate;
+    m.key = run.key;
+    if (const schemas::TeamRecord* team = teams_.Find(run.team)) {
+      m.command = team->command;
+      m.timeout_s = team->timeout_s;
+    }
+    journal_.SendToRunner(runner->id, m);
+  }
+}
+
+void RunManager::AttemptStarted(const std::string& run_id, const std::string& runner_id,
+                                const std::string& log_path) {
+  RunRecord run = active_.at(run_id);
+  run.runner_id = runner_id;
+  run.started_unix_ms = WallMs();
+  run.log_path = log_path;
+  Transition(run, RunState::kRunning);
+}
+
+void RunManager::AttemptClaimed(const std::string& run_id, const std::string& runner_id) {
+  if (auto it = active_.find(run_id); it != active_.end()) it->second.runner_id = runner_id;
+}
+
+void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcome,
+                              const schemas::RunnerMessage* result, const std::string& error) {
+  auto it = active_.find(run_id);
+  if (it == active_.end()) return;
+  RunRecord run = it->second;
+  if (result != nullptr) {
+    run.exit_code = result->exit_code;
+    run.total_loans = result->total_loans;
+    run.exceptions_count = result->exceptions_count;
+    run.metrics = result->metrics;
+    if (!result->log_path.empty()) run.log_path = result->log_path;
+  }
+  run.error = error;
+  const RetryPolicy policy = settings_.retry.For(teams_.Find(run.team));
+  RunState next;
+  if (outcome == schemas::outcome::kSucceeded) {
+    next = RunState::kSucceeded;
+    run.error.clear();
+  } else if (run.cancel_requested) {
+    next = RunState::kCancelled;
+    run.error = "cancelled by request";
+  } else if (policy.Retries(outcome) && run.attempt < run.max_attempts) {
+    next = RunState::kRetryWait;
+    run.next_attempt_unix_ms = WallMs() + backoff_.Delay(policy, run.attempt).count();
+  } else {
+    next = RunState::kFailed;
+  }
+  Extras extras;
+  if (next == RunState::kSucceeded || next == RunState::kFailed) {
+    schemas::TeamStatus status = team_status_[run.team];
+    extras.alerts = alerts_.OnRunEnded(run.team, run_id, next == RunState::kSucceeded, error,
+                                       WallMs(), status);
+    extras.team_status = {{run.team, status}};
+    team_status_[run.team] = status;
+  }
+  Transition(run, next, std::move(extras));
+}
+
 
 Status RunManager::PutTeam(const schemas::TeamRecord& request) {
   auto prepared = teams_.PreparePut(request, WallMs());
   if (!prepared.ok()) return prepared.status();
   Change change;
   change.team_put = prepared.value();
-  CommitChange(std::move(change));
+  journal_.RecordChange(std::move(change));
   teams_.Put(prepared.value());
   schemas::ScheduleChanged changed;
   changed.team = request.id;
-  changed.change = "put";
-  Publish(std::string(schemas::kTopicScheduleChanged), schemas::Encode(changed));
+  changed.change = std::string(schemas::schedule_change::kPut);
+  journal_.Publish(schemas::topic::kScheduleChanged, schemas::Encode(changed));
   return Status();
 }
 
@@ -377,127 +401,77 @@ Status RunManager::RemoveTeam(std::uint32_t id) {
   }
   Change change;
   change.team_remove = id;
-  CommitChange(std::move(change));
+  journal_.RecordChange(std::move(change));
   teams_.Remove(id);
   schemas::ScheduleChanged changed;
   changed.team = id;
-  changed.change = "remove";
-  Publish(std::string(schemas::kTopicScheduleChanged), schemas::Encode(changed));
+  changed.change = std::string(schemas::schedule_change::kRemove);
+  journal_.Publish(schemas::topic::kScheduleChanged, schemas::Encode(changed));
   return Status();
 }
 
-void RunManager::ReleaseTeam(std::uint32_t team, const std::string& run_id) {
-  auto lock = team_lock_.find(team);
-  if (lock == team_lock_.end() || lock->second != run_id) return;
-  team_lock_.erase(lock);
-  auto& queue = team_queue_[team];
-  while (!queue.empty()) {
-    const std::string next_id = queue.front();
-    queue.pop_front();
-    auto it = active_.find(next_id);
-    if (it == active_.end()) continue;
-    RunRecord next = it->second;
-    next.state = "accepted";
-    Commit(next, "accepted");
-    team_lock_[team] = next_id;
-    ready_.push_back(next_id);
-    return;
-  }
+void RunManager::CheckSilentTeams() {
+  const std::int64_t now_ms = WallMs();
+  // Walks the teams in place: copying 100,000 resolved records every minute
+  // would double the broker's memory for a moment.
+  teams_.ForEach([&](const schemas::TeamRecord& team) {
+    if (team.paused) return;
+    auto known = team_status_.find(team.id);
+    schemas::TeamStatus status = known == team_status_.end() ? schemas::TeamStatus() : known->second;
+    // A team with no tally yet (no run ended since it was added, or since
+    // this broker version) counts from when this broker loaded, not from
+    // its creation: an upgrade must not page everyone at once.
+    const std::int64_t since =
+        std::max({status.last_success_unix_ms, team.schedule_since_unix_ms,
+                  known == team_status_.end() ? loaded_at_ms_ : std::int64_t{0}});
+    auto alert = alerts_.CheckSilence(team.id, since, now_ms, status);
+    if (!alert) return;
+    Change change;
+    change.team_status = {{team.id, status}};
+    team_status_[team.id] = status;
+    alert->seq = journal_.next_seq();
+    change.events.push_back(journal_.MakeEvent(schemas::AlertTopic(alert->kind), schemas::Encode(*alert)));
+    journal_.RecordChange(std::move(change));
+    spdlog::warn("{}", alert->message);
+  });
 }
 
-void RunManager::Dispatch() {
-  while (!ready_.empty()) {
-    RunnerTable::Runner* runner = runners_.PickFree();
-    if (runner == nullptr) return;
-    const std::string run_id = ready_.front();
-    ready_.pop_front();
-    auto it = active_.find(run_id);
-    if (it == active_.end()) continue;
-    RunRecord run = it->second;
-    const schemas::TeamRecord* team = teams_.Find(run.team);
-    run.state = "dispatched";
-    run.attempt += 1;
-    run.runner_id = runner->id;
-    run.next_attempt_unix_ms = 0;
-    run.error.clear();  // the previous attempt's outcome is in its event
-    run.exit_code = -1;
-    Commit(run, "dispatched");
-    runner->runs.insert(run_id);
-    schemas::BrokerMessage m;
-    m.type = "dispatch";
-    m.run_id = run_id;
-    m.attempt = run.attempt;
-    m.team = run.team;
-    m.pdate = run.pdate;
-    m.key = run.key;
-    if (team != nullptr) {
-      m.command = team->command;
-      m.timeout_s = team->timeout_s;
-    }
-    SendToRunner(runner->id, m);
+void RunManager::PruneEventLog(common::Clock::Mono now) {
+  // In slices, so a long backlog never holds up the loop for long.
+  constexpr std::size_t kPruneSlice = 20'000;
+  auto pruned = store_.PruneEventsBefore(WallMs() - settings_.event_retention.count(), kPruneSlice);
+  const bool more = pruned.ok() && pruned.value() == kPruneSlice;
+  next_prune_ = now + (more ? std::chrono::milliseconds(200) : std::chrono::milliseconds(3'600'000));
+  if (!pruned.ok()) {
+    spdlog::error("event log retention: {}", pruned.status().ToString());
+  } else if (pruned.value() > 0) {
+    spdlog::debug("event log retention: removed {} old events", pruned.value());
   }
 }
 
 void RunManager::Tick() {
   const auto now = clock_.Now();
-  const auto cutoff = now - settings_.heartbeat * settings_.heartbeat_liveness;
-  for (const RunnerTable::Runner& dead : runners_.Expire(cutoff)) {
-    spdlog::warn("runner {} silent for {} heartbeats; its {} runs are lost", dead.id,
-                 settings_.heartbeat_liveness, dead.runs.size());
-    LoseRunnerRuns(dead, "runner " + dead.id + " stopped answering");
-  }
-  for (auto it = unclaimed_.begin(); it != unclaimed_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    const std::string run_id = it->first;
-    it = unclaimed_.erase(it);
-    EndAttempt(run_id, "transient", nullptr, "no runner claimed it after the broker restarted");
-  }
+  protocol_.Tick();
   const std::int64_t now_ms = WallMs();
   while (!retry_at_.empty() && retry_at_.begin()->first <= now_ms) {
-    ready_.push_back(retry_at_.begin()->second);
+    queue_.MarkReady(retry_at_.begin()->second);
     retry_at_.erase(retry_at_.begin());
   }
   if (now >= next_silence_check_) {
     next_silence_check_ = now + std::chrono::minutes(1);
     CheckSilentTeams();
   }
-  if (now >= next_prune_ && settings_.event_retention.count() > 0) {
-    // In slices, so a long backlog never holds up the loop for long.
-    constexpr std::size_t kPruneSlice = 20'000;
-    auto pruned = store_.PruneEventsBefore(WallMs() - settings_.event_retention.count(), kPruneSlice);
-    next_prune_ = now + (pruned.ok() && pruned.value() == kPruneSlice ? std::chrono::milliseconds(200)
-                                                                        : std::chrono::milliseconds(3'600'000));
-    if (!pruned.ok()) spdlog::error("event log retention: {}", pruned.status().ToString());
-    else if (pruned.value() > 0) spdlog::debug("event log retention: removed {} old events", pruned.value());
-  }
-  if (now >= next_heartbeat_) {
-    // Heartbeats to every runner keep both sides' liveness checks honest.
-    next_heartbeat_ = now + settings_.heartbeat;
-    schemas::BrokerMessage beat;
-    beat.type = "heartbeat";
-    for (const std::string& id : runners_.Ids()) SendToRunner(id, beat);
-  }
+  if (now >= next_prune_ && settings_.event_retention.count() > 0) PruneEventLog(now);
   Dispatch();
 }
 
 common::Clock::Mono RunManager::NextDeadline() const {
-  auto next = next_heartbeat_;
-  for (const auto& [id, deadline] : unclaimed_) next = std::min(next, deadline);
+  auto next = protocol_.NextDeadline();
   if (!retry_at_.empty()) {
     const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, retry_at_.begin()->first - WallMs()));
     next = std::min(next, clock_.Now() + wait);
   }
   return next;
-}
-
-std::vector<Outgoing> RunManager::TakeOutbox() {
-  if (!Persist().ok()) return {};
-  std::vector<Outgoing> out;
-  out.swap(outbox_);
-  return out;
 }
 
 }  // namespace broker

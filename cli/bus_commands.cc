@@ -43,7 +43,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
   publish->add_option("--key", args->key, "idempotency key (default: a new unique key)");
   publish->callback([&ctx, result, args] {
     schemas::DueEvent due;
-    due.kind = "manual";
+    due.kind = std::string(schemas::kind::kManual);
     due.requested_by = "daybreak publish";
     if (args->team.empty() == !args->general) {
       fmt::print(stderr, "daybreak publish: give --team N or --general\n");
@@ -71,7 +71,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
       return;
     }
     if (!ctx.Init()) { *result = kExitUsage; return; }
-    zmq::socket_t sub = Subscriber(ctx, {std::string(schemas::kTopicDueAck)});
+    zmq::socket_t sub = Subscriber(ctx, {std::string(schemas::topic::kDueAck)});
     zmq::socket_t pub(*ctx.zmq, zmq::socket_type::pub);
     common::ApplyClientSecurity(pub, ctx.config);
     pub.set(zmq::sockopt::linger, 0);
@@ -79,7 +79,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
     const std::string payload = schemas::Encode(due);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
-      pub.send(zmq::buffer(std::string(schemas::kTopicDue)), zmq::send_flags::sndmore);
+      pub.send(zmq::buffer(std::string(schemas::topic::kDue)), zmq::send_flags::sndmore);
       pub.send(zmq::buffer(payload), zmq::send_flags::none);
       zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
       if (zmq::poll(&item, 1, std::chrono::milliseconds(200)) == 0) continue;
@@ -142,7 +142,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
       if (!team) return;
     }
     std::vector<std::string> topics = wargs->topics;
-    if (topics.empty()) topics = {"run.", "alert."};
+    if (topics.empty()) topics = {std::string(schemas::topic::kRunPrefix), std::string(schemas::topic::kAlertPrefix)};
     zmq::socket_t sub = Subscriber(ctx, topics);
     const auto& stop = common::InstallStopSignals();
     int seen = 0;

@@ -1,6 +1,7 @@
 // daybreak trigger | runs | run show | cancel
 #include <fmt/format.h>
 
+#include <optional>
 #include <thread>
 
 #include "cli/cli_context.h"
@@ -10,18 +11,13 @@
 namespace cli {
 namespace {
 
-bool Terminal(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "missed" || state == "skipped" ||
-         state == "cancelled";
-}
-
 std::string TeamColumn(std::uint32_t team) {
   return team == common::kGeneralTeam ? "general" : std::to_string(team);
 }
 
 void PrintRunLine(const schemas::RunRecord& r) {
   fmt::print("{:<12} {:<8} {:<10} {:<11} {:>3}  {:<10} {:>8} {:>6}  {}\n", r.run_id,
-             TeamColumn(r.team), r.state, r.pdate, r.attempt, r.kind,
+             TeamColumn(r.team), schemas::Name(r.state), r.pdate, r.attempt, r.kind,
              r.total_loans < 0 ? "-" : std::to_string(r.total_loans),
              r.exceptions_count < 0 ? "-" : std::to_string(r.exceptions_count),
              FormatTime(r.accepted_unix_ms));
@@ -31,7 +27,7 @@ void PrintRunDetail(const schemas::RunRecord& r) {
   fmt::print("run        {}\nkey        {}\nteam       {}\nkind       {}\nstate      {}\n"
              "pdate      {}\nlocal date {}\nattempt    {} of {}\nrunner     {}\n"
              "accepted   {}\nstarted    {}\nfinished   {}\n",
-             r.run_id, r.key, common::TeamLabel(r.team), r.kind, r.state, r.pdate, r.local_date,
+             r.run_id, r.key, common::TeamLabel(r.team), r.kind, schemas::Name(r.state), r.pdate, r.local_date,
              r.attempt, r.max_attempts, r.runner_id.empty() ? "-" : r.runner_id,
              FormatTime(r.accepted_unix_ms), FormatTime(r.started_unix_ms),
              FormatTime(r.finished_unix_ms));
@@ -47,16 +43,16 @@ void PrintRunDetail(const schemas::RunRecord& r) {
 }
 
 int WaitForEnd(Context& ctx, schemas::RunRecord run) {
-  std::string last_state;
-  while (!Terminal(run.state)) {
+  std::optional<schemas::RunState> last_state;
+  while (!schemas::IsTerminal(run.state)) {
     if (!ctx.json && run.state != last_state) {
-      fmt::print(stderr, "{}: {}{}\n", run.run_id, run.state,
-                 run.state == "retry_wait" ? " (next try " + FormatTime(run.next_attempt_unix_ms) + ")" : "");
+      fmt::print(stderr, "{}: {}{}\n", run.run_id, schemas::Name(run.state),
+                 run.state == schemas::RunState::kRetryWait ? " (next try " + FormatTime(run.next_attempt_unix_ms) + ")" : "");
       last_state = run.state;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling the broker
     schemas::ControlRequest get;
-    get.op = "run.get";
+    get.op = std::string(schemas::op::kRunGet);
     get.run_id = run.run_id;
     int code = kExitOk;
     auto reply = ctx.Call(get, &code);
@@ -68,7 +64,7 @@ int WaitForEnd(Context& ctx, schemas::RunRecord run) {
   } else {
     PrintRunDetail(run);
   }
-  return run.state == "succeeded" ? kExitOk : kExitFailed;
+  return run.state == schemas::RunState::kSucceeded ? kExitOk : kExitFailed;
 }
 
 }  // namespace
@@ -95,7 +91,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
       return;
     }
     schemas::ControlRequest request;
-    request.op = "trigger";
+    request.op = std::string(schemas::op::kTrigger);
     request.requested_by = "daybreak-cli";
     if (!args->team.empty()) {
       auto team = common::ParseTeamId(args->team);
@@ -126,7 +122,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
     } else {
       fmt::print("{} {} for {} (state {}, pdate {})\n", run.run_id,
                  reply->duplicate ? "already exists" : "accepted", common::TeamLabel(run.team),
-                 run.state, run.pdate);
+                 schemas::Name(run.state), run.pdate);
     }
   });
 
@@ -137,7 +133,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
   runs->add_option("--limit", *limit, "how many (max 10000)")->check(CLI::Range(1, 10000));
   runs->callback([&ctx, result, list_team, limit] {
     schemas::ControlRequest request;
-    request.op = "runs.list";
+    request.op = std::string(schemas::op::kRunsList);
     request.limit = *limit;
     if (!list_team->empty()) {
       request.all_teams = false;
@@ -165,7 +161,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
   show->add_option("RUN_ID", *run_id, "the run id, e.g. r0000000042")->required();
   show->callback([&ctx, result, run_id] {
     schemas::ControlRequest request;
-    request.op = "run.get";
+    request.op = std::string(schemas::op::kRunGet);
     request.run_id = *run_id;
     if (!ctx.Init()) { *result = kExitUsage; return; }
     auto reply = ctx.Call(request, result);
@@ -187,7 +183,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
   backfill->add_option("--to", bargs->to, "last local date YYYY-MM-DD (inclusive)")->required();
   backfill->callback([&ctx, result, bargs] {
     schemas::ControlRequest request;
-    request.op = "backfill";
+    request.op = std::string(schemas::op::kBackfill);
     request.from_date = bargs->from;
     request.to_date = bargs->to;
     request.requested_by = "daybreak backfill";
@@ -202,7 +198,7 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
       return;
     }
     for (const auto& r : reply->runs) {
-      fmt::print("{} {} {} ({})\n", r.local_date, r.run_id, r.state, r.key);
+      fmt::print("{} {} {} ({})\n", r.local_date, r.run_id, schemas::Name(r.state), r.key);
     }
   });
 
@@ -211,14 +207,14 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
   cancel->add_option("RUN_ID", *cancel_id, "the run id")->required();
   cancel->callback([&ctx, result, cancel_id] {
     schemas::ControlRequest request;
-    request.op = "cancel";
+    request.op = std::string(schemas::op::kCancel);
     request.run_id = *cancel_id;
     if (!ctx.Init()) { *result = kExitUsage; return; }
     auto reply = ctx.Call(request, result);
     if (!reply) return;
     if (ctx.json) PrintJson(schemas::ToJson(reply->run));
     else fmt::print("{}: {}\n", reply->run.run_id,
-                    reply->run.state == "cancelled" ? "cancelled" : "stopping (cancel sent to its runner)");
+                    reply->run.state == schemas::RunState::kCancelled ? "cancelled" : "stopping (cancel sent to its runner)");
   });
 }
 

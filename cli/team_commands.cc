@@ -16,7 +16,7 @@ inline constexpr int kMaxScheduleDays = 366;
 
 std::optional<std::vector<schemas::TeamRecord>> FetchTeams(Context& ctx, int* result) {
   schemas::ControlRequest request;
-  request.op = "teams.list";
+  request.op = std::string(schemas::op::kTeamsList);
   auto reply = ctx.Call(request, result);
   if (!reply) return std::nullopt;
   return reply->teams;
@@ -34,7 +34,7 @@ int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
     return kExitUsage;
   }
   schemas::ControlRequest request;
-  request.op = "team.put";
+  request.op = std::string(schemas::op::kTeamPut);
   request.team_record = team;
   int result = kExitOk;
   auto reply = ctx.Call(request, &result);
@@ -160,7 +160,7 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
     }
     if (!ctx.Init()) { *result = kExitUsage; return; }
     schemas::ControlRequest request;
-    request.op = "team.remove";
+    request.op = std::string(schemas::op::kTeamRemove);
     request.team = id.value();
     auto reply = ctx.Call(request, result);
     if (!reply) return;

@@ -1,5 +1,6 @@
 #include "schemas/codec.h"
 
+#include <array>
 #include <initializer_list>
 
 #include "common/schedule.h"
@@ -72,11 +73,15 @@ Result<T> DecodeAs(std::string_view bytes, const char* what,
   }
 }
 
-bool OneOf(std::string_view value, std::initializer_list<std::string_view> allowed) {
-  for (std::string_view a : allowed) {
-    if (value == a) return true;
+// "a, b or c", for error messages that list what is allowed.
+template <typename List>
+std::string Alternatives(const List& list) {
+  std::string out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) out += i + 1 == list.size() ? " or " : ", ";
+    out += list[i];
   }
-  return false;
+  return out;
 }
 
 Status CheckPdate(const char* what, const std::string& pdate) {
@@ -109,13 +114,13 @@ Status ValidateTeamRecord(const TeamRecord& team) {
   if (!team.timezone.empty()) {
     if (auto z = common::FindZone(team.timezone); !z.ok()) return z.status();
   }
-  if (!team.overlap.empty() && !OneOf(team.overlap, {"skip", "queue"})) {
-    return Status::Error(Code::kInvalid, "overlap \"" + team.overlap + "\" is not skip or queue");
+  if (!team.overlap.empty() && !IsOneOf(team.overlap, overlap::kAll)) {
+    return Status::Error(Code::kInvalid, "overlap \"" + team.overlap + "\" is not " + Alternatives(overlap::kAll));
   }
   if (team.name.size() > 200) return Status::Error(Code::kInvalid, "team name longer than 200 characters");
   if (team.max_attempts > 100) return Status::Error(Code::kInvalid, "max_attempts must be 0-100");
-  if (!team.retry_on.empty() && !OneOf(team.retry_on, {"transient", "any"})) {
-    return Status::Error(Code::kInvalid, "retry_on \"" + team.retry_on + "\" is not transient or any");
+  if (!team.retry_on.empty() && !IsOneOf(team.retry_on, retry_on::kAll)) {
+    return Status::Error(Code::kInvalid, "retry_on \"" + team.retry_on + "\" is not " + Alternatives(retry_on::kAll));
   }
   if (team.backoff_max_s != 0 && team.backoff_max_s < team.backoff_initial_s) {
     return Status::Error(Code::kInvalid, "backoff_max_s must be >= backoff_initial_s");
@@ -135,14 +140,15 @@ Result<DueEvent> DecodeDueEvent(std::string_view bytes) {
   if (!r.ok()) return r;
   const DueEvent& e = r.value();
   if (Status s = common::ValidateTeamId(e.team, true); !s.ok()) return Invalid("due", s.message());
-  if (!OneOf(e.kind, {"scheduled", "manual", "backfill"})) {
-    // "chained" runs are made by the broker itself, never published.
-    return Invalid("due", "kind \"" + e.kind + "\" is not scheduled, manual or backfill");
+  // Chained runs are made by the broker itself, never published.
+  constexpr std::array kPublishable = {kind::kScheduled, kind::kManual, kind::kBackfill};
+  if (!IsOneOf(e.kind, kPublishable)) {
+    return Invalid("due", "kind \"" + e.kind + "\" is not " + Alternatives(kPublishable));
   }
-  if (e.kind != "manual" || !e.key.empty()) {
+  if (e.kind != kind::kManual || !e.key.empty()) {
     if (Status s = ValidateRunKey(e.key); !s.ok()) return Invalid("due", s.message());
   }
-  if (e.kind != "manual") {
+  if (e.kind != kind::kManual) {
     if (e.fire_unix_ms <= 0) return Invalid("due", "fire_unix_ms must be set for " + e.kind + " runs");
     if (auto d = common::ParseDate(e.local_date); !d.ok()) return Invalid("due", d.status().message());
   }
@@ -172,19 +178,19 @@ Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes) {
   auto r = DecodeAs<RunnerMessage>(bytes, "runner message", {"type", "runner_id"});
   if (!r.ok()) return r;
   const RunnerMessage& m = r.value();
-  if (!OneOf(m.type, {"hello", "heartbeat", "started", "result", "bye"})) {
+  if (!IsOneOf(m.type, runner_msg::kAll)) {
     return Invalid("runner message", "unknown type \"" + m.type + "\"");
   }
   if (m.runner_id.empty() || m.runner_id.size() > 128) {
     return Invalid("runner message", "runner_id must be 1-128 characters");
   }
-  if ((m.type == "started" || m.type == "result") && m.run_id.empty()) {
+  if ((m.type == runner_msg::kStarted || m.type == runner_msg::kResult) && m.run_id.empty()) {
     return Invalid("runner message", m.type + " without run_id");
   }
-  if (m.type == "result" && !OneOf(m.outcome, {"succeeded", "failed", "transient"})) {
-    return Invalid("runner message", "outcome \"" + m.outcome + "\" is not succeeded, failed or transient");
+  if (m.type == runner_msg::kResult && !IsOneOf(m.outcome, outcome::kAll)) {
+    return Invalid("runner message", "outcome \"" + m.outcome + "\" is not " + Alternatives(outcome::kAll));
   }
-  if (m.type == "hello" && (m.slots == 0 || m.slots > 1024)) {
+  if (m.type == runner_msg::kHello && (m.slots == 0 || m.slots > 1024)) {
     return Invalid("runner message", "hello needs slots 1-1024");
   }
   return r;
@@ -193,7 +199,7 @@ Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes) {
 Result<BrokerMessage> DecodeBrokerMessage(std::string_view bytes) {
   auto r = DecodeAs<BrokerMessage>(bytes, "broker message", {"type"});
   if (!r.ok()) return r;
-  if (!OneOf(r.value().type, {"welcome", "heartbeat", "dispatch", "ack", "cancel"})) {
+  if (!IsOneOf(r.value().type, broker_msg::kAll)) {
     return Invalid("broker message", "unknown type \"" + r.value().type + "\"");
   }
   return r;

@@ -8,7 +8,7 @@ namespace schemas {
 nlohmann::json ToJson(const RunRecord& r) {
   nlohmann::json j = {
       {"run_id", r.run_id}, {"key", r.key}, {"team", r.team}, {"kind", r.kind},
-      {"state", r.state}, {"pdate", r.pdate}, {"local_date", r.local_date},
+      {"state", std::string(Name(r.state))}, {"pdate", r.pdate}, {"local_date", r.local_date},
       {"fire_unix_ms", r.fire_unix_ms}, {"accepted_unix_ms", r.accepted_unix_ms},
       {"started_unix_ms", r.started_unix_ms}, {"finished_unix_ms", r.finished_unix_ms},
       {"next_attempt_unix_ms", r.next_attempt_unix_ms}, {"attempt", r.attempt},
@@ -48,26 +48,26 @@ nlohmann::json ToJson(const TeamRecord& t) {
 
 common::Result<nlohmann::json> BusFrameToJson(std::string_view topic, std::string_view payload) {
   nlohmann::json j;
-  if (topic.starts_with(kTopicRunPrefix)) {
+  if (topic.starts_with(topic::kRunPrefix)) {
     auto e = DecodeRunEvent(payload);
     if (!e.ok()) return e.status();
     j = ToJson(e.value());
-  } else if (topic.starts_with(kTopicAlertPrefix)) {
+  } else if (topic.starts_with(topic::kAlertPrefix)) {
     auto a = DecodeAlertEvent(payload);
     if (!a.ok()) return a.status();
     j = ToJson(a.value());
-  } else if (topic == kTopicDueAck) {
+  } else if (topic == topic::kDueAck) {
     auto a = DecodeDueAck(payload);
     if (!a.ok()) return a.status();
     j = {{"key", a.value().key}, {"run_id", a.value().run_id},
          {"duplicate", a.value().duplicate}, {"error", a.value().error}};
-  } else if (topic == kTopicDue) {
+  } else if (topic == topic::kDue) {
     auto d = DecodeDueEvent(payload);
     if (!d.ok()) return d.status();
     j = {{"key", d.value().key}, {"team", d.value().team}, {"kind", d.value().kind},
          {"fire_unix_ms", d.value().fire_unix_ms}, {"local_date", d.value().local_date},
          {"pdate", d.value().pdate}};
-  } else if (topic == kTopicScheduleChanged) {
+  } else if (topic == topic::kScheduleChanged) {
     auto c = DecodeScheduleChanged(payload);
     if (!c.ok()) return c.status();
     j = {{"team", c.value().team}, {"change", c.value().change}};

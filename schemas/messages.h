@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,43 @@
 #define MSGPACK_NO_BOOST
 #endif
 #include <msgpack.hpp>
+
+#include "schemas/vocabulary.h"
+
+// RunState travels as its name (a msgpack str); an unknown name is an error.
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+namespace adaptor {
+template <>
+struct convert<schemas::RunState> {
+  const msgpack::object& operator()(const msgpack::object& o, schemas::RunState& v) const {
+    if (o.type != msgpack::type::STR) throw std::invalid_argument("run state is not a string");
+    const std::string_view name(o.via.str.ptr, o.via.str.size);
+    // Release 1 sent placeholder runs (a refused run.get) with state "":
+    // like a missing key, it keeps the default.
+    if (name.empty()) {
+      v = schemas::RunState::kAccepted;
+      return o;
+    }
+    const auto state = schemas::ParseRunState(name);
+    if (!state) throw std::invalid_argument("unknown run state \"" + std::string(name) + "\"");
+    v = *state;
+    return o;
+  }
+};
+template <>
+struct pack<schemas::RunState> {
+  template <typename Stream>
+  msgpack::packer<Stream>& operator()(msgpack::packer<Stream>& o, const schemas::RunState& v) const {
+    const std::string_view name = schemas::Name(v);
+    o.pack_str(static_cast<std::uint32_t>(name.size()));
+    o.pack_str_body(name.data(), static_cast<std::uint32_t>(name.size()));
+    return o;
+  }
+};
+}  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
 
 namespace schemas {
 
@@ -49,8 +87,7 @@ struct RunRecord {
   std::string key;
   std::uint32_t team = 0;
   std::string kind;
-  std::string state;  // accepted queued dispatched running retry_wait
-                      // succeeded failed missed skipped cancelled
+  RunState state = RunState::kAccepted;
   std::string pdate;
   std::string local_date;
   std::int64_t fire_unix_ms = 0;
@@ -81,8 +118,7 @@ struct RunRecord {
 struct RunEvent {
   std::uint32_t v = kVersion;
   std::uint64_t seq = 0;
-  std::string event;  // accepted queued dispatched started completed failed
-                      // retrying missed skipped cancelled
+  std::string event;  // one of event::kAll
   std::int64_t at_unix_ms = 0;
   RunRecord run;
   MSGPACK_DEFINE_MAP(v, seq, event, at_unix_ms, run);
@@ -92,7 +128,7 @@ struct RunEvent {
 struct AlertEvent {
   std::uint32_t v = kVersion;
   std::uint64_t seq = 0;
-  std::string kind;  // consecutive_failures | recovered
+  std::string kind;  // one of alert::kAll
   std::uint32_t team = 0;
   std::uint32_t count = 0;  // consecutive failures so far
   std::string run_id;       // the run that raised or cleared it
@@ -165,20 +201,22 @@ struct Lease {
 // Runner -> broker on the work socket.
 struct RunnerMessage {
   std::uint32_t v = kVersion;
-  std::string type;  // hello heartbeat started result bye
+  std::string type;  // one of runner_msg::kAll
   std::string runner_id;
+  // hello: the work protocol the runner speaks; absent (0) in release 1.
+  std::uint32_t protocol = 0;
   std::uint32_t slots = 0;       // hello
   std::vector<Lease> holding;    // hello
   std::string run_id;            // started, result
   std::uint32_t attempt = 0;     // started, result
-  std::string outcome;           // result: succeeded | failed | transient
+  std::string outcome;           // result: one of outcome::kAll
   std::int32_t exit_code = -1;
   std::string error;
   std::int64_t total_loans = -1;
   std::int64_t exceptions_count = -1;
   std::map<std::string, double> metrics;
   std::string log_path;
-  MSGPACK_DEFINE_MAP(v, type, runner_id, slots, holding, run_id, attempt,
+  MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, run_id, attempt,
                      outcome, exit_code, error, total_loans, exceptions_count,
                      metrics, log_path);
 };
@@ -186,7 +224,7 @@ struct RunnerMessage {
 // Broker -> runner on the work socket.
 struct BrokerMessage {
   std::uint32_t v = kVersion;
-  std::string type;  // welcome heartbeat dispatch ack cancel
+  std::string type;  // one of broker_msg::kAll
   std::string run_id;
   std::uint32_t attempt = 0;
   std::uint32_t team = 0;
@@ -194,15 +232,16 @@ struct BrokerMessage {
   std::string key;
   std::vector<std::string> command;  // empty: the runner's default
   std::uint32_t timeout_s = 0;       // 0: the runner's default
+  std::uint32_t protocol = 0;        // welcome, refused: the broker's work protocol
+  std::string error;                 // refused: why
   MSGPACK_DEFINE_MAP(v, type, run_id, attempt, team, pdate, key, command,
-                     timeout_s);
+                     timeout_s, protocol, error);
 };
 
 // A request on the control socket. `op` says which fields matter.
 struct ControlRequest {
   std::uint32_t v = kVersion;
-  std::string op;  // trigger runs.list run.get teams.list team.put
-                   // team.remove schedule.get events.since cancel ping
+  std::string op;  // one of op::kAll
   std::uint32_t team = 0;
   bool all_teams = true;  // runs.list: false filters by `team`
   std::string pdate;
@@ -222,7 +261,7 @@ struct ControlReply {
   std::uint32_t v = kVersion;
   bool ok = false;
   std::string error;
-  std::string code;  // when !ok: not_found invalid rejected corrupt io_error
+  std::string code;  // when !ok: one of error_code::kAll
   bool duplicate = false;
   RunRecord run;
   std::vector<RunRecord> runs;

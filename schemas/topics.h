@@ -1,22 +1,20 @@
-// Bus topic names. A subscriber filters by prefix: "run." gets every run event.
+// Bus topic helpers and frame size ceilings. Topic words are in
+// vocabulary.h; a subscriber filters by prefix: "run." gets every run event.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "schemas/vocabulary.h"
+
 namespace schemas {
 
-inline constexpr std::string_view kTopicDue = "due";
-inline constexpr std::string_view kTopicDueAck = "due.ack";
-inline constexpr std::string_view kTopicRunPrefix = "run.";
-inline constexpr std::string_view kTopicAlertPrefix = "alert.";
-inline constexpr std::string_view kTopicScheduleChanged = "schedule.changed";
-
 inline std::string RunTopic(std::string_view event) {
-  return std::string(kTopicRunPrefix) + std::string(event);
+  return std::string(topic::kRunPrefix) + std::string(event);
 }
 inline std::string AlertTopic(std::string_view kind) {
-  return std::string(kTopicAlertPrefix) + std::string(kind);
+  return std::string(topic::kAlertPrefix) + std::string(kind);
 }
 
 // Frame size ceilings, enforced by ZMQ_MAXMSGSIZE and by the codec.

@@ -18,7 +18,7 @@
 
 #include "bench/system/bench_cluster.h"
 #include "bench/system/bus_recorder.h"
-#include "broker/run_store.h"
+#include "broker/rocks_store.h"
 #include "schemas/codec.h"
 
 extern char** environ;
@@ -251,10 +251,10 @@ Figures RunLoad(const LoadSpec& spec) {
 namespace {
 
 // Writes `teams` teams and `runs` succeeded runs (with their team status
-// and one run.completed log entry each) through RunStore::Commit, as a
+// and one run.completed log entry each) through Store::Commit, as a
 // broker would have left them.
 void Populate(const std::string& dir, int teams, int runs) {
-  auto store = broker::RunStore::Open(dir, false);
+  auto store = broker::RocksStore::Open(dir, false);
   if (!store.ok()) throw std::runtime_error(store.status().ToString());
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
@@ -275,12 +275,12 @@ void Populate(const std::string& dir, int teams, int runs) {
     const int day = i / teams;
     const auto local = std::chrono::system_clock::now() - std::chrono::days(runs / teams - day);
     schemas::RunRecord run;
-    run.run_id = broker::RunStore::RunIdFor(static_cast<std::uint64_t>(i + 1));
+    run.run_id = broker::RunIdFor(static_cast<std::uint64_t>(i + 1));
     run.local_date = UtcDate(local);
     run.key = fmt::format("sched:{}:{}T02:00", team, run.local_date);
     run.team = team;
     run.kind = "scheduled";
-    run.state = "succeeded";
+    run.state = schemas::RunState::kSucceeded;
     run.pdate = run.local_date;
     run.fire_unix_ms = now_ms - static_cast<std::int64_t>(runs / teams - day) * 86'400'000;
     run.accepted_unix_ms = run.fire_unix_ms + 2;
@@ -428,7 +428,7 @@ Figures RunStoreBaseline(double seconds) {
   for (const bool sync : {false, true}) {
     ClusterSettings settings;
     BenchCluster dirs(settings);  // for its temp dir
-    auto store = broker::RunStore::Open(dirs.root() + "/db", sync);
+    auto store = broker::RocksStore::Open(dirs.root() + "/db", sync);
     if (!store.ok()) throw std::runtime_error(store.status().ToString());
     int n = 0;
     const auto start = Clock::now();

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/rocks_store.h"
 #include "broker/run_manager.h"
 #include "schemas/codec.h"
 #include "tests/support/fake_clock.h"
@@ -47,9 +48,15 @@ class Harness {
  public:
   explicit Harness(Settings settings = TestSettings()) : settings_(settings) {
     spdlog::set_level(spdlog::level::off);  // the manager logs every change
-    auto store = RunStore::Open(dir_.Sub("db"), /*sync=*/false);
+    auto store = RocksStore::Open(dir_.Sub("db"), /*sync=*/false);
     REQUIRE_MESSAGE(store.ok(), store.status().ToString());
     store_ = std::move(store).value();
+    Start();
+  }
+  // Over a store the test provides (a MemoryStore with faults); it must
+  // outlive the harness.
+  Harness(Store& store, Settings settings = TestSettings()) : settings_(settings), borrowed_(&store) {
+    spdlog::set_level(spdlog::level::off);
     Start();
   }
 
@@ -64,7 +71,7 @@ class Harness {
   }
 
   RunManager& m() { return *manager_; }
-  RunStore& store() { return *store_; }
+  Store& store() { return borrowed_ != nullptr ? *borrowed_ : *store_; }
   TeamRegistry& teams() { return *registry_; }
   testing::FakeClock& clock() { return clock_; }
   std::int64_t NowMs() const { return common::ToUnixMs(clock_.WallNow()); }
@@ -223,11 +230,11 @@ class Harness {
     // The store holds what the manager wrote: write its pending group first,
     // as the broker does before any read.
     REQUIRE(m().Persist().ok());
-    auto run = store_->GetRun(run_id);
+    auto run = store().GetRun(run_id);
     REQUIRE_MESSAGE(run.ok(), run.status().ToString());
     return run.value();
   }
-  std::string State(const std::string& run_id) { return Run(run_id).state; }
+  std::string State(const std::string& run_id) { return std::string(schemas::Name(Run(run_id).state)); }
 
   // Runs a manual run of `team` on `runner` to the given outcome; returns
   // its id. The runner must have a free slot and the team must be idle.
@@ -243,7 +250,7 @@ class Harness {
  private:
   void Start() {
     registry_ = std::make_unique<TeamRegistry>(TeamDefaults{});
-    manager_ = std::make_unique<RunManager>(*store_, *registry_, clock_, settings_);
+    manager_ = std::make_unique<RunManager>(store(), *registry_, clock_, settings_);
     common::Status s = manager_->Load();
     REQUIRE_MESSAGE(s.ok(), s.ToString());
     Collect();
@@ -292,7 +299,8 @@ class Harness {
   testing::TempDir dir_;
   Settings settings_;
   testing::FakeClock clock_;
-  std::unique_ptr<RunStore> store_;
+  std::unique_ptr<RocksStore> store_;
+  Store* borrowed_ = nullptr;
   std::unique_ptr<TeamRegistry> registry_;
   std::unique_ptr<RunManager> manager_;
   std::set<std::string> live_;

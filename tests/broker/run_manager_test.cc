@@ -164,7 +164,7 @@ TEST_CASE("an accepted run carries what the due event said, with defaults filled
   const Admission a = h.Admit(due);
   REQUIRE(a.status.ok());
   const RunRecord r = h.Run(a.run.run_id);
-  CHECK(r.state == "accepted");
+  CHECK(r.state == schemas::RunState::kAccepted);
   CHECK(r.team == 3);
   CHECK(r.kind == "scheduled");
   CHECK(r.fire_unix_ms == due.fire_unix_ms);
@@ -196,7 +196,7 @@ TEST_CASE("a scheduled run older than the misfire grace is missed") {
     const Admission a = h.Admit(h.Scheduled(1, h.NowMs() - 60'001));
     REQUIRE(a.status.ok());
     const RunRecord r = h.Run(a.run.run_id);
-    CHECK(r.state == "missed");
+    CHECK(r.state == schemas::RunState::kMissed);
     CHECK(r.error.find("missed by 60 s") != std::string::npos);
     CHECK(r.error.find("grace 60 s") != std::string::npos);
     CHECK(r.finished_unix_ms == h.NowMs());
@@ -249,7 +249,7 @@ TEST_CASE("a run that arrives while its team is busy is skipped under overlap sk
   const Admission second = h.Admit(h.Scheduled(1, h.NowMs() - 1000));
   REQUIRE(second.status.ok());
   const RunRecord r = h.Run(second.run.run_id);
-  CHECK(r.state == "skipped");
+  CHECK(r.state == schemas::RunState::kSkipped);
   CHECK(r.error.find("busy with run " + first) != std::string::npos);
   CHECK(h.EventNames(r.run_id) == Strings{"skipped"});
   CHECK(h.Sent("runner-a", "dispatch").empty());
@@ -401,7 +401,7 @@ TEST_CASE("a successful result completes the run with the pipeline's numbers") {
   h.Hello("runner-a");
   const std::string id = h.RunOnce(1, "runner-a", "succeeded");
   const RunRecord r = h.Run(id);
-  CHECK(r.state == "succeeded");
+  CHECK(r.state == schemas::RunState::kSucceeded);
   CHECK(r.exit_code == 0);
   CHECK(r.total_loans == 100);
   CHECK(r.error.empty());
@@ -425,7 +425,7 @@ TEST_CASE("a transient failure waits a jittered backoff, then runs again") {
   h.Result("runner-a", id, 1, "transient", "share offline");
 
   RunRecord r = h.Run(id);
-  CHECK(r.state == "retry_wait");
+  CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error == "share offline");
   CHECK(h.EventNames(id).back() == "retrying");
   // Equal jitter on the first backoff of 10 s: 5 s to 10 s from now.
@@ -442,7 +442,7 @@ TEST_CASE("a transient failure waits a jittered backoff, then runs again") {
   CHECK(d.run_id == id);
   CHECK(d.attempt == 2);
   r = h.Run(id);
-  CHECK(r.state == "dispatched");
+  CHECK(r.state == schemas::RunState::kDispatched);
   CHECK(r.attempt == 2);
   CHECK(r.next_attempt_unix_ms == 0);
   CHECK(r.error.empty());
@@ -451,7 +451,7 @@ TEST_CASE("a transient failure waits a jittered backoff, then runs again") {
     const std::int64_t second_failure = h.NowMs();
     h.Result("runner-a", id, 2, "transient", "still offline");
     r = h.Run(id);
-    CHECK(r.state == "retry_wait");
+    CHECK(r.state == schemas::RunState::kRetryWait);
     CHECK(r.next_attempt_unix_ms >= second_failure + 10'000);
     CHECK(r.next_attempt_unix_ms <= second_failure + 20'000);
   }
@@ -461,7 +461,7 @@ TEST_CASE("a transient failure waits a jittered backoff, then runs again") {
     CHECK(h.OneDispatch("runner-a").attempt == 3);
     h.Result("runner-a", id, 3, "transient", "offline for good");
     r = h.Run(id);
-    CHECK(r.state == "failed");
+    CHECK(r.state == schemas::RunState::kFailed);
     CHECK(r.attempt == 3);
     CHECK(r.error == "offline for good");
     CHECK(h.EventNames(id).back() == "failed");
@@ -490,7 +490,7 @@ TEST_CASE("backoff stays within half to all of the capped exponential delay") {
       const std::int64_t now = h.NowMs();
       h.Result("runner-a", id, attempt, "transient");
       const RunRecord r = h.Run(id);
-      REQUIRE(r.state == "retry_wait");
+      REQUIRE(r.state == schemas::RunState::kRetryWait);
       CHECK(r.next_attempt_unix_ms >= now + full[attempt - 1] / 2);
       CHECK(r.next_attempt_unix_ms <= now + full[attempt - 1]);
       h.AdvanceToWall(r.next_attempt_unix_ms);
@@ -548,7 +548,7 @@ TEST_CASE("a runner silent past the liveness window loses its run to another run
   h.Advance(1ms);
   CHECK(h.m().runner_count() == 1);
   RunRecord r = h.Run(id);
-  CHECK(r.state == "retry_wait");
+  CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error.find("runner-a stopped answering") != std::string::npos);
 
   h.AdvanceToWall(r.next_attempt_unix_ms);
@@ -593,7 +593,7 @@ TEST_CASE("a runner that leaves or restarts loses the runs it no longer holds") 
     why = "restarted and lost it";
   }
   const RunRecord r = h.Run(id);
-  CHECK(r.state == "retry_wait");
+  CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error.find(why) != std::string::npos);
 }
 
@@ -688,7 +688,7 @@ TEST_CASE("cancelling a run that has not started ends it at once") {
     REQUIRE(h.State(r2) == "queued");
     auto c = h.m().Cancel(r2);
     REQUIRE_MESSAGE(c.ok(), c.status().ToString());
-    CHECK(c.value().state == "cancelled");
+    CHECK(c.value().state == schemas::RunState::kCancelled);
     h.Collect();
     CHECK(h.State(r2) == "cancelled");
     CHECK(h.EventNames(r2) == Strings{"queued", "cancelled"});
@@ -736,7 +736,7 @@ TEST_CASE("cancelling a running run asks its runner and ends it on the result") 
 
   auto c = h.m().Cancel(id);
   REQUIRE_MESSAGE(c.ok(), c.status().ToString());
-  CHECK(c.value().state == "running");
+  CHECK(c.value().state == schemas::RunState::kRunning);
   CHECK(c.value().cancel_requested);
   CHECK(h.Run(id).cancel_requested);  // persisted
   h.Collect();
@@ -802,7 +802,7 @@ TEST_CASE("every published run and alert event has the next seq, with no gaps, a
     CHECK(seqs[i] == i + 1);
   }
   CHECK(h.m().last_seq() == seqs.size());
-  CHECK(h.store().LastSeq() == seqs.size());
+  CHECK(h.store().LastSeq().value() == seqs.size());
 
   // What was published is byte for byte what the log replays.
   const auto logged = h.store().EventsAfter(0, 1000).value();
@@ -862,7 +862,7 @@ TEST_CASE("after a restart queued and waiting runs keep their places") {
   CHECK(h.State(r4) == "queued");
 
   // New run ids continue after the old ones.
-  CHECK(r4 == RunStore::RunIdFor(4));
+  CHECK(r4 == RunIdFor(4));
 }
 
 TEST_CASE("after a restart a run no runner claims is lost and retried") {
@@ -885,7 +885,7 @@ TEST_CASE("after a restart a run no runner claims is lost and retried") {
   CHECK(h.State(id) == state_before);
   h.Advance(1ms);
   RunRecord r = h.Run(id);
-  CHECK(r.state == "retry_wait");
+  CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error.find("no runner claimed it") != std::string::npos);
 
   h.AdvanceToWall(r.next_attempt_unix_ms);
@@ -941,7 +941,7 @@ TEST_CASE("a queued run whose predecessor ended just before a crash runs after r
 
   // Only the first commit of "r1 succeeded" makes it to disk.
   RunRecord done = h.Run(r1);
-  done.state = "succeeded";
+  done.state = schemas::RunState::kSucceeded;
   Change change;
   change.run = done;
   REQUIRE(h.store().Commit(change).ok());
@@ -975,7 +975,7 @@ TEST_CASE("a team's own retry policy overrides the configured one") {
   h.Started("runner-a", id, d.attempt);
   h.Result("runner-a", id, d.attempt, "failed", "exit 1");  // not transient: this team retries anyway
   const auto run = h.Run(id);
-  REQUIRE(run.state == "retry_wait");
+  REQUIRE(run.state == schemas::RunState::kRetryWait);
   const auto delay = run.next_attempt_unix_ms - h.NowMs();
   CHECK(delay >= 50'000);   // half of the team's 100 s, never the default's 10 s
   CHECK(delay <= 100'000);

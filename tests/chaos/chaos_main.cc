@@ -23,10 +23,6 @@ struct Args {
   std::uint64_t seed = 1;
 };
 
-bool Terminal(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "missed" || state == "skipped" ||
-         state == "cancelled";
-}
 
 }  // namespace
 
@@ -99,8 +95,8 @@ int main(int argc, char** argv) {
   std::map<std::uint32_t, int> attempts;
   for (const std::string& id : run_ids) {
     const auto run = cluster.WaitForTerminal(id, std::chrono::seconds(120));
-    if (!Terminal(run.state)) ++unfinished;
-    ++states[run.state];
+    if (!schemas::IsTerminal(run.state)) ++unfinished;
+    ++states[std::string(schemas::Name(run.state))];
     ++attempts[run.attempt];
   }
 
@@ -111,7 +107,7 @@ int main(int argc, char** argv) {
   std::uint64_t since = 0;
   while (true) {
     schemas::ControlRequest req;
-    req.op = "events.since";
+    req.op = std::string(schemas::op::kEventsSince);
     req.since_seq = since;
     req.limit = 10000;
     auto reply = cluster.Call(req);
@@ -122,21 +118,21 @@ int main(int argc, char** argv) {
       auto e = schemas::DecodeRunEvent(std::string_view(logged.payload.data(), logged.payload.size()));
       if (!e.ok()) continue;
       const auto& r = e.value().run;
-      if (e.value().event == "started") {
+      if (e.value().event == schemas::event::kStarted) {
         auto it = running.find(r.team);
         if (it != running.end() && it->second != r.run_id) ++overlaps;
         running[r.team] = r.run_id;
       }
-      if (Terminal(r.state) || r.state == "retry_wait") {
+      if (schemas::IsTerminal(r.state) || r.state == schemas::RunState::kRetryWait) {
         if (running.count(r.team) != 0 && running[r.team] == r.run_id) running.erase(r.team);
       }
-      if (Terminal(r.state)) ++terminal_events[r.run_id];
+      if (schemas::IsTerminal(r.state)) ++terminal_events[r.run_id];
     }
   }
   int not_exactly_once = 0;
   for (const std::string& id : run_ids) not_exactly_once += terminal_events[id] != 1;
   schemas::ControlRequest stats_req;
-  stats_req.op = "stats";
+  stats_req.op = std::string(schemas::op::kStats);
   auto stats = cluster.Call(stats_req);
 
   fmt::print("\n{:<42} {}\n", "runs", run_ids.size());

@@ -126,7 +126,7 @@ TEST_CASE("bad frames on every socket are dropped and the broker keeps serving")
     CHECK(acked);
     CHECK(RunCount(cluster) == 0);
     // The real runner still gets work.
-    CHECK(cluster.WaitForTerminal(cluster.Trigger(0).run_id).state == "succeeded");
+    CHECK(cluster.WaitForTerminal(cluster.Trigger(0).run_id).state == schemas::RunState::kSucceeded);
   }
   CHECK(cluster.broker().running());
 }

@@ -94,7 +94,7 @@ TEST_CASE("a pipeline that exits 75 twice then succeeds takes three attempts") {
   BusWatcher bus(cluster, {"run."});
   const auto team = AddShellTeam(cluster, "[ \"$DAYBREAK_ATTEMPT\" -ge 3 ] && exit 0; exit 75");
   const auto run = cluster.WaitForTerminal(cluster.Trigger(team).run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(run.attempt == 3);
   REQUIRE(bus.WaitForRunEvent([&](const auto& e) { return e.run.run_id == run.run_id && e.event == "completed"; }));
   int retries = 0;
@@ -108,7 +108,7 @@ TEST_CASE("a pipeline that exits 1 fails at once and leaves no partial output") 
   const auto team = AddShellTeam(
       cluster, "echo half > \"$DAYBREAK_OUTPUT_DIR/purchase_half.csv\"; exit 1");
   const auto run = cluster.WaitForTerminal(cluster.Trigger(team).run_id);
-  CHECK(run.state == "failed");
+  CHECK(run.state == schemas::RunState::kFailed);
   CHECK(run.attempt == 1);
   CHECK(run.exit_code == 1);
   const std::string team_dir = "outputs/sales_team_" + std::to_string(team);
@@ -123,7 +123,7 @@ TEST_CASE("a hung pipeline that ignores TERM is killed at its timeout, retried, 
                                  /*timeout_s=*/1);
   const auto started = std::chrono::steady_clock::now();
   const auto run = cluster.WaitForTerminal(cluster.Trigger(team).run_id, std::chrono::seconds(30));
-  CHECK(run.state == "failed");
+  CHECK(run.state == schemas::RunState::kFailed);
   CHECK(run.attempt == 2);
   CHECK(run.error.find("timed out after 1 s") != std::string::npos);
   // Timeout 1 s + kill grace 1 s per attempt, plus a short backoff.
@@ -136,7 +136,7 @@ TEST_CASE("a grandchild that escapes with setsid is killed when its run ends") {
   Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
   const auto team = AddShellTeam(cluster, "setsid sleep 60 </dev/null >/dev/null 2>&1 & exit 0");
   const auto run = cluster.WaitForTerminal(cluster.Trigger(team).run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(NoLeftovers(run.run_id));
 }
 
@@ -150,7 +150,7 @@ TEST_CASE("kill -9 of a runner mid-run: the run is retried elsewhere and ends on
   const std::string victim = started->run.runner_id;
   cluster.StopRunner(victim, SIGKILL);
   const auto run = cluster.WaitForTerminal(run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(run.attempt == 2);
   CHECK(run.runner_id != victim);
   CHECK(NoLeftovers(run_id));  // the first attempt died with its runner
@@ -161,12 +161,12 @@ TEST_CASE("kill -9 of the broker mid-run loses nothing: the runner's result reac
   Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
   const auto team = AddShellTeam(cluster, "sleep 1; exit 0");
   const auto run_id = cluster.Trigger(team).run_id;
-  REQUIRE(cluster.WaitForRun(run_id, [](const auto& r) { return r.state == "running"; }).state == "running");
+  REQUIRE(cluster.WaitForRun(run_id, [](const auto& r) { return r.state == schemas::RunState::kRunning; }).state == schemas::RunState::kRunning);
   cluster.StopBroker(SIGKILL);
   cluster.StartBroker();
   REQUIRE(cluster.WaitForBroker());
   const auto run = cluster.WaitForTerminal(run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(run.attempt == 1);  // claimed again, not retried
   schemas::ControlRequest stats;
   stats.op = "stats";
@@ -179,14 +179,14 @@ TEST_CASE("a run lost while the broker was down is retried after the broker rest
   Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
   const auto team = AddShellTeam(cluster, "[ \"$DAYBREAK_ATTEMPT\" = 1 ] && exec sleep 60; exit 0");
   const auto run_id = cluster.Trigger(team).run_id;
-  REQUIRE(cluster.WaitForRun(run_id, [](const auto& r) { return r.state == "running"; }).state == "running");
+  REQUIRE(cluster.WaitForRun(run_id, [](const auto& r) { return r.state == schemas::RunState::kRunning; }).state == schemas::RunState::kRunning);
   cluster.StopBroker(SIGKILL);
   cluster.StopRunner("runner-1", SIGKILL);  // its pipeline dies with it
   cluster.StartBroker();
   REQUIRE(cluster.WaitForBroker());
   cluster.StartRunner("runner-2");
   const auto run = cluster.WaitForTerminal(run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(run.attempt == 2);
   CHECK(run.runner_id == "runner-2");
 }
@@ -202,7 +202,7 @@ TEST_CASE("cancel stops a running pipeline and its processes") {
   cancel.run_id = run_id;
   REQUIRE(cluster.Call(cancel).ok());
   const auto run = cluster.WaitForTerminal(run_id);
-  CHECK(run.state == "cancelled");
+  CHECK(run.state == schemas::RunState::kCancelled);
   CHECK(NoLeftovers(run_id));
   CHECK_FALSE(cluster.Call(cancel).ok());  // already ended
 }
@@ -214,20 +214,20 @@ TEST_CASE("one run at a time per team: a second run is skipped or queued by poli
     const auto team = AddShellTeam(cluster, "sleep 1", 3, 0, "skip");
     const auto first = cluster.Trigger(team);
     const auto second = cluster.Trigger(team);
-    CHECK(second.state == "skipped");
+    CHECK(second.state == schemas::RunState::kSkipped);
     CHECK(second.error.find(first.run_id) != std::string::npos);
-    CHECK(cluster.WaitForTerminal(first.run_id).state == "succeeded");
+    CHECK(cluster.WaitForTerminal(first.run_id).state == schemas::RunState::kSucceeded);
     CHECK(bus.WaitForRunEvent([&](const auto& e) { return e.run.run_id == second.run_id && e.event == "skipped"; }));
   }
   SUBCASE("queue") {
     const auto team = AddShellTeam(cluster, "sleep 1", 3, 0, "queue");
     const auto first = cluster.Trigger(team);
     const auto second = cluster.Trigger(team);
-    CHECK(second.state == "queued");
+    CHECK(second.state == schemas::RunState::kQueued);
     const auto a = cluster.WaitForTerminal(first.run_id);
     const auto b = cluster.WaitForTerminal(second.run_id);
-    CHECK(a.state == "succeeded");
-    CHECK(b.state == "succeeded");
+    CHECK(a.state == schemas::RunState::kSucceeded);
+    CHECK(b.state == schemas::RunState::kSucceeded);
     CHECK(b.started_unix_ms >= a.finished_unix_ms);
     CheckOneEndAndNoOverlap(bus, second.run_id);
   }
@@ -246,6 +246,6 @@ TEST_CASE("SIGTERM to a runner drains: the running pipeline finishes before it e
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
   const auto run = cluster.WaitForTerminal(run_id);
-  CHECK(run.state == "succeeded");
+  CHECK(run.state == schemas::RunState::kSucceeded);
   CHECK(run.attempt == 1);
 }

@@ -9,7 +9,7 @@ TEST_CASE("the broker serves health, metrics, the JSON API and a dashboard over 
   testing::Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
   cluster.MakeSample(0, 25, "2025-06-02");
   const auto run = cluster.WaitForTerminal(cluster.Trigger(0).run_id);
-  REQUIRE(run.state == "succeeded");
+  REQUIRE(run.state == schemas::RunState::kSucceeded);
   const std::string http = cluster.endpoint("http");
   httplib::Client client(http.substr(0, http.find(':')), std::stoi(http.substr(http.find(':') + 1)));
   client.set_connection_timeout(5);

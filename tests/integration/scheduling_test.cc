@@ -116,9 +116,9 @@ TEST_CASE("a fire while the broker is down runs on recovery within the grace, an
   const auto run = cluster.WaitForTerminal(runs[0].run_id);
   CHECK(run.key == at.Key(7));
   if (within) {
-    CHECK(run.state == "succeeded");
+    CHECK(run.state == schemas::RunState::kSucceeded);
   } else {
-    CHECK(run.state == "missed");
+    CHECK(run.state == schemas::RunState::kMissed);
     CHECK(run.error.find("missed by") != std::string::npos);
     CHECK(run.attempt == 0);  // never dispatched
   }
@@ -140,7 +140,7 @@ TEST_CASE("teams added, changed, paused and removed take effect at once, and a b
   AddTeam(cluster, 11, "02:00", /*paused=*/true);   // paused
   AddTeam(cluster, 12, "02:00", false, "sleep 8");  // busy at 02:00
   const auto busy = cluster.Trigger(12);
-  CHECK(busy.state == "accepted");
+  CHECK(busy.state == schemas::RunState::kAccepted);
 
   for (std::uint32_t team : {8u, 9u}) {
     CAPTURE(team);
@@ -175,9 +175,9 @@ TEST_CASE("backfill makes one run per date, skips dates already run, and runs th
   REQUIRE(first.ok());
   REQUIRE(first.value().runs.size() == 3);
   CHECK(first.value().runs[0].key == "sched:20:2026-03-01T02:00");
-  CHECK(first.value().runs[0].state == "accepted");
-  CHECK(first.value().runs[1].state == "queued");  // even though overlap is skip
-  for (const auto& r : first.value().runs) CHECK(cluster.WaitForTerminal(r.run_id).state == "succeeded");
+  CHECK(first.value().runs[0].state == schemas::RunState::kAccepted);
+  CHECK(first.value().runs[1].state == schemas::RunState::kQueued);  // even though overlap is skip
+  for (const auto& r : first.value().runs) CHECK(cluster.WaitForTerminal(r.run_id).state == schemas::RunState::kSucceeded);
   auto a = cluster.WaitForTerminal(first.value().runs[0].run_id);
   auto b = cluster.WaitForTerminal(first.value().runs[1].run_id);
   CHECK(b.started_unix_ms >= a.finished_unix_ms);
@@ -187,7 +187,7 @@ TEST_CASE("backfill makes one run per date, skips dates already run, and runs th
   auto second = cluster.Call(backfill);
   REQUIRE(second.ok());
   CHECK(second.value().runs[0].run_id == first.value().runs[0].run_id);
-  CHECK(second.value().runs[0].state == "succeeded");
+  CHECK(second.value().runs[0].state == schemas::RunState::kSucceeded);
   CHECK(RunsOf(cluster, 20).size() == 4);
 
   SUBCASE("bad ranges are refused and change nothing") {
@@ -230,7 +230,7 @@ TEST_CASE("a team that runs after others starts once all of them succeeded for t
   auto upstream = cluster.Call(trigger);
   REQUIRE(upstream.ok());
   const auto up = cluster.WaitForTerminal(upstream.value().run.run_id);
-  REQUIRE(up.state == "succeeded");
+  REQUIRE(up.state == schemas::RunState::kSucceeded);
   auto chained = bus.WaitForRunEvent([](const schemas::RunEvent& e) {
     return e.run.team == 31 && e.event == "completed";
   });
@@ -241,7 +241,7 @@ TEST_CASE("a team that runs after others starts once all of them succeeded for t
   CHECK(RunsOf(cluster, 33).empty());  // still waits for team 32
 
   const auto other = cluster.WaitForTerminal(cluster.Trigger(32).run_id);
-  REQUIRE(other.state == "succeeded");
+  REQUIRE(other.state == schemas::RunState::kSucceeded);
   auto both = bus.WaitForRunEvent([](const schemas::RunEvent& e) {
     return e.run.team == 33 && e.event == "completed";
   });

@@ -116,7 +116,7 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
     REQUIRE(runs.ok());
     REQUIRE(runs.value().runs.size() == 3);
     for (const auto& run : runs.value().runs) {
-      CHECK(run.state == "succeeded");
+      CHECK(run.state == schemas::RunState::kSucceeded);
       CHECK(run.total_loans == loans[run.team]);
     }
     schemas::ControlRequest teams;
@@ -127,7 +127,7 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
     // And it still works: a new run after the restart gets a new id.
     auto again = cluster.Trigger(1);
     CHECK(again.run_id > runs.value().runs.front().run_id);
-    CHECK(cluster.WaitForTerminal(again.run_id).state == "succeeded");
+    CHECK(cluster.WaitForTerminal(again.run_id).state == schemas::RunState::kSucceeded);
   }
 }
 
@@ -137,10 +137,10 @@ TEST_CASE("the same run key twice is one run") {
   const auto first = cluster.Trigger(0, "my-key-1");
   const auto second = cluster.Trigger(0, "my-key-1");
   CHECK(first.run_id == second.run_id);
-  CHECK(cluster.WaitForTerminal(first.run_id).state == "succeeded");
+  CHECK(cluster.WaitForTerminal(first.run_id).state == schemas::RunState::kSucceeded);
   const auto third = cluster.Trigger(0, "my-key-1");
   CHECK(third.run_id == first.run_id);
-  CHECK(third.state == "succeeded");  // not run again
+  CHECK(third.state == schemas::RunState::kSucceeded);  // not run again
   schemas::ControlRequest list;
   list.op = "runs.list";
   CHECK(cluster.Call(list).value().runs.size() == 1);
@@ -154,7 +154,7 @@ TEST_CASE("a team without input waits by retrying, then fails and raises one ale
   cluster.AddTeam(team);
   testing::BusWatcher bus(cluster, {"run.", "alert."});
   const auto first = cluster.WaitForTerminal(cluster.Trigger(5).run_id);
-  CHECK(first.state == "failed");
+  CHECK(first.state == schemas::RunState::kFailed);
   CHECK(first.attempt == 2);
   CHECK(first.exit_code == 75);
   CHECK(bus.WaitForRunEvent([&](const schemas::RunEvent& e) {
@@ -162,7 +162,7 @@ TEST_CASE("a team without input waits by retrying, then fails and raises one ale
   }).has_value());
   CHECK_FALSE(bus.WaitForAlert([](const auto&) { return true; }, std::chrono::milliseconds(300)));
   const auto second = cluster.WaitForTerminal(cluster.Trigger(5).run_id);
-  CHECK(second.state == "failed");
+  CHECK(second.state == schemas::RunState::kFailed);
   auto alert = bus.WaitForAlert([](const schemas::AlertEvent& a) { return a.kind == "consecutive_failures"; });
   REQUIRE(alert.has_value());
   CHECK(alert->team == 5);
@@ -170,7 +170,7 @@ TEST_CASE("a team without input waits by retrying, then fails and raises one ale
   // Input arrives; the next run succeeds and the alert is cleared.
   cluster.MakeSample(5, 20, "2025-06-02");
   const auto third = cluster.WaitForTerminal(cluster.Trigger(5).run_id);
-  CHECK(third.state == "succeeded");
+  CHECK(third.state == schemas::RunState::kSucceeded);
   auto recovered = bus.WaitForAlert([](const schemas::AlertEvent& a) { return a.kind == "recovered"; });
   CHECK(recovered.has_value());
 }
@@ -197,7 +197,7 @@ TEST_CASE("a notifier added with --from-newest does not replay history, and resu
   Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
   cluster.MakeSample(0, 10, "2025-06-02");
   const auto old_run = cluster.WaitForTerminal(cluster.Trigger(0).run_id);
-  REQUIRE(old_run.state == "succeeded");
+  REQUIRE(old_run.state == schemas::RunState::kSucceeded);
   cluster.StartNotifier({"--from-newest"});
   const std::string log = cluster.root() + "/logs/notifier.log";
   REQUIRE(LogEventually(log, "no cursor yet: starting after the newest event"));

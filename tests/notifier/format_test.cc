@@ -23,7 +23,7 @@ Notification FailedRun() {
   r.key = "manual:r0000000007";
   r.kind = "manual";
   r.team = 2;
-  r.state = "failed";
+  r.state = schemas::RunState::kFailed;
   r.pdate = "2025-06-03";
   r.attempt = 3;
   r.max_attempts = 3;

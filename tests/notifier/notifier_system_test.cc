@@ -111,7 +111,7 @@ testing::ClusterOptions Options() {
 void RunAndWait(Cluster& cluster, std::uint32_t team) {
   const auto run = cluster.Trigger(team);
   const auto done = cluster.WaitForTerminal(run.run_id);
-  REQUIRE_MESSAGE((done.state == "failed" || done.state == "succeeded"), "run " << run.run_id << " " << done.state);
+  REQUIRE_MESSAGE((done.state == schemas::RunState::kFailed || done.state == schemas::RunState::kSucceeded), "run " << run.run_id << " " << done.state);
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ RunRecord FullRun() {
   r.key = "sched:7:2026-03-08T02:00";
   r.team = 7;
   r.kind = "scheduled";
-  r.state = "running";
+  r.state = schemas::RunState::kRunning;
   r.pdate = "2026-03-10";
   r.local_date = "2026-03-08";
   r.fire_unix_ms = 1772935200000;

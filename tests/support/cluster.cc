@@ -178,10 +178,8 @@ schemas::RunRecord Cluster::WaitForRun(const std::string& run_id,
 
 schemas::RunRecord Cluster::WaitForTerminal(const std::string& run_id,
                                             std::chrono::milliseconds deadline) {
-  return WaitForRun(run_id, [](const schemas::RunRecord& r) {
-    return r.state == "succeeded" || r.state == "failed" || r.state == "missed" ||
-           r.state == "skipped" || r.state == "cancelled";
-  }, deadline);
+  return WaitForRun(run_id, [](const schemas::RunRecord& r) { return schemas::IsTerminal(r.state); },
+                    deadline);
 }
 
 bool Cluster::WaitForBroker(std::chrono::milliseconds deadline) {

@@ -1,6 +1,6 @@
-// RunStore: what one Commit writes comes back through every index, and it
+// RocksStore: what one Commit writes comes back through every index, and it
 // survives closing and reopening the database.
-#include "broker/run_store.h"
+#include "broker/rocks_store.h"
 
 #include <doctest/doctest.h>
 
@@ -15,19 +15,21 @@
 namespace broker {
 namespace {
 
-std::unique_ptr<RunStore> OpenStore(const testing::TempDir& dir) {
-  auto store = RunStore::Open(dir.Sub("db"), /*sync=*/false);
+std::unique_ptr<RocksStore> OpenStore(const testing::TempDir& dir) {
+  auto store = RocksStore::Open(dir.Sub("db"), /*sync=*/false);
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   return std::move(store).value();
 }
 
 schemas::RunRecord MakeRun(std::uint64_t number, std::uint32_t team, const std::string& state) {
+  auto parsed = schemas::ParseRunState(state);
+  REQUIRE(parsed);
   schemas::RunRecord run;
-  run.run_id = RunStore::RunIdFor(number);
+  run.run_id = RunIdFor(number);
   run.key = "key-" + std::to_string(number);
   run.team = team;
   run.kind = "manual";
-  run.state = state;
+  run.state = *parsed;
   run.pdate = "2026-03-10";
   run.accepted_unix_ms = 1000 + static_cast<std::int64_t>(number);
   return run;
@@ -44,7 +46,7 @@ schemas::LoggedEvent MakeEvent(std::uint64_t seq, const std::string& topic = "ru
 }
 
 // Commits a new run with one event, as RunManager does on admission.
-void AddRun(RunStore& store, const schemas::RunRecord& run, std::uint64_t seq) {
+void AddRun(RocksStore& store, const schemas::RunRecord& run, std::uint64_t seq) {
   Change change;
   change.run = run;
   change.new_run = true;
@@ -59,27 +61,16 @@ std::vector<std::string> Ids(const std::vector<schemas::RunRecord>& runs) {
 }
 
 TEST_CASE("run ids are zero-padded so they sort in acceptance order") {
-  CHECK(RunStore::RunIdFor(1) == "r0000000001");
-  CHECK(RunStore::RunIdFor(42) == "r0000000042");
-  CHECK(RunStore::RunIdFor(9) < RunStore::RunIdFor(10));
-}
-
-TEST_CASE("terminal states are exactly the five final ones") {
-  for (const char* s : {"succeeded", "failed", "missed", "skipped", "cancelled"}) {
-    CAPTURE(s);
-    CHECK(IsTerminalState(s));
-  }
-  for (const char* s : {"accepted", "queued", "dispatched", "running", "retry_wait", ""}) {
-    CAPTURE(s);
-    CHECK_FALSE(IsTerminalState(s));
-  }
+  CHECK(RunIdFor(1) == "r0000000001");
+  CHECK(RunIdFor(42) == "r0000000042");
+  CHECK(RunIdFor(9) < RunIdFor(10));
 }
 
 TEST_CASE("an empty store has nothing and counts from zero") {
   testing::TempDir dir;
   auto store = OpenStore(dir);
-  CHECK(store->LastSeq() == 0);
-  CHECK(store->LastRunNumber() == 0);
+  CHECK(store->LastSeq().value() == 0);
+  CHECK(store->LastRunNumber().value() == 0);
   CHECK(store->LoadTeams().value().empty());
   CHECK(store->LoadActiveRuns().value().empty());
   CHECK(store->ListRuns(std::nullopt, 10).value().empty());
@@ -99,7 +90,7 @@ TEST_CASE("a committed run reads back by id, by key and in the lists") {
   REQUIRE_MESSAGE(got.ok(), got.status().ToString());
   CHECK(got.value().key == "key-1");
   CHECK(got.value().team == 7);
-  CHECK(got.value().state == "accepted");
+  CHECK(got.value().state == schemas::RunState::kAccepted);
   CHECK(got.value().metrics.at("wac") == doctest::Approx(6.5));
 
   auto id = store->FindRunIdByKey("key-1");
@@ -108,7 +99,7 @@ TEST_CASE("a committed run reads back by id, by key and in the lists") {
   CHECK(Ids(store->ListRuns(std::nullopt, 10).value()) == std::vector<std::string>{run.run_id});
   CHECK(Ids(store->ListRuns(7u, 10).value()) == std::vector<std::string>{run.run_id});
   CHECK(store->ListRuns(8u, 10).value().empty());
-  CHECK(store->LastRunNumber() == 1);
+  CHECK(store->LastRunNumber().value() == 1);
 }
 
 TEST_CASE("a later change to a run replaces its record without duplicating indexes") {
@@ -116,17 +107,17 @@ TEST_CASE("a later change to a run replaces its record without duplicating index
   auto store = OpenStore(dir);
   schemas::RunRecord run = MakeRun(1, 7, "accepted");
   AddRun(*store, run, 1);
-  run.state = "running";
+  run.state = schemas::RunState::kRunning;
   run.attempt = 1;
   Change change;
   change.run = run;
   change.events.push_back(MakeEvent(2, "run.started"));
   REQUIRE(store->Commit(change).ok());
 
-  CHECK(store->GetRun(run.run_id).value().state == "running");
+  CHECK(store->GetRun(run.run_id).value().state == schemas::RunState::kRunning);
   CHECK(store->ListRuns(std::nullopt, 10).value().size() == 1);
   CHECK(store->ListRuns(7u, 10).value().size() == 1);
-  CHECK(store->ListRuns(7u, 10).value()[0].state == "running");
+  CHECK(store->ListRuns(7u, 10).value()[0].state == schemas::RunState::kRunning);
 }
 
 TEST_CASE("ListRuns is newest first, filters by team and honours the limit") {
@@ -178,7 +169,7 @@ TEST_CASE("the active index holds exactly the runs not yet terminal") {
     CHECK(Ids(store->LoadActiveRuns().value()) ==
           std::vector<std::string>{"r0000000003", "r0000000004"});
     // The record itself stays, in its final state.
-    CHECK(store->GetRun("r0000000001").value().state == "succeeded");
+    CHECK(store->GetRun("r0000000001").value().state == schemas::RunState::kSucceeded);
   }
   SUBCASE("each terminal state counts") {
     for (const char* state : {"failed", "cancelled"}) {
@@ -216,7 +207,7 @@ TEST_CASE("EventsAfter returns events above a seq, oldest first, up to a limit")
   REQUIRE(events.size() == 1);
   CHECK(events[0].topic == "run.accepted");
   CHECK(std::string(events[0].payload.begin(), events[0].payload.end()) == "payload-5");
-  CHECK(store->LastSeq() == 12);
+  CHECK(store->LastSeq().value() == 12);
 }
 
 TEST_CASE("sequence and run numbers survive a reopen") {
@@ -224,12 +215,12 @@ TEST_CASE("sequence and run numbers survive a reopen") {
   {
     auto store = OpenStore(dir);
     for (std::uint64_t n = 1; n <= 11; ++n) AddRun(*store, MakeRun(n, 1, "succeeded"), n * 2);
-    CHECK(store->LastSeq() == 22);
-    CHECK(store->LastRunNumber() == 11);
+    CHECK(store->LastSeq().value() == 22);
+    CHECK(store->LastRunNumber().value() == 11);
   }
   auto store = OpenStore(dir);
-  CHECK(store->LastSeq() == 22);
-  CHECK(store->LastRunNumber() == 11);
+  CHECK(store->LastSeq().value() == 22);
+  CHECK(store->LastRunNumber().value() == 11);
   CHECK(store->FindRunIdByKey("key-11").value() == "r0000000011");
   CHECK(store->EventsAfter(20, 10).value().size() == 1);
 }
@@ -287,7 +278,7 @@ TEST_CASE("one Commit writes the run, its team tally and its events together") {
   change.events = {MakeEvent(1, "run.failed"), MakeEvent(2, "alert.consecutive_failures")};
   REQUIRE(store->Commit(change).ok());
 
-  CHECK(store->GetRun("r0000000001").value().state == "failed");
+  CHECK(store->GetRun("r0000000001").value().state == schemas::RunState::kFailed);
   CHECK(store->LoadTeamStatuses().value().at(0).second.consecutive_failures == 1);
   CHECK(store->EventsAfter(0, 10).value().size() == 2);
   CHECK(store->LoadActiveRuns().value().empty());
@@ -301,28 +292,28 @@ TEST_CASE("PruneEventsBefore drops events older than the cutoff but always keeps
   REQUIRE(store->Commit(change).ok());
 
   SUBCASE("a cutoff in the middle") {
-    CHECK(store->PruneEventsBefore(6000).value() == 5);
+    CHECK(store->PruneEventsBefore(6000, SIZE_MAX).value() == 5);
     const auto events = store->EventsAfter(0, 100).value();
     REQUIRE(events.size() == 5);
     CHECK(events.front().seq == 6);
-    CHECK(store->LastSeq() == 10);
+    CHECK(store->LastSeq().value() == 10);
   }
   SUBCASE("a cutoff after everything keeps the newest, so the seq survives a reopen") {
-    CHECK(store->PruneEventsBefore(1'000'000).value() == 9);
+    CHECK(store->PruneEventsBefore(1'000'000, SIZE_MAX).value() == 9);
     const auto events = store->EventsAfter(0, 100).value();
     REQUIRE(events.size() == 1);
     CHECK(events[0].seq == 10);
     store.reset();
     store = OpenStore(dir);
-    CHECK(store->LastSeq() == 10);
+    CHECK(store->LastSeq().value() == 10);
   }
   SUBCASE("a cutoff before everything removes nothing") {
-    CHECK(store->PruneEventsBefore(500).value() == 0);
+    CHECK(store->PruneEventsBefore(500, SIZE_MAX).value() == 0);
     CHECK(store->EventsAfter(0, 100).value().size() == 10);
   }
   SUBCASE("pruning twice removes nothing more") {
-    CHECK(store->PruneEventsBefore(6000).value() == 5);
-    CHECK(store->PruneEventsBefore(6000).value() == 0);
+    CHECK(store->PruneEventsBefore(6000, SIZE_MAX).value() == 5);
+    CHECK(store->PruneEventsBefore(6000, SIZE_MAX).value() == 0);
     CHECK(store->EventsAfter(0, 100).value().size() == 5);
   }
 }
@@ -330,7 +321,7 @@ TEST_CASE("PruneEventsBefore drops events older than the cutoff but always keeps
 TEST_CASE("opening a path that cannot be a database fails with a Status") {
   testing::TempDir dir;
   const std::string file = dir.WriteFile("not-a-dir", "x");
-  auto store = RunStore::Open(file + "/db", false);
+  auto store = RocksStore::Open(file + "/db", false);
   CHECK_FALSE(store.ok());
   CHECK(store.status().message().find("open") != std::string::npos);
 }
@@ -338,7 +329,7 @@ TEST_CASE("opening a path that cannot be a database fails with a Status") {
 TEST_CASE("a second opener of the same database is refused, not corrupted") {
   testing::TempDir dir;
   auto first = OpenStore(dir);
-  auto second = RunStore::Open(dir.Sub("db"), false);
+  auto second = RocksStore::Open(dir.Sub("db"), false);
   CHECK_FALSE(second.ok());
 }
 

@@ -1,6 +1,7 @@
-#include "broker/run_store.h"
+#include "broker/rocks_store.h"
 
 #include <fmt/format.h>
+#include <rocksdb/db.h>
 #include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
@@ -37,18 +38,44 @@ Status Scan(rocksdb::DB& db, const std::string& prefix, F visit) {
   return FromRocks(it->status(), "scan");
 }
 
+void AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
+  if (change.run) {
+    const schemas::RunRecord& run = *change.run;
+    batch.Put(RunKey(run.run_id), schemas::Encode(run));
+    if (change.new_run) {
+      batch.Put("k/" + run.key, run.run_id);
+      batch.Put(TeamKey('t', run.team) + "/" + run.run_id, "");
+    }
+    if (schemas::IsTerminal(run.state)) {
+      batch.Delete("a/" + run.run_id);
+    } else {
+      batch.Put("a/" + run.run_id, "");
+    }
+  }
+  if (change.team_put) batch.Put(TeamKey('T', change.team_put->id), schemas::Encode(*change.team_put));
+  if (change.team_remove) batch.Delete(TeamKey('T', *change.team_remove));
+  if (change.team_status) {
+    batch.Put(TeamKey('S', change.team_status->first), schemas::Encode(change.team_status->second));
+  }
+  for (const schemas::LoggedEvent& e : change.events) {
+    batch.Put(EventKey(e.seq), schemas::Encode(e));
+  }
+}
+
 }  // namespace
 
-bool IsTerminalState(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "missed" ||
-         state == "skipped" || state == "cancelled";
-}
+std::string RunIdFor(std::uint64_t number) { return fmt::format("r{:010}", number); }
 
-std::string RunStore::RunIdFor(std::uint64_t number) {
-  return fmt::format("r{:010}", number);
-}
+struct RocksStore::Db {
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions write_options;
+  rocksdb::WriteBatch staged;
+};
 
-Result<std::unique_ptr<RunStore>> RunStore::Open(const std::string& dir, bool sync) {
+RocksStore::RocksStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+RocksStore::~RocksStore() = default;
+
+Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, bool sync) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -67,56 +94,31 @@ Result<std::unique_ptr<RunStore>> RunStore::Open(const std::string& dir, bool sy
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return FromRocks(s, ("open " + dir).c_str());
-  return std::unique_ptr<RunStore>(new RunStore(std::unique_ptr<rocksdb::DB>(raw), sync));
+  auto db = std::make_unique<Db>();
+  db->db.reset(raw);
+  db->write_options.sync = sync;
+  return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }
 
-RunStore::RunStore(std::unique_ptr<rocksdb::DB> db, bool sync) : db_(std::move(db)) {
-  write_options_.sync = sync;
-}
-
-void RunStore::AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
-  if (change.run) {
-    const schemas::RunRecord& run = *change.run;
-    batch.Put(RunKey(run.run_id), schemas::Encode(run));
-    if (change.new_run) {
-      batch.Put("k/" + run.key, run.run_id);
-      batch.Put(TeamKey('t', run.team) + "/" + run.run_id, "");
-    }
-    if (IsTerminalState(run.state)) {
-      batch.Delete("a/" + run.run_id);
-    } else {
-      batch.Put("a/" + run.run_id, "");
-    }
-  }
-  if (change.team_put) batch.Put(TeamKey('T', change.team_put->id), schemas::Encode(*change.team_put));
-  if (change.team_remove) batch.Delete(TeamKey('T', *change.team_remove));
-  if (change.team_status) {
-    batch.Put(TeamKey('S', change.team_status->first), schemas::Encode(change.team_status->second));
-  }
-  for (const schemas::LoggedEvent& e : change.events) {
-    batch.Put(EventKey(e.seq), schemas::Encode(e));
-  }
-}
-
-Status RunStore::Commit(const Change& change) {
+Status RocksStore::Commit(const Change& change) {
   rocksdb::WriteBatch batch;
   AddToBatch(change, batch);
-  return FromRocks(db_->Write(write_options_, &batch), "commit");
+  return FromRocks(db_->db->Write(db_->write_options, &batch), "commit");
 }
 
-void RunStore::Stage(const Change& change) { AddToBatch(change, staged_); }
+void RocksStore::Stage(const Change& change) { AddToBatch(change, db_->staged); }
 
-Status RunStore::Flush() {
-  if (staged_.Count() == 0) return Status();
-  Status s = FromRocks(db_->Write(write_options_, &staged_), "commit");
-  staged_.Clear();
+Status RocksStore::Flush() {
+  if (db_->staged.Count() == 0) return Status();
+  Status s = FromRocks(db_->db->Write(db_->write_options, &db_->staged), "commit");
+  db_->staged.Clear();
   return s;
 }
 
-Result<std::vector<schemas::TeamRecord>> RunStore::LoadTeams() {
+Result<std::vector<schemas::TeamRecord>> RocksStore::LoadTeams() {
   std::vector<schemas::TeamRecord> teams;
   Status bad;
-  Status s = Scan(*db_, "T/", [&](std::string_view key, std::string_view value) {
+  Status s = Scan(*db_->db, "T/", [&](std::string_view key, std::string_view value) {
     auto team = schemas::DecodeTeamRecord(value);
     if (!team.ok()) {
       bad = Status::Error(Code::kCorrupt, std::string(key) + ": " + team.status().message());
@@ -130,10 +132,10 @@ Result<std::vector<schemas::TeamRecord>> RunStore::LoadTeams() {
   return teams;
 }
 
-Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> RunStore::LoadTeamStatuses() {
+Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> RocksStore::LoadTeamStatuses() {
   std::vector<std::pair<std::uint32_t, schemas::TeamStatus>> out;
   Status bad;
-  Status s = Scan(*db_, "S/", [&](std::string_view key, std::string_view value) {
+  Status s = Scan(*db_->db, "S/", [&](std::string_view key, std::string_view value) {
     auto status = schemas::DecodeTeamStatus(value);
     if (!status.ok()) {
       bad = Status::Error(Code::kCorrupt, std::string(key) + ": " + status.status().message());
@@ -147,9 +149,9 @@ Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> RunStore::Loa
   return out;
 }
 
-Result<std::vector<schemas::RunRecord>> RunStore::LoadActiveRuns() {
+Result<std::vector<schemas::RunRecord>> RocksStore::LoadActiveRuns() {
   std::vector<std::string> ids;
-  Status s = Scan(*db_, "a/", [&](std::string_view key, std::string_view) {
+  Status s = Scan(*db_->db, "a/", [&](std::string_view key, std::string_view) {
     ids.emplace_back(key.substr(2));
     return true;
   });
@@ -163,26 +165,26 @@ Result<std::vector<schemas::RunRecord>> RunStore::LoadActiveRuns() {
   return runs;
 }
 
-Result<schemas::RunRecord> RunStore::GetRun(const std::string& run_id) {
+Result<schemas::RunRecord> RocksStore::GetRun(const std::string& run_id) {
   std::string value;
-  Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), RunKey(run_id), &value),
+  Status s = FromRocks(db_->db->Get(rocksdb::ReadOptions(), RunKey(run_id), &value),
                        ("run " + run_id + " not found").c_str());
   if (!s.ok()) return s;
   return schemas::DecodeRunRecord(value);
 }
 
-Result<std::string> RunStore::FindRunIdByKey(const std::string& key) {
+Result<std::string> RocksStore::FindRunIdByKey(const std::string& key) {
   std::string run_id;
-  Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), "k/" + key, &run_id), "no run with this key");
+  Status s = FromRocks(db_->db->Get(rocksdb::ReadOptions(), "k/" + key, &run_id), "no run with this key");
   if (!s.ok()) return s;
   return run_id;
 }
 
-Result<std::vector<schemas::RunRecord>> RunStore::ListRuns(std::optional<std::uint32_t> team,
+Result<std::vector<schemas::RunRecord>> RocksStore::ListRuns(std::optional<std::uint32_t> team,
                                                            std::size_t limit) {
   const std::string prefix = team ? TeamKey('t', *team) + "/" : "r/";
   std::vector<std::string> ids;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   // Run ids grow with time, so walking the prefix backwards is newest first.
   it->SeekForPrev(prefix + "\xff");
   for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Prev()) {
@@ -198,10 +200,10 @@ Result<std::vector<schemas::RunRecord>> RunStore::ListRuns(std::optional<std::ui
   return runs;
 }
 
-Result<std::vector<schemas::LoggedEvent>> RunStore::EventsAfter(std::uint64_t after,
+Result<std::vector<schemas::LoggedEvent>> RocksStore::EventsAfter(std::uint64_t after,
                                                                 std::size_t limit) {
   std::vector<schemas::LoggedEvent> events;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(EventKey(after + 1)); it->Valid() && it->key().starts_with("e/") &&
                                       events.size() < limit;
        it->Next()) {
@@ -213,11 +215,13 @@ Result<std::vector<schemas::LoggedEvent>> RunStore::EventsAfter(std::uint64_t af
   return events;
 }
 
-Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, std::size_t max_count) {
-  const std::uint64_t last = LastSeq();
+Result<std::size_t> RocksStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, std::size_t max_count) {
+  auto last_seq = LastSeq();
+  if (!last_seq.ok()) return last_seq.status();
+  const std::uint64_t last = last_seq.value();
   std::uint64_t first_kept = 0;
   std::size_t old = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("e/"); it->Valid() && it->key().starts_with("e/"); it->Next()) {
     auto event = schemas::DecodeLoggedEvent(it->value().ToStringView());
     if (!event.ok()) return event.status();
@@ -230,25 +234,28 @@ Result<std::size_t> RunStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, std
   if (old == 0) return std::size_t{0};
   rocksdb::WriteBatch batch;
   batch.DeleteRange(EventKey(0), EventKey(first_kept));
-  if (Status s = FromRocks(db_->Write(write_options_, &batch), "prune events"); !s.ok()) return s;
+  if (Status s = FromRocks(db_->db->Write(db_->write_options, &batch), "prune events"); !s.ok()) return s;
   return old;
 }
 
-std::optional<std::string> RunStore::LastKeyWithPrefix(const std::string& prefix) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+Result<std::optional<std::string>> RocksStore::LastKeyWithPrefix(const std::string& prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   it->SeekForPrev(prefix + "\xff");
-  if (it->Valid() && it->key().starts_with(prefix)) return it->key().ToString();
-  return std::nullopt;
+  if (Status s = FromRocks(it->status(), "find the last key"); !s.ok()) return s;
+  if (it->Valid() && it->key().starts_with(prefix)) return std::optional<std::string>(it->key().ToString());
+  return std::optional<std::string>();
 }
 
-std::uint64_t RunStore::LastSeq() {
+Result<std::uint64_t> RocksStore::LastSeq() {
   auto key = LastKeyWithPrefix("e/");
-  return key ? std::stoull(key->substr(2)) : 0;
+  if (!key.ok()) return key.status();
+  return key.value() ? std::stoull(key.value()->substr(2)) : std::uint64_t{0};
 }
 
-std::uint64_t RunStore::LastRunNumber() {
+Result<std::uint64_t> RocksStore::LastRunNumber() {
   auto key = LastKeyWithPrefix("r/");
-  return key ? std::stoull(key->substr(3)) : 0;  // "r/r0000000042"
+  if (!key.ok()) return key.status();
+  return key.value() ? std::stoull(key.value()->substr(3)) : std::uint64_t{0};  // "r/r0000000042"
 }
 
 }  // namespace broker

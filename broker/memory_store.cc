@@ -1,0 +1,143 @@
+#include "broker/memory_store.h"
+
+#include <algorithm>
+
+namespace broker {
+
+using common::Code;
+using common::Result;
+using common::Status;
+
+Status MemoryStore::WriteFault() const {
+  if (faults_.no_space) return Status::Error(Code::kIoError, "commit: IO error: No space left on device");
+  if (faults_.fail_writes) return Status::Error(Code::kIoError, "commit: IO error: write failed");
+  return Status();
+}
+
+Status MemoryStore::ReadFault() const {
+  if (faults_.fail_reads) return Status::Error(Code::kIoError, "read: IO error: read failed");
+  return Status();
+}
+
+void MemoryStore::Apply(const Change& change) {
+  if (change.run) {
+    const schemas::RunRecord& run = *change.run;
+    runs_[run.run_id] = run;
+    if (change.new_run) {
+      keys_[run.key] = run.run_id;
+      team_runs_[run.team].insert(run.run_id);
+    }
+    if (schemas::IsTerminal(run.state)) {
+      active_.erase(run.run_id);
+    } else {
+      active_.insert(run.run_id);
+    }
+  }
+  if (change.team_put) teams_[change.team_put->id] = *change.team_put;
+  if (change.team_remove) teams_.erase(*change.team_remove);
+  if (change.team_status) statuses_[change.team_status->first] = change.team_status->second;
+  for (const schemas::LoggedEvent& e : change.events) events_[e.seq] = e;
+}
+
+Status MemoryStore::Commit(const Change& change) {
+  if (Status s = WriteFault(); !s.ok()) return s;
+  Apply(change);
+  ++writes_;
+  return Status();
+}
+
+void MemoryStore::Stage(const Change& change) { staged_.push_back(change); }
+
+Status MemoryStore::Flush() {
+  if (staged_.empty()) return Status();
+  std::vector<Change> group;
+  group.swap(staged_);
+  if (Status s = WriteFault(); !s.ok()) return s;  // the whole group is lost, as in RocksDB
+  for (const Change& change : group) Apply(change);
+  ++writes_;
+  return Status();
+}
+
+Result<std::vector<schemas::TeamRecord>> MemoryStore::LoadTeams() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::TeamRecord> out;
+  for (const auto& [id, team] : teams_) out.push_back(team);
+  return out;
+}
+
+Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> MemoryStore::LoadTeamStatuses() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  return std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>(statuses_.begin(), statuses_.end());
+}
+
+Result<std::vector<schemas::RunRecord>> MemoryStore::LoadActiveRuns() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::RunRecord> out;
+  for (const std::string& id : active_) out.push_back(runs_.at(id));
+  return out;
+}
+
+Result<schemas::RunRecord> MemoryStore::GetRun(const std::string& run_id) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return Status::Error(Code::kNotFound, "run " + run_id + " not found");
+  return it->second;
+}
+
+Result<std::string> MemoryStore::FindRunIdByKey(const std::string& key) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return Status::Error(Code::kNotFound, "no run with this key");
+  return it->second;
+}
+
+Result<std::vector<schemas::RunRecord>> MemoryStore::ListRuns(std::optional<std::uint32_t> team,
+                                                              std::size_t limit) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::RunRecord> out;
+  auto take = [&](const std::string& id) {
+    if (out.size() < limit) out.push_back(runs_.at(id));
+  };
+  if (team) {
+    auto it = team_runs_.find(*team);
+    if (it != team_runs_.end()) {
+      for (auto id = it->second.rbegin(); id != it->second.rend(); ++id) take(*id);
+    }
+  } else {
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) take(it->first);
+  }
+  return out;
+}
+
+Result<std::vector<schemas::LoggedEvent>> MemoryStore::EventsAfter(std::uint64_t after,
+                                                                   std::size_t limit) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::LoggedEvent> out;
+  for (auto it = events_.upper_bound(after); it != events_.end() && out.size() < limit; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+Result<std::size_t> MemoryStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, std::size_t max_count) {
+  if (Status s = WriteFault(); !s.ok()) return s;
+  std::size_t removed = 0;
+  while (events_.size() > 1 && removed < max_count &&
+         events_.begin()->second.at_unix_ms < cutoff_unix_ms) {
+    events_.erase(events_.begin());
+    ++removed;
+  }
+  return removed;
+}
+
+Result<std::uint64_t> MemoryStore::LastSeq() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  return events_.empty() ? std::uint64_t{0} : events_.rbegin()->first;
+}
+
+Result<std::uint64_t> MemoryStore::LastRunNumber() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  return runs_.empty() ? std::uint64_t{0} : std::stoull(runs_.rbegin()->first.substr(1));
+}
+
+}  // namespace broker

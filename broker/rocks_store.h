@@ -1,0 +1,54 @@
+// RocksStore: the Store in RocksDB. The RocksDB types stay in the .cc.
+//
+// Keys:  r/<run_id>            RunRecord
+//        k/<run key>           run_id            (dedup index)
+//        t/<team:10>/<run_id>  ""                (per-team history)
+//        a/<run_id>            ""                (runs not yet terminal)
+//        T/<team:10>           TeamRecord
+//        S/<team:10>           TeamStatus
+//        e/<seq:20>            LoggedEvent       (event log, for replay)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "broker/store.h"
+
+namespace broker {
+
+class RocksStore final : public Store {
+ public:
+  // Opens (creating if needed) the database in `dir`. With `sync`, every
+  // commit waits for the WAL to reach the disk (power-loss safe).
+  static common::Result<std::unique_ptr<RocksStore>> Open(const std::string& dir, bool sync);
+  ~RocksStore() override;
+  RocksStore(const RocksStore&) = delete;
+  RocksStore& operator=(const RocksStore&) = delete;
+
+  common::Status Commit(const Change& change) override;
+  void Stage(const Change& change) override;
+  common::Status Flush() override;
+  common::Result<std::vector<schemas::TeamRecord>> LoadTeams() override;
+  common::Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>> LoadTeamStatuses()
+      override;
+  common::Result<std::vector<schemas::RunRecord>> LoadActiveRuns() override;
+  common::Result<schemas::RunRecord> GetRun(const std::string& run_id) override;
+  common::Result<std::string> FindRunIdByKey(const std::string& key) override;
+  common::Result<std::vector<schemas::RunRecord>> ListRuns(std::optional<std::uint32_t> team,
+                                                           std::size_t limit) override;
+  common::Result<std::vector<schemas::LoggedEvent>> EventsAfter(std::uint64_t after,
+                                                                std::size_t limit) override;
+  common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
+                                                std::size_t max_count) override;
+  common::Result<std::uint64_t> LastSeq() override;
+  common::Result<std::uint64_t> LastRunNumber() override;
+
+ private:
+  struct Db;
+  explicit RocksStore(std::unique_ptr<Db> db);
+  common::Result<std::optional<std::string>> LastKeyWithPrefix(const std::string& prefix);
+
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace broker

@@ -1,0 +1,71 @@
+// Store: the broker's durable state behind one interface, so the broker's
+// logic never sees RocksDB and tests can swap in MemoryStore (with faults).
+// Every state change is one Change; a group of them is written as one batch,
+// so a crash leaves either all of a change or none of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "schemas/messages.h"
+
+namespace broker {
+
+// Everything one state change writes, committed together.
+struct Change {
+  std::optional<schemas::RunRecord> run;
+  bool new_run = false;  // also write the key and team indexes
+  std::optional<schemas::TeamRecord> team_put;
+  std::optional<std::uint32_t> team_remove;
+  std::optional<std::pair<std::uint32_t, schemas::TeamStatus>> team_status;
+  std::vector<schemas::LoggedEvent> events;
+};
+
+// "r0000000042": run ids sort in acceptance order.
+std::string RunIdFor(std::uint64_t number);
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Writes one change now, as one batch.
+  virtual common::Status Commit(const Change& change) = 0;
+  // Group commit: Stage adds a change to the pending group; Flush writes the
+  // whole group as one batch (one WAL write, one fsync in sync mode). Reads
+  // do not see staged changes until Flush (the Journal overlays them). A
+  // failed Flush drops the group: the caller must stop.
+  virtual void Stage(const Change& change) = 0;
+  virtual common::Status Flush() = 0;
+
+  virtual common::Result<std::vector<schemas::TeamRecord>> LoadTeams() = 0;
+  virtual common::Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>>
+  LoadTeamStatuses() = 0;
+  // Runs not in a terminal state, in run-id (= acceptance) order.
+  virtual common::Result<std::vector<schemas::RunRecord>> LoadActiveRuns() = 0;
+
+  virtual common::Result<schemas::RunRecord> GetRun(const std::string& run_id) = 0;
+  // kNotFound when no run has this key.
+  virtual common::Result<std::string> FindRunIdByKey(const std::string& key) = 0;
+  // Newest first; `team` filters when set.
+  virtual common::Result<std::vector<schemas::RunRecord>> ListRuns(
+      std::optional<std::uint32_t> team, std::size_t limit) = 0;
+  // Events with seq > `after`, oldest first, at most `limit`.
+  virtual common::Result<std::vector<schemas::LoggedEvent>> EventsAfter(
+      std::uint64_t after, std::size_t limit) = 0;
+  // Deletes up to `max_count` log entries logged before `cutoff_unix_ms`,
+  // always keeping the newest so the sequence survives a restart. Returns
+  // how many went (== max_count: call again for more).
+  virtual common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
+                                                        std::size_t max_count) = 0;
+
+  // The highest event seq and run number ever written (0 when empty).
+  virtual common::Result<std::uint64_t> LastSeq() = 0;
+  virtual common::Result<std::uint64_t> LastRunNumber() = 0;
+};
+
+}  // namespace broker

@@ -1,0 +1,265 @@
+// Every word Daybreak's protocol speaks: run states, run events, message
+// types, control ops, topics and the small enums that travel as strings.
+// Code names them through this header, never as literals; PROTOCOL.md's
+// "Vocabulary" section lists exactly these words (vocabulary_test compares).
+// The wire stays strings, so a Python script needs none of this.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string_view>
+
+namespace schemas {
+
+// ---- versions ----------------------------------------------------------------
+
+// The work protocol (broker <-> runners) a release speaks. Runners on many
+// hosts cannot all upgrade at once, so the broker also serves the previous
+// version for one release and refuses anything else at hello, naming both.
+inline constexpr std::uint32_t kWorkProtocol = 2;
+inline constexpr std::uint32_t kOldestWorkProtocol = 1;
+// A hello without `protocol` comes from release 1, which had no such field.
+inline constexpr std::uint32_t kUnversionedWorkProtocol = 1;
+
+// ---- run states --------------------------------------------------------------
+
+enum class RunState : std::uint8_t {
+  kAccepted,    // admitted, waiting for a runner slot
+  kQueued,      // team busy, overlap policy queue
+  kDispatched,  // handed to a runner
+  kRunning,     // the runner started the pipeline
+  kRetryWait,   // an attempt failed; another follows after backoff
+  kSucceeded,
+  kFailed,
+  kMissed,
+  kSkipped,
+  kCancelled,
+};
+
+inline constexpr std::array<std::pair<RunState, std::string_view>, 10> kRunStates = {{
+    {RunState::kAccepted, "accepted"},
+    {RunState::kQueued, "queued"},
+    {RunState::kDispatched, "dispatched"},
+    {RunState::kRunning, "running"},
+    {RunState::kRetryWait, "retry_wait"},
+    {RunState::kSucceeded, "succeeded"},
+    {RunState::kFailed, "failed"},
+    {RunState::kMissed, "missed"},
+    {RunState::kSkipped, "skipped"},
+    {RunState::kCancelled, "cancelled"},
+}};
+
+constexpr std::string_view Name(RunState state) {
+  for (const auto& [s, name] : kRunStates) {
+    if (s == state) return name;
+  }
+  return "?";
+}
+
+constexpr std::optional<RunState> ParseRunState(std::string_view name) {
+  for (const auto& [s, n] : kRunStates) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
+}
+
+// A terminal run never changes again.
+constexpr bool IsTerminal(RunState state) {
+  switch (state) {
+    case RunState::kSucceeded:
+    case RunState::kFailed:
+    case RunState::kMissed:
+    case RunState::kSkipped:
+    case RunState::kCancelled:
+      return true;
+    case RunState::kAccepted:
+    case RunState::kQueued:
+    case RunState::kDispatched:
+    case RunState::kRunning:
+    case RunState::kRetryWait:
+      return false;
+  }
+  return false;
+}
+
+// The run that holds its team's lock keeps every other run of the team
+// waiting (one active run per team), through its retries too.
+constexpr bool HoldsTeamLock(RunState state) {
+  switch (state) {
+    case RunState::kAccepted:
+    case RunState::kDispatched:
+    case RunState::kRunning:
+    case RunState::kRetryWait:
+      return true;
+    case RunState::kQueued:
+    case RunState::kSucceeded:
+    case RunState::kFailed:
+    case RunState::kMissed:
+    case RunState::kSkipped:
+    case RunState::kCancelled:
+      return false;
+  }
+  return false;
+}
+
+// Out with a runner: an attempt exists that a runner may be executing.
+constexpr bool IsOut(RunState state) {
+  return state == RunState::kDispatched || state == RunState::kRunning;
+}
+
+inline std::ostream& operator<<(std::ostream& os, RunState state) { return os << Name(state); }
+
+// ---- run events (topic "run.<event>") ----------------------------------------
+
+namespace event {
+inline constexpr std::string_view kAccepted = "accepted";
+inline constexpr std::string_view kQueued = "queued";
+inline constexpr std::string_view kDispatched = "dispatched";
+inline constexpr std::string_view kStarted = "started";
+inline constexpr std::string_view kRetrying = "retrying";
+inline constexpr std::string_view kCompleted = "completed";
+inline constexpr std::string_view kFailed = "failed";
+inline constexpr std::string_view kMissed = "missed";
+inline constexpr std::string_view kSkipped = "skipped";
+inline constexpr std::string_view kCancelled = "cancelled";
+inline constexpr std::array kAll = {kAccepted, kQueued,  kDispatched, kStarted, kRetrying,
+                                    kCompleted, kFailed, kMissed,     kSkipped, kCancelled};
+}  // namespace event
+
+// The event that announces a run entering `state`.
+constexpr std::string_view EventFor(RunState state) {
+  switch (state) {
+    case RunState::kAccepted: return event::kAccepted;
+    case RunState::kQueued: return event::kQueued;
+    case RunState::kDispatched: return event::kDispatched;
+    case RunState::kRunning: return event::kStarted;
+    case RunState::kRetryWait: return event::kRetrying;
+    case RunState::kSucceeded: return event::kCompleted;
+    case RunState::kFailed: return event::kFailed;
+    case RunState::kMissed: return event::kMissed;
+    case RunState::kSkipped: return event::kSkipped;
+    case RunState::kCancelled: return event::kCancelled;
+  }
+  return "?";
+}
+
+// ---- alerts (topic "alert.<kind>") -------------------------------------------
+
+namespace alert {
+inline constexpr std::string_view kConsecutiveFailures = "consecutive_failures";
+inline constexpr std::string_view kNoSuccess = "no_success";
+inline constexpr std::string_view kRecovered = "recovered";
+inline constexpr std::array kAll = {kConsecutiveFailures, kNoSuccess, kRecovered};
+}  // namespace alert
+
+// ---- topics ------------------------------------------------------------------
+
+namespace topic {
+inline constexpr std::string_view kDue = "due";
+inline constexpr std::string_view kDueAck = "due.ack";
+inline constexpr std::string_view kRunPrefix = "run.";
+inline constexpr std::string_view kAlertPrefix = "alert.";
+inline constexpr std::string_view kScheduleChanged = "schedule.changed";
+inline constexpr std::array kAll = {kDue, kDueAck, kRunPrefix, kAlertPrefix, kScheduleChanged};
+}  // namespace topic
+
+// ---- run kinds and team policies ---------------------------------------------
+
+namespace kind {
+inline constexpr std::string_view kScheduled = "scheduled";
+inline constexpr std::string_view kManual = "manual";
+inline constexpr std::string_view kBackfill = "backfill";
+inline constexpr std::string_view kChained = "chained";  // made by the broker only
+inline constexpr std::array kAll = {kScheduled, kManual, kBackfill, kChained};
+}  // namespace kind
+
+namespace overlap {
+inline constexpr std::string_view kSkip = "skip";
+inline constexpr std::string_view kQueue = "queue";
+inline constexpr std::array kAll = {kSkip, kQueue};
+}  // namespace overlap
+
+namespace retry_on {
+inline constexpr std::string_view kTransient = "transient";
+inline constexpr std::string_view kAny = "any";
+inline constexpr std::array kAll = {kTransient, kAny};
+}  // namespace retry_on
+
+namespace schedule_change {
+inline constexpr std::string_view kPut = "put";
+inline constexpr std::string_view kRemove = "remove";
+inline constexpr std::array kAll = {kPut, kRemove};
+}  // namespace schedule_change
+
+// ---- work socket -------------------------------------------------------------
+
+// RunnerMessage.type
+namespace runner_msg {
+inline constexpr std::string_view kHello = "hello";
+inline constexpr std::string_view kHeartbeat = "heartbeat";
+inline constexpr std::string_view kStarted = "started";
+inline constexpr std::string_view kResult = "result";
+inline constexpr std::string_view kBye = "bye";
+inline constexpr std::array kAll = {kHello, kHeartbeat, kStarted, kResult, kBye};
+}  // namespace runner_msg
+
+// BrokerMessage.type
+namespace broker_msg {
+inline constexpr std::string_view kWelcome = "welcome";
+inline constexpr std::string_view kHeartbeat = "heartbeat";
+inline constexpr std::string_view kDispatch = "dispatch";
+inline constexpr std::string_view kAck = "ack";
+inline constexpr std::string_view kCancel = "cancel";
+inline constexpr std::string_view kRefused = "refused";  // hello of an unserved protocol
+inline constexpr std::array kAll = {kWelcome, kHeartbeat, kDispatch, kAck, kCancel, kRefused};
+// A welcome with this key asks the runner to say hello again.
+inline constexpr std::string_view kHelloRequired = "hello-required";
+}  // namespace broker_msg
+
+// RunnerMessage.outcome of a result
+namespace outcome {
+inline constexpr std::string_view kSucceeded = "succeeded";
+inline constexpr std::string_view kFailed = "failed";
+inline constexpr std::string_view kTransient = "transient";
+inline constexpr std::array kAll = {kSucceeded, kFailed, kTransient};
+}  // namespace outcome
+
+// ---- control socket ----------------------------------------------------------
+
+namespace op {
+inline constexpr std::string_view kPing = "ping";
+inline constexpr std::string_view kTrigger = "trigger";
+inline constexpr std::string_view kBackfill = "backfill";
+inline constexpr std::string_view kStats = "stats";
+inline constexpr std::string_view kRunsList = "runs.list";
+inline constexpr std::string_view kRunGet = "run.get";
+inline constexpr std::string_view kCancel = "cancel";
+inline constexpr std::string_view kTeamsList = "teams.list";
+inline constexpr std::string_view kTeamPut = "team.put";
+inline constexpr std::string_view kTeamRemove = "team.remove";
+inline constexpr std::string_view kEventsSince = "events.since";
+inline constexpr std::array kAll = {kPing,      kTrigger, kBackfill, kStats,   kRunsList,   kRunGet,
+                                    kCancel,    kTeamsList, kTeamPut, kTeamRemove, kEventsSince};
+}  // namespace op
+
+// ControlReply.code when ok is false
+namespace error_code {
+inline constexpr std::string_view kNotFound = "not_found";
+inline constexpr std::string_view kInvalid = "invalid";
+inline constexpr std::string_view kRejected = "rejected";
+inline constexpr std::string_view kCorrupt = "corrupt";
+inline constexpr std::string_view kIoError = "io_error";
+inline constexpr std::array kAll = {kNotFound, kInvalid, kRejected, kCorrupt, kIoError};
+}  // namespace error_code
+
+template <typename List>
+constexpr bool IsOneOf(std::string_view word, const List& list) {
+  for (std::string_view w : list) {
+    if (w == word) return true;
+  }
+  return false;
+}
+
+}  // namespace schemas
