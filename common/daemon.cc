@@ -1,7 +1,11 @@
 #include "common/daemon.h"
 
+#include <signal.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 #include "common/logging.h"
 #include "common/process.h"
@@ -39,6 +43,15 @@ int Daemon::StartUp() {
 }
 
 int Daemon::Main(int argc, char** argv, const Body& body) {
+  if (!options_.blocked_signals.empty()) {
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int signal : options_.blocked_signals) sigaddset(&blocked, signal);
+    if (const int error = pthread_sigmask(SIG_BLOCK, &blocked, nullptr); error != 0) {
+      fmt::print(stderr, "{}: cannot block signals: {}\n", program(), std::strerror(error));
+      return kExitFailed;
+    }
+  }
   try {
     try {
       app_.parse(argc, argv);

@@ -1,5 +1,6 @@
 // Daemon: the start-up every Daybreak process shares, so each main.cc is
-// only what is its own. It parses the common flags (--config), loads and
+// only what is its own. It blocks the signals the process asks for (before
+// any thread exists), parses the common flags (--config), loads and
 // validates the configuration (security for the process's role), sets up
 // logging, turns SIGTERM/SIGINT into a stop flag, owns the ZeroMQ context,
 // makes the usual bus sockets, and runs the body so that nothing it throws
@@ -31,6 +32,10 @@ struct DaemonOptions {
   std::string name;   // "ticker": the logger's name; "daybreak-ticker" in messages
   std::string about;  // the --help headline
   bool broker = false;  // the role ValidateSecurity checks keys for
+  // Blocked first thing in Main, before logging starts its thread, so every
+  // thread inherits the mask and only the body's signalfd or sigwait sees
+  // them (the runner's SIGCHLD).
+  std::vector<int> blocked_signals = {};
 };
 
 // Exit codes every daemon uses.
@@ -50,11 +55,11 @@ class Daemon {
   // For the process's own flags; add them before Main.
   CLI::App& app() { return app_; }
 
-  // Parses `argv`, starts up, then returns `body`'s exit code. A bad flag
-  // or configuration returns kExitBadConfig with the reason on stderr;
-  // anything `body` throws is logged and returns kExitFailed. Signals the
-  // process must block before any thread exists (logging starts one) are
-  // the caller's to block before Main.
+  // Blocks `blocked_signals` in the calling thread, parses `argv`, starts
+  // up, then returns `body`'s exit code. --help returns kExitOk and a bad
+  // flag CLI11's code; a bad configuration returns kExitBadConfig with the
+  // reason on stderr; anything `body` throws is logged and returns
+  // kExitFailed. Call it before the process starts any thread.
   int Main(int argc, char** argv, const Body& body);
 
   // REQUIRES: inside `body`.
