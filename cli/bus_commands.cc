@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <limits>
+#include <optional>
 
 #include "cli/cli_context.h"
 #include "common/process.h"
@@ -23,6 +25,19 @@ zmq::socket_t Subscriber(Context& ctx, const std::vector<std::string>& topics) {
   for (const std::string& t : topics) sub.set(zmq::sockopt::subscribe, t);
   sub.connect(ctx.config.bus_subscribe);
   return sub;
+}
+
+// The team an event is about ("run.team", else "team"), or nullopt when
+// the frame has none or not as a team id.
+std::optional<std::uint32_t> TeamOf(const nlohmann::json& event) {
+  const nlohmann::json* holder = &event;
+  if (auto run = event.find("run"); run != event.end() && run->is_object()) holder = &*run;
+  auto team = holder->find("team");
+  if (team == holder->end() || !team->is_number_unsigned() ||
+      team->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+    return std::nullopt;
+  }
+  return team->get<std::uint32_t>();
 }
 
 }  // namespace
@@ -161,11 +176,7 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
         continue;
       }
       const nlohmann::json& event = j.value();
-      if (team) {
-        const nlohmann::json* t = event.contains("run") ? &event["run"]["team"]
-                                  : event.contains("team") ? &event["team"] : nullptr;
-        if (t == nullptr || t->get<std::uint32_t>() != *team) continue;
-      }
+      if (team && TeamOf(event) != team) continue;
       PrintJson(event);
       if (wargs->count > 0 && ++seen >= wargs->count) return;
     }

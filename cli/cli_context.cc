@@ -77,7 +77,8 @@ void PrintRunsJson(const std::vector<schemas::RunRecord>& runs) {
 }
 
 void PrintJson(const nlohmann::json& j) {
-  std::cout << j.dump() << std::endl;
+  // The broker's text may not be UTF-8: replace what is not, never throw.
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
 }  // namespace cli

@@ -1,5 +1,8 @@
 // daybreak: the command line for people and scripts.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
 
 #include "cli/cli_context.h"
 
@@ -20,10 +23,17 @@ int main(int argc, char** argv) {
   cli::AddTeamCommands(app, ctx, &result);
   cli::AddBusCommands(app, ctx, &result);
   try {
-    app.parse(argc, argv);
+    app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : cli::kExitUsage;
+  } catch (const std::exception& e) {
+    // Our own bug, or an answer we did not expect: say so, never abort.
+    fmt::print(stderr, "daybreak: failed: {}\n", e.what());
+    return cli::kExitFailed;
+  } catch (...) {
+    fmt::print(stderr, "daybreak: failed: unknown exception\n");
+    return cli::kExitFailed;
   }
   return result;
 }

@@ -22,8 +22,24 @@ std::optional<std::vector<schemas::TeamRecord>> FetchTeams(Context& ctx, int* re
   return reply->teams;
 }
 
-common::DailySchedule ScheduleOf(const schemas::TeamRecord& t) {
-  return {common::ParseTimeOfDay(t.run_time).value(), common::FindZone(t.timezone).value()};
+// Each team's schedule, in the order of `teams`. A record that does not
+// hold one is the broker's fault: says which team, sets *result and
+// returns nullopt.
+std::optional<std::vector<common::DailySchedule>> SchedulesOf(const std::vector<schemas::TeamRecord>& teams,
+                                                              const char* command, int* result) {
+  std::vector<common::DailySchedule> schedules;
+  for (const schemas::TeamRecord& t : teams) {
+    auto time = common::ParseTimeOfDay(t.run_time);
+    auto zone = common::FindZone(t.timezone);
+    if (!time.ok() || !zone.ok()) {
+      fmt::print(stderr, "{}: the broker sent {} with no readable schedule: {}\n", command,
+                 common::TeamLabel(t.id), (time.ok() ? zone.status() : time.status()).message());
+      *result = kExitFailed;
+      return std::nullopt;
+    }
+    schedules.push_back({time.value(), zone.value()});
+  }
+  return schedules;
 }
 
 std::string Label(std::uint32_t id) { return id == common::kGeneralTeam ? "general" : std::to_string(id); }
@@ -39,7 +55,12 @@ int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
   int result = kExitOk;
   auto reply = ctx.Call(request, &result);
   if (!reply) return result;
-  const schemas::TeamRecord& t = reply->teams.at(0);
+  if (reply->teams.empty()) {
+    fmt::print(stderr, "daybreak teams: the broker saved {} but sent no team record back\n",
+               common::TeamLabel(team.id));
+    return kExitFailed;
+  }
+  const schemas::TeamRecord& t = reply->teams.front();
   if (ctx.json) {
     PrintJson(schemas::ToJson(t));
   } else {
@@ -60,14 +81,17 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
         if (!ctx.Init()) { *result = kExitUsage; return; }
         auto list = FetchTeams(ctx, result);
         if (!list) return;
+        const auto schedules = SchedulesOf(*list, "daybreak teams list", result);
+        if (!schedules) return;
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
         nlohmann::json out = nlohmann::json::array();
         if (!ctx.json) {
           fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {}\n", "TEAM", "NAME", "TIME",
                      "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)");
         }
-        for (const auto& t : *list) {
-          const common::Fire next = common::NextFireAfter(ScheduleOf(t), now);
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          const schemas::TeamRecord& t = (*list)[i];
+          const common::Fire next = common::NextFireAfter((*schedules)[i], now);
           if (ctx.json) {
             nlohmann::json j = schemas::ToJson(t);
             j["next_fire_utc"] = t.paused ? "" : common::FormatUtc(next.at);
@@ -195,20 +219,28 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
       from = parsed.value();
     }
     if (!ctx.Init()) { *result = kExitUsage; return; }
-    const date::weekday pday = common::ParseWeekday(ctx.config.purchase_weekday).value();
+    const auto pday = common::ParseWeekday(ctx.config.purchase_weekday);
+    if (!pday.ok()) {  // LoadConfig checks it; never trust that silently
+      fmt::print(stderr, "daybreak schedule: {}\n", pday.status().message());
+      *result = kExitUsage;
+      return;
+    }
     auto list = FetchTeams(ctx, result);
     if (!list) return;
+    const auto schedules = SchedulesOf(*list, "daybreak schedule", result);
+    if (!schedules) return;
     const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     nlohmann::json out = nlohmann::json::array();
     bool found = false;
-    for (const auto& t : *list) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const schemas::TeamRecord& t = (*list)[i];
       if (!sargs->team.empty() && sargs->team != Label(t.id)) continue;
       found = true;
-      const common::DailySchedule s = ScheduleOf(t);
+      const common::DailySchedule& s = (*schedules)[i];
       const date::local_days first = from ? *from : common::LocalDateOf(s.zone, now);
       for (const common::Fire& f : common::FiresFrom(s, first, sargs->days)) {
         const std::string local = date::format("%F %R %Z", date::make_zoned(s.zone, f.at));
-        const std::string pdate = common::FormatDate(common::PurchaseDate(f.local_date, pday));
+        const std::string pdate = common::FormatDate(common::PurchaseDate(f.local_date, pday.value()));
         if (ctx.json) {
           out.push_back({{"team", t.id}, {"local_date", common::FormatDate(f.local_date)},
                          {"utc", common::FormatUtc(f.at)}, {"local", local}, {"pdate", pdate},

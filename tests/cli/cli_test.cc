@@ -1,0 +1,122 @@
+// The daybreak CLI against a fake broker that answers what a broker should
+// not: every such answer is an error message and a non-zero exit, never an
+// abort.
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/common/fake_control_server.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_process.h"
+
+extern char** environ;
+
+namespace {
+
+using schemas::ControlReply;
+using schemas::ControlRequest;
+using testing::FakeControlServer;
+
+class Cli {
+ public:
+  Cli() : server_(context_, "tcp://127.0.0.1:" + std::to_string(testing::FreePort())) {}
+
+  void Answer(FakeControlServer::Handler handler) { server_.set_handler(std::move(handler)); }
+
+  // Runs `daybreak args...`; returns its exit code (-1: did not exit), and
+  // its stdout and stderr in *output.
+  int Run(std::vector<std::string> args, std::string* output) {
+    args.insert(args.begin(), std::string(DAYBREAK_BIN_DIR) + "/daybreak");
+    args.push_back("--timeout-ms");
+    args.push_back("3000");
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (!std::string_view(*e).starts_with("DAYBREAK_")) env.emplace_back(*e);
+    }
+    env.push_back("DAYBREAK_CONTROL=" + server_.endpoint());
+    const std::string log = dir_.Sub("out");
+    std::filesystem::remove(log);
+    testing::TestProcess p(args, env, log);
+    const auto status = p.Wait(std::chrono::seconds(20));
+    std::ifstream in(log);
+    output->assign(std::istreambuf_iterator<char>(in), {});
+    if (!status || !WIFEXITED(*status)) return -1;  // e.g. killed by SIGABRT
+    return WEXITSTATUS(*status);
+  }
+
+ private:
+  testing::TempDir dir_;
+  zmq::context_t context_{1};
+  FakeControlServer server_;
+};
+
+ControlReply TeamsReply(const std::string& timezone) {
+  ControlReply reply = FakeControlServer::Ok();
+  schemas::TeamRecord team;
+  team.id = 3;
+  team.run_time = "02:00";
+  team.timezone = timezone;
+  reply.teams.push_back(team);
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("teams add: a saved reply without the team record is an error") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) { return FakeControlServer::Ok(); });
+  std::string out;
+  CHECK(cli.Run({"teams", "add", "3", "--time", "02:00", "--tz", "UTC"}, &out) == 1);
+  CHECK(out.find("daybreak teams: the broker saved team 3 but sent no team record back") !=
+        std::string::npos);
+}
+
+TEST_CASE("teams list and schedule: a team whose schedule cannot be read is an error") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) { return TeamsReply("Mars/Olympus_Mons"); });
+  std::string out;
+  CHECK(cli.Run({"teams", "list"}, &out) == 1);
+  CHECK(out.find("daybreak teams list: the broker sent team 3 with no readable schedule") !=
+        std::string::npos);
+  CHECK(out.find("Mars/Olympus_Mons") != std::string::npos);
+  CHECK(cli.Run({"schedule", "--days", "2"}, &out) == 1);
+  CHECK(out.find("daybreak schedule: the broker sent team 3 with no readable schedule") !=
+        std::string::npos);
+  // The same command with a good answer works.
+  cli.Answer([](const ControlRequest&) { return TeamsReply("Europe/Berlin"); });
+  CHECK(cli.Run({"teams", "list"}, &out) == 0);
+  CHECK(cli.Run({"schedule", "--days", "2", "--json"}, &out) == 0);
+}
+
+TEST_CASE("--json prints broker text that is not UTF-8 instead of aborting") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    schemas::RunRecord run;
+    run.run_id = "r0000000001";
+    run.error = "bad byte \xff here";
+    reply.runs.push_back(run);
+    return reply;
+  });
+  std::string out;
+  CHECK(cli.Run({"runs", "--json"}, &out) == 0);
+  CHECK(out.find("r0000000001") != std::string::npos);
+}
+
+TEST_CASE("a broker that refuses is an error message and exit 1") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Refuse("not today");
+    reply.code = "rejected";
+    return reply;
+  });
+  std::string out;
+  CHECK(cli.Run({"runs"}, &out) == 1);
+  CHECK(out.find("not today") != std::string::npos);
+}
