@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
-#include <random>
+
+#include "common/backoff.h"
 
 namespace notifier {
 
@@ -99,12 +99,8 @@ void DeliveryQueue::Join() {
 }
 
 milliseconds DeliveryQueue::Backoff(int attempts) {
-  // Exponential with "equal jitter": between half and all of initial * 2^(n-1).
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const double full = std::min<double>(policy_.max.count(),
-                                       policy_.initial.count() * std::pow(2.0, attempts - 1));
-  std::uniform_real_distribution<double> jitter(full / 2, full);
-  return milliseconds(static_cast<std::int64_t>(jitter(random)));
+  return common::EqualJitterBackoff(policy_.initial, policy_.max,
+                                    static_cast<std::uint32_t>(std::max(attempts, 1)), random_);
 }
 
 std::uint64_t DeliveryQueue::FinishFront(bool delivered) {

@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -78,6 +79,7 @@ class DeliveryQueue {
   void Work();
   // Pops the front entry; returns the seq to persist, or 0.
   std::uint64_t FinishFront(bool delivered);
+  // common::EqualJitterBackoff for the `attempts`th failure. Worker only.
   std::chrono::milliseconds Backoff(int attempts);
   void Persist(std::uint64_t seq);
 
@@ -99,6 +101,7 @@ class DeliveryQueue {
   int since_persist_ = 0;
   std::uint64_t persisted_at_start_ = 0;
   QueueStats stats_;
+  std::mt19937_64 random_{std::random_device{}()};  // the worker's, for Backoff
   std::thread worker_;
 };
 
