@@ -36,6 +36,16 @@ Verdict Classify(int wait_status, std::string_view stop_reason,
   }
   if (result_file.ok()) {
     v.metrics = result_file.value();
+  } else if (result_file.status().code() == common::Code::kInvalid && WIFEXITED(wait_status) &&
+             stop_reason.empty()) {
+    // The pipeline ended on its own and left a result file that breaks the
+    // bounds (a FIFO, too big, too many metrics...): nothing of it is sent,
+    // and the run fails rather than retries, since the same code writes the
+    // same file again. A run that was killed keeps its transient verdict:
+    // its file may be half-written, and the retry is what it needs.
+    const std::string reason = result_file.status().message();
+    v.outcome = outcome::kFailed;
+    v.error = v.error.empty() ? reason : v.error + "; " + reason;
   } else if (v.outcome == outcome::kSucceeded) {
     v.warning = result_file.status().message();
   }

@@ -26,8 +26,12 @@ struct Verdict {
 
 // `wait_status` is as waitpid reports it; `stop_reason` is non-empty when the
 // runner signalled the run (and says why); `result_file` is the pipeline's
-// result file as ReadResultFile read it. A missing or bad result file never
-// fails a run: the metrics are a report, the exit status is the verdict.
+// result file as ReadResultFile read it. A missing or unparsable result file
+// never fails a run: the metrics are a report, the exit status is the
+// verdict (a success only warns). A result file outside the bounds
+// (kInvalid, "result file invalid: ...") fails a run that exited on its own,
+// whatever its exit status, with that reason in the error; a run killed by a
+// signal or stopped by us stays transient.
 Verdict Classify(int wait_status, std::string_view stop_reason,
                  const common::Result<RunMetrics>& result_file);
 

@@ -2,22 +2,25 @@
 // folder of its own; only a successful attempt's files are moved, by
 // rename, into the team's output/ and output_share/, so readers never see a
 // killed or retried attempt's half-written files.
+//
+// The team's tree (its folder, output/, output_share/, .staging and the
+// attempt's folders in it) is writable by the team's pipeline, so the runner
+// walks it by file descriptor, one folder at a time with O_NOFOLLOW, and
+// refuses (kInvalid, "... is a symlink") any folder in it that is a link:
+// nothing is ever created, moved or removed through a link, so a pipeline
+// cannot reach another team's folders or anything else outside its own.
+// Only the configured output root (the team folder's parent) is opened by
+// path, following links the operator may have set up.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 #include "common/status.h"
 #include "common/team.h"
+#include "runner/result_file.h"
 
 namespace runner {
-
-struct RunMetrics {
-  std::int64_t total_loans = -1;
-  std::int64_t exceptions_count = -1;
-  std::map<std::string, double> metrics;  // every numeric top-level field
-};
 
 class Workspace {
  public:
@@ -35,20 +38,24 @@ class Workspace {
   // with its other outputs (output/result_YYYYMMDD.json).
   std::string result_file() const { return staging_output() + "/" + result_name_; }
 
-  // Moves every staged file into place (rename: atomic per file, replacing
-  // an older file of the same name), then removes the staging folder.
+  // Moves every staged file into place (renameat: atomic per file,
+  // replacing an older file of the same name), the result file last, then
+  // removes the staging folder. Only regular files are promoted: a staged
+  // symlink, folder, FIFO or device refuses the whole promotion (kInvalid)
+  // before anything moves, as does a symlinked folder anywhere in the tree.
+  // A failed move is kIoError and leaves the rest staged. Idempotent: after
+  // an interrupted Promote, calling it again moves what is left and ends
+  // with the same outputs.
   common::Status Promote() const;
-  // Removes the staging folder and whatever the attempt left in it.
+  // Removes the staging folder and whatever the attempt left in it, never
+  // through a link (a staged link is removed, not its target).
   void Discard() const;
 
  private:
   common::TeamDirs dirs_;
   std::string staging_;
+  std::string staging_name_;  // "<run_id>.<attempt>", inside .staging
   std::string result_name_;
 };
-
-// Reads the pipeline's result file. A missing file is kNotFound; a file
-// that is not a JSON object is kCorrupt.
-common::Result<RunMetrics> ReadResultFile(const std::string& path);
 
 }  // namespace runner

@@ -88,4 +88,43 @@ TEST_CASE("a run we stopped is transient with our reason, however it ended") {
   }
 }
 
+const common::Result<RunMetrics> kInvalidFile =
+    Status::Error(Code::kInvalid, "result file invalid: x is a FIFO, not a regular file");
+
+TEST_CASE("an invalid result file fails a run that exited 0, with the file's reason") {
+  const auto v = Classify(W_EXITCODE(0, 0), "", kInvalidFile);
+  CHECK(v.outcome == outcome::kFailed);
+  CHECK(v.exit_code == 0);
+  CHECK(v.error == "result file invalid: x is a FIFO, not a regular file");
+  CHECK(v.metrics.total_loans == -1);
+  CHECK(v.metrics.metrics.empty());
+  CHECK(v.warning.empty());
+}
+
+TEST_CASE("an invalid result file fails a run that exited non-zero, keeping both reasons") {
+  for (int code : {1, runner::kExitTempFail}) {
+    CAPTURE(code);
+    const auto v = Classify(W_EXITCODE(code, 0), "", kInvalidFile);
+    CHECK(v.outcome == outcome::kFailed);
+    CHECK(v.error.find("pipeline exited " + std::to_string(code)) == 0);
+    CHECK(v.error.find("result file invalid: x is a FIFO") != std::string::npos);
+  }
+}
+
+TEST_CASE("a run we stopped or a signal killed stays transient whatever its result file") {
+  CHECK(Classify(SIGKILL, "cancelled", kInvalidFile).outcome == outcome::kTransient);
+  CHECK(Classify(SIGKILL, "cancelled", kInvalidFile).error == "cancelled");
+  CHECK(Classify(W_EXITCODE(0, 0), "timed out after 5 s", kInvalidFile).outcome ==
+        outcome::kTransient);
+  CHECK(Classify(SIGSEGV, "", kInvalidFile).outcome == outcome::kTransient);
+  CHECK(Classify(SIGSEGV, "", kInvalidFile).metrics.metrics.empty());
+}
+
+TEST_CASE("an unreadable (not JSON) result file still only warns on success") {
+  const auto v = Classify(W_EXITCODE(0, 0), "",
+                          Status::Error(Code::kCorrupt, "result file x is not a JSON object"));
+  CHECK(v.outcome == outcome::kSucceeded);
+  CHECK(v.warning == "result file x is not a JSON object");
+}
+
 }  // namespace
