@@ -68,7 +68,9 @@ void Broker::HandleBusFrame() {
     }
     Admission admission = manager_.Admit(due.value());
     schemas::DueAck ack;
-    ack.key = admission.run.key.empty() ? due.value().key : admission.run.key;
+    // The key the publisher sent, which it waits for (a known run may be
+    // named differently: a release-1 key, or a manual run without one).
+    ack.key = due.value().key.empty() ? admission.run.key : due.value().key;
     ack.run_id = admission.run.run_id;
     ack.duplicate = admission.duplicate;
     if (!admission.status.ok()) {

@@ -5,7 +5,13 @@
 #include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/run_key.h"
 #include "schemas/codec.h"
 
 namespace broker {
@@ -62,6 +68,114 @@ void AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
   }
 }
 
+// Release 1 (no format key) named scheduled runs `sched:<team>:<date>T<HH:MM>`;
+// format 2 drops the time. Renames every such index entry in one batch with
+// the format key, so it happens once and never half. When several runs of
+// one date had keys (a team moved within the day ran twice), the key is the
+// earliest's; the others keep their records and their old key.
+class FormatUpgrade {
+ public:
+  explicit FormatUpgrade(rocksdb::DB& db) : db_(db) {}
+
+  Status Run() {
+    std::string format;
+    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), kStoreFormatKey, &format);
+    if (got.ok()) {
+      if (format == std::to_string(kStoreFormat)) return Status();
+      return Status::Error(Code::kRejected, "the store's format is " + format + "; this broker reads format " +
+                                                std::to_string(kStoreFormat) + " and older");
+    }
+    if (!got.IsNotFound()) return FromRocks(got, "read the store format");
+    constexpr std::string_view kPrefix = "k/sched:";
+    std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
+    // Sorted, so the old keys of one date come together: "…:2026-03-09T10:00",
+    // "…:2026-03-09T10:01".
+    for (it->Seek(kPrefix); it->Valid() && it->key().starts_with(kPrefix); it->Next()) {
+      const std::string_view key = it->key().ToStringView().substr(2);
+      auto current = common::CurrentFormOfReleaseOneKey(key);
+      if (!current) continue;
+      if (*current != group_key_) {
+        if (Status s = FlushGroup(); !s.ok()) return s;
+        group_key_ = *current;
+      }
+      group_.emplace_back(std::string(key), it->value().ToString());
+    }
+    if (Status s = FromRocks(it->status(), "scan run keys"); !s.ok()) return s;
+    if (Status s = FlushGroup(); !s.ok()) return s;
+    batch_.Put(kStoreFormatKey, std::to_string(kStoreFormat));
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (Status s = FromRocks(db_.Write(sync, &batch_), "upgrade the store"); !s.ok()) return s;
+    if (renamed_ > 0) {
+      spdlog::info("store upgraded to format {}: {} scheduled run keys now name the date only; "
+                   "{} later runs of a date left out of the key index",
+                   kStoreFormat, renamed_, dropped_);
+    }
+    return Status();
+  }
+
+ private:
+  Status FlushGroup() {
+    if (group_.empty()) return Status();
+    std::string keep;
+    std::string existing;
+    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), "k/" + group_key_, &existing);
+    if (got.ok()) {
+      keep = existing;
+    } else if (!got.IsNotFound()) {
+      return FromRocks(got, "read a run key");
+    }
+    for (const auto& [old_key, run_id] : group_) {
+      if (keep.empty() || run_id < keep) keep = run_id;  // run ids sort in acceptance order
+    }
+    std::string others;
+    for (const auto& [old_key, run_id] : group_) {
+      batch_.Delete("k/" + old_key);
+      ++renamed_;
+      if (run_id != keep) {
+        others += " " + run_id + " (" + old_key + ")";
+        ++dropped_;
+      } else if (Status s = Rename(run_id); !s.ok()) {
+        return s;
+      }
+    }
+    if (!existing.empty() && existing != keep) others += " " + existing + " (" + group_key_ + ")";
+    batch_.Put("k/" + group_key_, keep);
+    if (!others.empty()) {
+      spdlog::warn("store upgrade: {} names run {}, the earliest of its date; also ran that date:{}",
+                   group_key_, keep, others);
+    }
+    group_.clear();
+    return Status();
+  }
+
+  // The kept run's record carries the new key, so what it announces next
+  // matches what the ticker now publishes.
+  Status Rename(const std::string& run_id) {
+    std::string value;
+    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), RunKey(run_id), &value);
+    if (got.IsNotFound()) return Status();
+    if (!got.ok()) return FromRocks(got, "read a run");
+    auto run = schemas::DecodeRunRecord(value);
+    if (!run.ok()) {
+      spdlog::error("store upgrade: run {} does not decode ({}); its record keeps its old key",
+                    run_id, run.status().message());
+      return Status();
+    }
+    schemas::RunRecord renamed = run.value();
+    renamed.key = group_key_;
+    batch_.Put(RunKey(run_id), schemas::Encode(renamed));
+    return Status();
+  }
+
+  rocksdb::DB& db_;
+  rocksdb::WriteBatch batch_;
+  std::string group_key_;
+  std::vector<std::pair<std::string, std::string>> group_;  // old key, run id
+  std::size_t renamed_ = 0;
+  std::size_t dropped_ = 0;
+};
+
 }  // namespace
 
 std::string RunIdFor(std::uint64_t number) { return fmt::format("r{:010}", number); }
@@ -96,6 +210,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, boo
   if (!s.ok()) return FromRocks(s, ("open " + dir).c_str());
   auto db = std::make_unique<Db>();
   db->db.reset(raw);
+  if (Status upgraded = FormatUpgrade(*db->db).Run(); !upgraded.ok()) return upgraded;
   db->write_options.sync = sync;
   return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }

@@ -7,6 +7,7 @@
 //        T/<team:10>           TeamRecord
 //        S/<team:10>           TeamStatus
 //        e/<seq:20>            LoggedEvent       (event log, for replay)
+//        M/format              store format, decimal (absent: release 1)
 #pragma once
 
 #include <memory>
@@ -15,6 +16,11 @@
 #include "broker/store.h"
 
 namespace broker {
+
+// The key holding the store's format. Release 1 wrote none; format 2 names
+// scheduled runs by local date only (`sched:<team>:<date>`).
+inline constexpr char kStoreFormatKey[] = "M/format";
+inline constexpr int kStoreFormat = 2;
 
 class RocksStore final : public Store {
  public:

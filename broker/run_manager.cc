@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/missed_dates.h"
 #include "common/run_key.h"
 #include "common/team.h"
 #include "schemas/codec.h"
@@ -183,7 +184,11 @@ RunState RunManager::AdmittedState(const schemas::DueEvent& due, const schemas::
   return queue_.Busy(run.team) ? RunState::kQueued : RunState::kAccepted;
 }
 
-Admission RunManager::Admit(const schemas::DueEvent& due) {
+Admission RunManager::Admit(const schemas::DueEvent& event) {
+  // A release-1 ticker still running during an upgrade names the date with
+  // its time of day: the same run.
+  schemas::DueEvent due = event;
+  if (auto current = common::CurrentFormOfReleaseOneKey(due.key)) due.key = *std::move(current);
   Admission result;
   const schemas::TeamRecord* team = teams_.Find(due.team);
   if (team == nullptr) {
@@ -210,24 +215,41 @@ Admission RunManager::Admit(const schemas::DueEvent& due) {
   }
   const schemas::TeamRecord resolved = teams_.Resolved(*team);
   const std::int64_t now_ms = WallMs();
-  RunRecord run;
-  run.run_id = RunIdFor(next_run_number_++);
-  run.key = due.key.empty() ? "manual:" + run.run_id : due.key;
-  run.team = due.team;
-  run.kind = due.kind;
-  run.fire_unix_ms = due.kind == kind::kManual ? now_ms : due.fire_unix_ms;
-  run.local_date = due.local_date.empty()
-                       ? common::FormatDate(teams_.LocalDate(resolved, clock_.WallNow()))
-                       : due.local_date;
-  run.pdate = due.pdate.empty() ? teams_.DefaultPdate(common::ParseDate(run.local_date).value())
-                                : due.pdate;
-  run.accepted_unix_ms = now_ms;
-  run.max_attempts = resolved.max_attempts;
-  run.requested_by = due.requested_by;
-  const RunState state = AdmittedState(due, resolved, now_ms, run);
-  Extras extras;
-  extras.new_run = true;
-  result.run = Transition(run, state, std::move(extras));
+  auto admit_new = [&](const schemas::DueEvent& d) {
+    RunRecord run;
+    run.run_id = RunIdFor(next_run_number_++);
+    run.key = d.key.empty() ? "manual:" + run.run_id : d.key;
+    run.team = d.team;
+    run.kind = d.kind;
+    run.fire_unix_ms = d.kind == kind::kManual ? now_ms : d.fire_unix_ms;
+    run.local_date = d.local_date.empty()
+                         ? common::FormatDate(teams_.LocalDate(resolved, clock_.WallNow()))
+                         : d.local_date;
+    run.pdate = d.pdate.empty() ? teams_.DefaultPdate(common::ParseDate(run.local_date).value())
+                                : d.pdate;
+    run.accepted_unix_ms = now_ms;
+    run.max_attempts = resolved.max_attempts;
+    run.requested_by = d.requested_by;
+    const RunState state = AdmittedState(d, resolved, now_ms, run);
+    Extras extras;
+    extras.new_run = true;
+    return Transition(run, state, std::move(extras));
+  };
+  // One due may stand for several days (a ticker that was down owes only
+  // its latest fire): each date before it that nothing recorded is admitted
+  // first, as if its due came now, so a missed date is never silent.
+  auto earlier = UnrecordedDatesBefore(due, resolved, [&](const std::string& key) -> Result<bool> {
+    auto id = journal_.FindRunIdByKey(key);
+    if (id.ok()) return true;
+    if (id.status().code() == Code::kNotFound) return false;
+    return id.status();
+  });
+  if (!earlier.ok()) {
+    result.status = earlier.status();
+    return result;
+  }
+  for (const schemas::DueEvent& d : earlier.value()) admit_new(d);
+  result.run = admit_new(due);
   Dispatch();
   return result;
 }
@@ -257,7 +279,7 @@ Result<std::vector<Admission>> RunManager::Backfill(std::uint32_t team_id, const
     schemas::DueEvent due;
     due.kind = std::string(kind::kBackfill);
     due.team = team_id;
-    due.key = common::ScheduledRunKey(team_id, day, schedule.time);
+    due.key = common::ScheduledRunKey(team_id, day);
     due.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(fire.at.time_since_epoch()).count();
     due.local_date = common::FormatDate(day);
     due.requested_by = requested_by;

@@ -40,7 +40,7 @@ std::vector<schemas::DueEvent> FirePlanner::Collect(std::chrono::sys_seconds now
     if (last != last_emitted_.end() && fire.at <= last->second) continue;
     last_emitted_[e.team] = fire.at;
     schemas::DueEvent event;
-    event.key = common::ScheduledRunKey(e.team, fire.local_date, e.schedule.time);
+    event.key = common::ScheduledRunKey(e.team, fire.local_date);
     event.team = e.team;
     event.kind = std::string(schemas::kind::kScheduled);
     event.fire_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

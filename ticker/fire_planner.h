@@ -1,6 +1,7 @@
 // FirePlanner: which due events the ticker owes at a given instant. It keeps
 // no state worth saving: after a restart it owes each team's most recent
-// fire again, and the broker's dedup by run key makes that harmless.
+// fire again, and the broker's dedup by run key (team and local date) makes
+// that harmless. Dates it skipped meanwhile are the broker's to record.
 #pragma once
 
 #include <chrono>

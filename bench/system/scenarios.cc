@@ -159,7 +159,7 @@ Figures RunLoad(const LoadSpec& spec) {
     due.team = static_cast<std::uint32_t>(i % spec.teams + 1);
     if (spec.storm) {
       due.kind = "scheduled";
-      due.key = fmt::format("sched:{}:{}T02:00", due.team, date);
+      due.key = fmt::format("sched:{}:{}", due.team, date);
       due.fire_unix_ms = fire_ms;
       due.local_date = date;
     } else {
@@ -277,7 +277,7 @@ void Populate(const std::string& dir, int teams, int runs) {
     schemas::RunRecord run;
     run.run_id = broker::RunIdFor(static_cast<std::uint64_t>(i + 1));
     run.local_date = UtcDate(local);
-    run.key = fmt::format("sched:{}:{}T02:00", team, run.local_date);
+    run.key = fmt::format("sched:{}:{}", team, run.local_date);
     run.team = team;
     run.kind = "scheduled";
     run.state = schemas::RunState::kSucceeded;

@@ -33,7 +33,7 @@ struct FireRehearsal {
   Clock::time_point RealTimeOf(std::chrono::milliseconds after) const {
     return Clock::time_point(fire) - offset + after;
   }
-  std::string Key(std::uint32_t team) const { return "sched:" + std::to_string(team) + ":" + date + "T02:00"; }
+  std::string Key(std::uint32_t team) const { return "sched:" + std::to_string(team) + ":" + date; }
   testing::ClusterOptions Options(int runners, std::map<std::string, std::string> env = {}) const {
     env["DAYBREAK_WALL_CLOCK_OFFSET_MS"] = std::to_string(offset.count());
     env["TIMEZONE"] = "UTC";
@@ -174,7 +174,7 @@ TEST_CASE("backfill makes one run per date, skips dates already run, and runs th
   auto first = cluster.Call(backfill);
   REQUIRE(first.ok());
   REQUIRE(first.value().runs.size() == 3);
-  CHECK(first.value().runs[0].key == "sched:20:2026-03-01T02:00");
+  CHECK(first.value().runs[0].key == "sched:20:2026-03-01");
   CHECK(first.value().runs[0].state == schemas::RunState::kAccepted);
   CHECK(first.value().runs[1].state == schemas::RunState::kQueued);  // even though overlap is skip
   for (const auto& r : first.value().runs) CHECK(cluster.WaitForTerminal(r.run_id).state == schemas::RunState::kSucceeded);

@@ -37,16 +37,16 @@ TEST_CASE("a fresh planner owes each team its most recent fire, once") {
   planner.SetTeams({Team(1, "02:00", "UTC"), Team(2, "02:30", "America/New_York")});
   auto due = planner.Collect(Utc("2026-03-10T12:00:00"));
   REQUIRE(due.size() == 2);
-  CHECK(due[0].key == "sched:1:2026-03-10T02:00");
+  CHECK(due[0].key == "sched:1:2026-03-10");
   CHECK(due[0].fire_unix_ms == Ms(Utc("2026-03-10T02:00:00")));
   CHECK(due[0].kind == "scheduled");
-  CHECK(due[1].key == "sched:2:2026-03-10T02:30");
+  CHECK(due[1].key == "sched:2:2026-03-10");
   CHECK(due[1].local_date == "2026-03-10");
   CHECK(planner.Collect(Utc("2026-03-10T12:00:05")).empty());
   CHECK(planner.Collect(Utc("2026-03-11T01:59:59")).empty());
   auto next = planner.Collect(Utc("2026-03-11T02:00:00"));
   REQUIRE(next.size() == 1);
-  CHECK(next[0].key == "sched:1:2026-03-11T02:00");
+  CHECK(next[0].key == "sched:1:2026-03-11");
 }
 
 TEST_CASE("several missed days coalesce into the newest fire") {
@@ -76,13 +76,13 @@ TEST_CASE("paused teams and teams that run after others are not scheduled") {
   CHECK(due[0].team == 3);
 }
 
-TEST_CASE("the spring-forward gap fires once at the transition, keyed by the configured time") {
+TEST_CASE("the spring-forward gap fires once at the transition, keyed by its local date") {
   ticker::FirePlanner planner;
   planner.SetTeams({Team(5, "02:30", "America/New_York")});
   CHECK(planner.Collect(Utc("2026-03-08T06:59:59")).size() == 1);  // the 7th's fire
   auto due = planner.Collect(Utc("2026-03-08T07:00:00"));  // 03:00 EDT
   REQUIRE(due.size() == 1);
-  CHECK(due[0].key == "sched:5:2026-03-08T02:30");
+  CHECK(due[0].key == "sched:5:2026-03-08");
   CHECK(planner.NextFire(Utc("2026-03-08T07:00:00")) == Utc("2026-03-09T06:30:00"));
 }
 
@@ -98,4 +98,17 @@ TEST_CASE("reloading the schedule keeps what was already published") {
     planner.SetTeams({Team(1, "02:00", "UTC"), Team(9, "25:00", "UTC")});
     CHECK(planner.team_count() == 1);
   }
+}
+
+TEST_CASE("a schedule moved within the day fires again under the same key, so the broker runs it once") {
+  ticker::FirePlanner planner;
+  planner.SetTeams({Team(4, "10:00", "UTC")});
+  auto first = planner.Collect(Utc("2026-03-10T10:00:00"));
+  REQUIRE(first.size() == 1);
+  planner.SetTeams({Team(4, "10:01", "UTC", Utc("2026-03-10T10:00:30"))});
+  auto moved = planner.Collect(Utc("2026-03-10T10:01:00"));
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].key == first[0].key);
+  CHECK(moved[0].key == "sched:4:2026-03-10");
+  CHECK(moved[0].local_date == "2026-03-10");
 }
