@@ -15,6 +15,7 @@ Settings SettingsFrom(const common::Config& c) {
   s.no_success_alert = std::chrono::milliseconds(static_cast<std::int64_t>(c.no_success_alert_h * 3'600'000));
   s.heartbeat = std::chrono::milliseconds(c.heartbeat_ms);
   s.heartbeat_liveness = c.heartbeat_liveness;
+  s.dispatch_timeout = std::chrono::seconds(c.dispatch_timeout_s);
   return s;
 }
 

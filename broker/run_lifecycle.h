@@ -17,8 +17,6 @@ class RunLifecycle {
   // The current attempt of a dispatched run started on `runner_id`.
   virtual void AttemptStarted(const std::string& run_id, const std::string& runner_id,
                               const std::string& log_path) = 0;
-  // A runner's hello claimed the current attempt (after a broker restart).
-  virtual void AttemptClaimed(const std::string& run_id, const std::string& runner_id) = 0;
   // The current attempt ended with `outcome` (an outcome:: word); `result`
   // is the runner's report, or nullptr when the attempt was lost.
   virtual void AttemptEnded(const std::string& run_id, std::string_view outcome,

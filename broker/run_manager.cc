@@ -30,7 +30,8 @@ std::string Describe(const RunRecord& run) {
 RunManager::RunManager(Store& store, TeamRegistry& teams, const common::Clock& clock,
                        Settings settings)
     : teams_(teams), clock_(clock), settings_(settings), store_(store), journal_(store, clock),
-      protocol_(*this, runners_, journal_, clock, settings.heartbeat, settings.heartbeat_liveness),
+      protocol_(*this, runners_, journal_, clock,
+                {settings.heartbeat, settings.heartbeat_liveness, settings.dispatch_timeout}),
       dependencies_(teams, journal_), backoff_(settings.jitter_seed),
       alerts_(settings.failure_alert_threshold, settings.no_success_alert) {}
 
@@ -40,6 +41,7 @@ Counters RunManager::counters() const {
   Counters c;
   c.stale_results = protocol_.counters().stale_results;
   c.refused_hellos = protocol_.counters().refused_hellos;
+  c.unstarted_dispatches = protocol_.counters().unstarted_dispatches;
   c.duplicates = duplicates_;
   c.store_errors = failure().ok() ? 0 : 1;
   return c;
@@ -320,14 +322,19 @@ Result<RunRecord> RunManager::Cancel(const std::string& run_id) {
 
 void RunManager::Dispatch() {
   while (queue_.HasReady()) {
-    RunnerTable::Runner* runner = runners_.PickFree();
-    if (runner == nullptr) return;
     const std::string run_id = *queue_.PopReady();
     auto it = active_.find(run_id);
     if (it == active_.end()) continue;
+    // Never to a runner that may still hold an earlier attempt of it.
+    RunnerTable::Runner* runner = runners_.PickFree(run_id);
+    if (runner == nullptr) {
+      queue_.PushReadyFront(run_id);
+      return;
+    }
     RunRecord run = it->second;
     run.attempt += 1;
     run.runner_id = runner->id;
+    run.token = protocol_.NewToken();
     run.next_attempt_unix_ms = 0;
     run.error.clear();  // the previous attempt's outcome is in its event
     run.exit_code = -1;
@@ -337,14 +344,17 @@ void RunManager::Dispatch() {
     m.type = std::string(schemas::broker_msg::kDispatch);
     m.run_id = run_id;
     m.attempt = run.attempt;
+    m.token = run.token;
     m.team = run.team;
     m.pdate = run.pdate;
     m.key = run.key;
+    m.local_date = run.local_date;
     if (const schemas::TeamRecord* team = teams_.Find(run.team)) {
       m.command = team->command;
       m.timeout_s = team->timeout_s;
+      m.zone = teams_.Resolved(*team).timezone;
     }
-    journal_.SendToRunner(runner->id, m);
+    protocol_.SendDispatch(runner->id, m);
   }
 }
 
@@ -355,10 +365,6 @@ void RunManager::AttemptStarted(const std::string& run_id, const std::string& ru
   run.started_unix_ms = WallMs();
   run.log_path = log_path;
   Transition(run, RunState::kRunning);
-}
-
-void RunManager::AttemptClaimed(const std::string& run_id, const std::string& runner_id) {
-  if (auto it = active_.find(run_id); it != active_.end()) it->second.runner_id = runner_id;
 }
 
 void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcome,
@@ -374,6 +380,7 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
     if (!result->log_path.empty()) run.log_path = result->log_path;
   }
   run.error = error;
+  run.token.clear();  // nothing may speak for the ended attempt
   const RetryPolicy policy = settings_.retry.For(teams_.Find(run.team));
   RunState next;
   if (outcome == schemas::outcome::kSucceeded) {

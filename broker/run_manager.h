@@ -44,6 +44,7 @@ struct Settings {
   std::chrono::milliseconds event_retention{30LL * 24 * 3'600'000};  // 0: keep all
   std::chrono::milliseconds heartbeat{1000};
   int heartbeat_liveness = 3;
+  std::chrono::milliseconds dispatch_timeout{30'000};
   std::uint64_t jitter_seed = std::random_device{}();
 };
 
@@ -52,6 +53,7 @@ struct Counters {
   std::uint64_t duplicates = 0;
   std::uint64_t store_errors = 0;
   std::uint64_t refused_hellos = 0;
+  std::uint64_t unstarted_dispatches = 0;
 };
 
 // What became of a due event or a trigger.
@@ -112,7 +114,6 @@ class RunManager : private RunLifecycle {
   const schemas::RunRecord* FindActive(const std::string& run_id) const override;
   void AttemptStarted(const std::string& run_id, const std::string& runner_id,
                       const std::string& log_path) override;
-  void AttemptClaimed(const std::string& run_id, const std::string& runner_id) override;
   void AttemptEnded(const std::string& run_id, std::string_view outcome,
                     const schemas::RunnerMessage* result, const std::string& error) override;
   void Dispatch() override;

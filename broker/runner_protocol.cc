@@ -2,28 +2,44 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 namespace broker {
 
 using schemas::RunnerMessage;
+using schemas::RunState;
 namespace runner_msg = schemas::runner_msg;
 namespace broker_msg = schemas::broker_msg;
 
 RunnerProtocol::RunnerProtocol(RunLifecycle& runs, RunnerTable& runners, Journal& journal,
-                               const common::Clock& clock, std::chrono::milliseconds heartbeat,
-                               int heartbeat_liveness)
-    : runs_(runs), runners_(runners), journal_(journal), clock_(clock), heartbeat_(heartbeat),
-      liveness_(heartbeat_liveness) {}
+                               const common::Clock& clock, ProtocolTiming timing)
+    : runs_(runs), runners_(runners), journal_(journal), clock_(clock), timing_(timing) {}
+
+std::string RunnerProtocol::NewToken() {
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", entropy_());
+  return token;
+}
+
+void RunnerProtocol::SendDispatch(const std::string& runner_id,
+                                  const schemas::BrokerMessage& dispatch) {
+  unstarted_[dispatch.run_id] = {clock_.Now() + timing_.dispatch_timeout, dispatch.attempt};
+  journal_.SendToRunner(runner_id, dispatch);
+}
 
 void RunnerProtocol::ExpectClaim(const std::string& run_id, std::uint32_t attempt) {
-  unclaimed_[run_id] = {clock_.Now() + heartbeat_ * (liveness_ + 1), attempt};
+  unclaimed_[run_id] = {clock_.Now() + timing_.heartbeat * (timing_.liveness + 1), attempt};
 }
 
 void RunnerProtocol::Send(const std::string& runner_id, std::string_view type,
-                          const std::string& run_id, std::uint32_t attempt) {
+                          const std::string& run_id, std::uint32_t attempt,
+                          const std::string& token, const std::string& error) {
   schemas::BrokerMessage m;
   m.type = std::string(type);
   m.run_id = run_id;
   m.attempt = attempt;
+  m.token = token;
+  m.error = error;
   journal_.SendToRunner(runner_id, m);
 }
 
@@ -32,23 +48,65 @@ bool RunnerProtocol::IsCurrent(const std::string& run_id, std::uint32_t attempt)
   return run != nullptr && run->attempt == attempt && schemas::IsOut(run->state);
 }
 
+bool RunnerProtocol::Owns(const std::string& runner_id, const std::string& run_id,
+                          std::uint32_t attempt, const std::string& token) const {
+  if (runners_.Find(runner_id) == nullptr) return false;
+  const schemas::RunRecord* run = runs_.FindActive(run_id);
+  return run != nullptr && schemas::IsOut(run->state) && run->attempt == attempt &&
+         run->runner_id == runner_id && !token.empty() && run->token == token;
+}
+
 void RunnerProtocol::OnMessage(const std::string& runner_id, const RunnerMessage& m) {
   if (m.type == runner_msg::kHello) {
     OnHello(runner_id, m);
-  } else if (!runners_.Touch(runner_id, clock_.Now())) {
-    // Not known (we restarted, or it was expired): it must say hello with
-    // the runs it holds before it gets work. Results still count below.
+    runs_.Dispatch();
+    return;
+  }
+  RunnerTable::Runner* runner = runners_.Find(runner_id);
+  if (runner == nullptr) {
+    // Not known (we restarted, or it was expired): nothing it says counts
+    // until its hello has told us what it holds. Its results are resent.
     schemas::BrokerMessage reset;
     reset.type = std::string(broker_msg::kWelcome);
     reset.key = std::string(broker_msg::kHelloRequired);
     journal_.SendToRunner(runner_id, reset);
+    return;
   }
+  runners_.Touch(runner_id, clock_.Now());
+  if (m.type == runner_msg::kHeartbeat) OnHeartbeat(*runner, m);
   if (m.type == runner_msg::kStarted) OnStarted(runner_id, m);
   if (m.type == runner_msg::kResult) OnResult(runner_id, m);
-  if (m.type == runner_msg::kBye && runners_.Find(runner_id) != nullptr) {
+  if (m.type == runner_msg::kBye) {
     LoseRuns(runners_.Remove(runner_id), "runner " + runner_id + " left");
   }
   runs_.Dispatch();
+}
+
+std::size_t RunnerProtocol::NoteHeld(RunnerTable::Runner& runner, const RunnerMessage& m) {
+  runner.reported.clear();
+  std::size_t current = 0;
+  auto note = [&](const schemas::Lease& lease, bool running) {
+    runner.reported.insert(lease.run_id);
+    if (!Owns(runner.id, lease.run_id, lease.attempt, lease.token)) {
+      // An attempt that is no longer current, or not this runner's: stop it.
+      ++counters_.stale_results;
+      if (running) Send(runner.id, broker_msg::kCancel, lease.run_id, lease.attempt, lease.token);
+      return;
+    }
+    ++current;
+    runner.runs.insert(lease.run_id);
+    unclaimed_.erase(lease.run_id);
+    // It holds the dispatch: if its `started` went to a broker that did not
+    // know it yet, the run is going all the same.
+    const schemas::RunRecord* run = runs_.FindActive(lease.run_id);
+    if (running && run != nullptr && run->state == RunState::kDispatched) {
+      unstarted_.erase(lease.run_id);
+      runs_.AttemptStarted(lease.run_id, runner.id, "");
+    }
+  };
+  for (const schemas::Lease& lease : m.holding) note(lease, true);
+  for (const schemas::Lease& lease : m.finished) note(lease, false);
+  return current;
 }
 
 void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& m) {
@@ -65,96 +123,139 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
     journal_.SendToRunner(runner_id, refused);
     return;
   }
-  RunnerTable::Runner* previous = runners_.Find(runner_id);
   std::set<std::string> had;
-  if (previous != nullptr) had = previous->runs;
+  if (RunnerTable::Runner* previous = runners_.Find(runner_id)) had = previous->runs;
   runners_.Upsert(runner_id, m.slots, clock_.Now());
-  RunnerTable::Runner* runner = runners_.Find(runner_id);
-  for (const schemas::Lease& lease : m.holding) {
-    if (IsCurrent(lease.run_id, lease.attempt)) {
-      runner->runs.insert(lease.run_id);
-      unclaimed_.erase(lease.run_id);
-      had.erase(lease.run_id);
-      runs_.AttemptClaimed(lease.run_id, runner_id);
-    } else {
-      // Held for an attempt that is no longer current: stop it.
-      ++counters_.stale_results;
-      Send(runner_id, broker_msg::kCancel, lease.run_id, lease.attempt);
-    }
-  }
+  RunnerTable::Runner& runner = *runners_.Find(runner_id);
+  const std::size_t current = NoteHeld(runner, m);
   schemas::BrokerMessage welcome;
   welcome.type = std::string(broker_msg::kWelcome);
   welcome.protocol = schemas::kWorkProtocol;
   journal_.SendToRunner(runner_id, welcome);
   spdlog::info("runner {} ready with {} slots, holding {} runs (work protocol {})", runner_id,
-               m.slots, runner->runs.size(), protocol);
-  // Runs we had given it that it no longer holds were lost in its restart.
+               m.slots, current, protocol);
   for (const std::string& run_id : had) {
+    if (runner.runs.count(run_id) != 0) continue;
+    const schemas::RunRecord* run = runs_.FindActive(run_id);
+    if (run == nullptr || run->runner_id != runner_id || !schemas::IsOut(run->state)) continue;
+    if (run->state == RunState::kDispatched) {
+      // The hello may have left before the dispatch arrived: the dispatch
+      // deadline, not this hello, decides whether it was lost.
+      runner.runs.insert(run_id);
+      continue;
+    }
+    // It had started it, and neither holds it nor has a result for it now.
     runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
                        "runner " + runner_id + " restarted and lost it");
   }
 }
 
+void RunnerProtocol::OnHeartbeat(RunnerTable::Runner& runner, const RunnerMessage& m) {
+  NoteHeld(runner, m);
+}
+
 void RunnerProtocol::OnStarted(const std::string& runner_id, const RunnerMessage& m) {
   const schemas::RunRecord* run = runs_.FindActive(m.run_id);
-  if (run == nullptr || run->attempt != m.attempt || run->state != schemas::RunState::kDispatched) {
+  if (!Owns(runner_id, m.run_id, m.attempt, m.token) || run->state != RunState::kDispatched) {
     ++counters_.stale_results;
-    spdlog::warn("ignoring started for {} attempt {} from {}: not the current dispatch",
+    spdlog::warn("ignoring started for {} attempt {} from {}: not its current dispatch",
                  m.run_id, m.attempt, runner_id);
+    // A late start of an attempt we gave up on must not run on.
+    if (!IsCurrent(m.run_id, m.attempt) || run->runner_id != runner_id) {
+      Send(runner_id, broker_msg::kCancel, m.run_id, m.attempt, m.token);
+    }
     return;
   }
+  unstarted_.erase(m.run_id);
   runs_.AttemptStarted(m.run_id, runner_id, m.log_path);
 }
 
 void RunnerProtocol::OnResult(const std::string& runner_id, const RunnerMessage& m) {
-  // Always acknowledge, so the runner stops resending, even when stale.
-  if (!IsCurrent(m.run_id, m.attempt)) {
+  if (!Owns(runner_id, m.run_id, m.attempt, m.token)) {
     ++counters_.stale_results;
     spdlog::warn("stale result for {} attempt {} from {} ignored", m.run_id, m.attempt, runner_id);
-    Send(runner_id, broker_msg::kAck, m.run_id, m.attempt);
+    // Answered all the same, so the runner stops resending it and drops it.
+    Send(runner_id, broker_msg::kAck, m.run_id, m.attempt, m.token,
+         "not the current attempt of this run on this runner");
     return;
   }
   unclaimed_.erase(m.run_id);
+  unstarted_.erase(m.run_id);
   if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->runs.erase(m.run_id);
   runs_.AttemptEnded(m.run_id, m.outcome, &m, m.error);
   // The ack leaves only after the journal wrote the run's end.
-  if (!IsCurrent(m.run_id, m.attempt)) Send(runner_id, broker_msg::kAck, m.run_id, m.attempt);
+  Send(runner_id, broker_msg::kAck, m.run_id, m.attempt, m.token);
 }
 
 void RunnerProtocol::LoseRuns(const RunnerTable::Runner& runner, const std::string& why) {
   for (const std::string& run_id : runner.runs) {
+    const schemas::RunRecord* run = runs_.FindActive(run_id);
+    if (run == nullptr || run->runner_id != runner.id) continue;
+    unstarted_.erase(run_id);
     runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr, why);
   }
 }
 
 void RunnerProtocol::Tick() {
   const auto now = clock_.Now();
-  for (const RunnerTable::Runner& dead : runners_.Expire(now - heartbeat_ * liveness_)) {
-    spdlog::warn("runner {} silent for {} heartbeats; its {} runs are lost", dead.id, liveness_,
-                 dead.runs.size());
+  for (const RunnerTable::Runner& dead : runners_.Expire(now - timing_.heartbeat * timing_.liveness)) {
+    spdlog::warn("runner {} silent for {} heartbeats; its {} runs are lost", dead.id,
+                 timing_.liveness, dead.runs.size());
     LoseRuns(dead, "runner " + dead.id + " stopped answering");
   }
   for (auto it = unclaimed_.begin(); it != unclaimed_.end();) {
-    if (it->second.deadline > now) {
+    if (it->second.at > now) {
       ++it;
       continue;
     }
     const std::string run_id = it->first;
     const bool still_out = IsCurrent(run_id, it->second.attempt);
     it = unclaimed_.erase(it);
-    if (still_out) runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
-                       "no runner claimed it after the broker restarted");
+    if (still_out) {
+      unstarted_.erase(run_id);
+      runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
+                         "no runner claimed it after the broker restarted");
+    }
+  }
+  for (auto it = unstarted_.begin(); it != unstarted_.end();) {
+    const schemas::RunRecord* run = runs_.FindActive(it->first);
+    if (run == nullptr || run->attempt != it->second.attempt ||
+        run->state != RunState::kDispatched) {
+      it = unstarted_.erase(it);
+      continue;
+    }
+    if (it->second.at > now) {
+      ++it;
+      continue;
+    }
+    const std::string run_id = it->first;
+    const std::string runner_id = run->runner_id;
+    const std::uint32_t attempt = run->attempt;
+    it = unstarted_.erase(it);
+    ++counters_.unstarted_dispatches;
+    // If the dispatch arrives after all, the runner must not run it; until it
+    // says otherwise it may hold it, so it gets no new attempt of this run.
+    Send(runner_id, broker_msg::kCancel, run_id, attempt, run->token);
+    if (RunnerTable::Runner* r = runners_.Find(runner_id)) {
+      r->runs.erase(run_id);
+      r->reported.insert(run_id);
+    }
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timing_.dispatch_timeout);
+    runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
+                       fmt::format("runner {} did not start attempt {} within {} s", runner_id,
+                                   attempt, seconds.count()));
   }
   if (now >= next_heartbeat_) {
     // Heartbeats to every runner keep both sides' liveness checks honest.
-    next_heartbeat_ = now + heartbeat_;
+    next_heartbeat_ = now + timing_.heartbeat;
     for (const std::string& id : runners_.Ids()) Send(id, broker_msg::kHeartbeat);
   }
 }
 
 common::Clock::Mono RunnerProtocol::NextDeadline() const {
   auto next = next_heartbeat_;
-  for (const auto& [id, claim] : unclaimed_) next = std::min(next, claim.deadline);
+  for (const auto& [id, claim] : unclaimed_) next = std::min(next, claim.at);
+  for (const auto& [id, dispatch] : unstarted_) next = std::min(next, dispatch.at);
   return next;
 }
 

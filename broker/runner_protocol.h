@@ -1,12 +1,16 @@
-// RunnerProtocol: the broker's side of the work socket. It keeps the runner
-// table (hello, heartbeats, bye, silence), fences started/result by attempt,
-// gives runs that were out when the broker restarted a window to be claimed
-// by hello, and sends the broker's heartbeats. What a counted message means
-// for the run is the RunLifecycle's business.
+// RunnerProtocol: the broker's side of the work socket (PROTOCOL.md, "The
+// runner protocol, per attempt"). It keeps the runner table (hello,
+// heartbeats, bye, silence) and decides whether a runner's message counts:
+// only the runner an attempt was dispatched to, after its hello, echoing the
+// dispatch's token, speaks for that attempt. It gives each dispatch a
+// deadline to start, gives runs that were out when the broker restarted a
+// window to be claimed by hello, and sends the broker's heartbeats. What a
+// counted message means for the run is the RunLifecycle's business.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <string>
 
 #include "broker/journal.h"
@@ -17,48 +21,70 @@
 
 namespace broker {
 
+struct ProtocolTiming {
+  std::chrono::milliseconds heartbeat{1000};
+  int liveness = 3;  // heartbeats of silence before a runner is gone
+  std::chrono::milliseconds dispatch_timeout{30'000};
+};
+
 struct ProtocolCounters {
-  std::uint64_t stale_results = 0;
+  std::uint64_t stale_results = 0;  // started/result/leases that did not count
   std::uint64_t refused_hellos = 0;
+  std::uint64_t unstarted_dispatches = 0;  // lost to the dispatch deadline
 };
 
 class RunnerProtocol {
  public:
   // Everything borrowed must outlive the protocol.
   RunnerProtocol(RunLifecycle& runs, RunnerTable& runners, Journal& journal,
-                 const common::Clock& clock, std::chrono::milliseconds heartbeat,
-                 int heartbeat_liveness);
+                 const common::Clock& clock, ProtocolTiming timing);
 
+  // 128 random bits as 32 hex digits: a dispatch's token.
+  std::string NewToken();
+  // Sends `dispatch` (its run already recorded dispatched with the same
+  // token) and starts its deadline.
+  void SendDispatch(const std::string& runner_id, const schemas::BrokerMessage& dispatch);
   // A run that was out with a runner when the broker stopped: a runner gets
   // a few heartbeats to claim it by hello, else the attempt is lost.
   void ExpectClaim(const std::string& run_id, std::uint32_t attempt);
   void OnMessage(const std::string& runner_id, const schemas::RunnerMessage& message);
-  // Expires silent runners and unclaimed runs; sends heartbeats when due.
+  // Expires silent runners, unclaimed runs and unstarted dispatches; sends
+  // heartbeats when due.
   void Tick();
   common::Clock::Mono NextDeadline() const;
   const ProtocolCounters& counters() const { return counters_; }
 
  private:
   void OnHello(const std::string& runner_id, const schemas::RunnerMessage& m);
+  void OnHeartbeat(RunnerTable::Runner& runner, const schemas::RunnerMessage& m);
   void OnStarted(const std::string& runner_id, const schemas::RunnerMessage& m);
   void OnResult(const std::string& runner_id, const schemas::RunnerMessage& m);
+  // Records what the runner says it holds; stale leases get a cancel.
+  // Returns how many leases were current.
+  std::size_t NoteHeld(RunnerTable::Runner& runner, const schemas::RunnerMessage& m);
   void LoseRuns(const RunnerTable::Runner& runner, const std::string& why);
   void Send(const std::string& runner_id, std::string_view type, const std::string& run_id = "",
-            std::uint32_t attempt = 0);
+            std::uint32_t attempt = 0, const std::string& token = "",
+            const std::string& error = "");
   // The run's current attempt is out (dispatched or running) and is `attempt`.
   bool IsCurrent(const std::string& run_id, std::uint32_t attempt) const;
+  // `runner_id` said hello and holds the current attempt `attempt` of
+  // `run_id` under `token`: only then does what it says about it count.
+  bool Owns(const std::string& runner_id, const std::string& run_id, std::uint32_t attempt,
+            const std::string& token) const;
 
   RunLifecycle& runs_;
   RunnerTable& runners_;
   Journal& journal_;
   const common::Clock& clock_;
-  std::chrono::milliseconds heartbeat_;
-  int liveness_;
-  struct Claim {
-    common::Clock::Mono deadline;
+  ProtocolTiming timing_;
+  std::random_device entropy_;
+  struct Deadline {
+    common::Clock::Mono at;
     std::uint32_t attempt;
   };
-  std::map<std::string, Claim> unclaimed_;  // after a restart, by run id
+  std::map<std::string, Deadline> unclaimed_;  // after a restart, by run id
+  std::map<std::string, Deadline> unstarted_;  // dispatched, not yet started
   common::Clock::Mono next_heartbeat_{};
   ProtocolCounters counters_;
 };

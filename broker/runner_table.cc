@@ -8,6 +8,7 @@ void RunnerTable::Upsert(const std::string& id, std::uint32_t slots,
   r.id = id;
   r.slots = slots;
   r.runs.clear();
+  r.reported.clear();
   r.last_seen = now;
 }
 
@@ -46,11 +47,16 @@ RunnerTable::Runner RunnerTable::Remove(const std::string& id) {
   return r;
 }
 
-RunnerTable::Runner* RunnerTable::PickFree() {
+RunnerTable::Runner* RunnerTable::PickFree() { return PickFree(std::string()); }
+
+RunnerTable::Runner* RunnerTable::PickFree(const std::string& run_id) {
   Runner* best = nullptr;
   std::size_t best_free = 0;
   for (auto& [id, r] : runners_) {
-    const std::size_t free = r.slots > r.runs.size() ? r.slots - r.runs.size() : 0;
+    if (!run_id.empty() && r.reported.count(run_id) != 0) continue;
+    std::size_t busy = r.runs.size();
+    for (const std::string& held : r.reported) busy += r.runs.count(held) == 0 ? 1 : 0;
+    const std::size_t free = r.slots > busy ? r.slots - busy : 0;
     if (free > best_free) {
       best = &r;
       best_free = free;

@@ -19,6 +19,10 @@ class RunnerTable {
     std::string id;
     std::uint32_t slots = 1;
     std::set<std::string> runs;
+    // Runs it said it still holds (any attempt) in its latest hello or
+    // heartbeat. It is never handed a new attempt of one of these, and
+    // they take its slots as much as `runs` do.
+    std::set<std::string> reported;
     common::Clock::Mono last_seen{};
   };
 
@@ -32,6 +36,8 @@ class RunnerTable {
   Runner Remove(const std::string& id);
   // The runner with the most free slots, or nullptr when all are full.
   Runner* PickFree();
+  // The same among runners that do not hold an earlier attempt of `run_id`.
+  Runner* PickFree(const std::string& run_id);
   std::vector<std::string> Ids() const;
   std::size_t size() const { return runners_.size(); }
 

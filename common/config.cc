@@ -42,6 +42,7 @@ KeySet Keys(Config& c) {
       .Bool("broker.sync_writes", &c.sync_writes, {"DAYBREAK_SYNC_WRITES"})
       .Int("broker.heartbeat_ms", &c.heartbeat_ms, {10, kIntMax}, {"DAYBREAK_HEARTBEAT_MS"})
       .Int("broker.heartbeat_liveness", &c.heartbeat_liveness, {2, kIntMax}, {"DAYBREAK_HEARTBEAT_LIVENESS"})
+      .Int("broker.dispatch_timeout_s", &c.dispatch_timeout_s, {1, kIntMax}, {"DAYBREAK_DISPATCH_TIMEOUT_S"})
       .Int("broker.failure_alert_threshold", &c.failure_alert_threshold, {1, kIntMax},
            {"DAYBREAK_FAILURE_ALERT_THRESHOLD"})
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})

@@ -45,6 +45,9 @@ struct Config {
   bool sync_writes = false;
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;
+  // A dispatch its runner has not started by then is lost and retried; more
+  // than the runner's kill grace, which a superseded attempt may take.
+  int dispatch_timeout_s = 30;
   int failure_alert_threshold = 3;
   double no_success_alert_h = 26;  // 0: no such alert
   int event_retention_days = 30;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <fstream>
 
 #include "common/team.h"
 #include "runner/outcome.h"
@@ -32,6 +33,8 @@ namespace {
 constexpr std::chrono::seconds kDrainAckGrace{5};
 // Broker frames handled per turn, so a flood cannot starve deadlines.
 constexpr int kMaxFramesPerTurn = 256;
+// How much of a run's log its result carries.
+constexpr std::streamoff kStderrTailBytes = 2048;
 
 std::string Key(const std::string& run_id, std::uint32_t attempt) {
   return run_id + "#" + std::to_string(attempt);
@@ -42,7 +45,27 @@ schemas::RunnerMessage ResultFor(const schemas::BrokerMessage& dispatch) {
   result.type = runner_msg::kResult;
   result.run_id = dispatch.run_id;
   result.attempt = dispatch.attempt;
+  result.token = dispatch.token;
   return result;
+}
+
+// The end of a run's log, for the broker to show with the result: printable
+// ASCII only, so any byte a pipeline wrote travels as a valid string.
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - kStderrTailBytes);
+  in.seekg(from);
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  tail.resize(static_cast<std::size_t>(in.gcount()));
+  for (char& c : tail) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u != '\n' && u != '\t' && (u < 0x20 || u > 0x7e)) c = '?';
+  }
+  return tail;
 }
 
 }  // namespace
@@ -88,8 +111,20 @@ void Runner::SendHello() {
   // Draining, we look full to the broker so it sends nothing new.
   hello.slots = draining_ ? static_cast<std::uint32_t>(std::max<std::size_t>(1, jobs_.size()))
                           : settings_.slots;
-  for (const auto& [run_id, job] : jobs_) hello.holding.push_back({run_id, job.dispatch.attempt});
+  AddLeases(hello);
   Send(hello);
+}
+
+void Runner::AddLeases(schemas::RunnerMessage& message) const {
+  for (const auto& [run_id, job] : jobs_) {
+    message.holding.push_back({run_id, job.dispatch.attempt, job.dispatch.token});
+  }
+  for (const auto& [run_id, dispatch] : superseding_) {
+    message.holding.push_back({run_id, dispatch.attempt, dispatch.token});
+  }
+  for (const auto& [key, pending] : unacked_) {
+    message.finished.push_back({pending.result.run_id, pending.result.attempt, pending.result.token});
+  }
 }
 
 Status Runner::Start() {
@@ -195,6 +230,7 @@ Status Runner::Housekeeping() {
     next_heartbeat_ = now + settings_.heartbeat;
     schemas::RunnerMessage beat;
     beat.type = runner_msg::kHeartbeat;
+    AddLeases(beat);
     Send(beat);
     KillOrphans();
   }
@@ -226,11 +262,19 @@ Status Runner::HandleBrokerMessage() {
   if (m.type == broker_msg::kDispatch) {
     StartJob(m);
   } else if (m.type == broker_msg::kAck) {
+    if (!m.error.empty()) {
+      spdlog::warn("broker did not count the result of {} attempt {}: {}", m.run_id, m.attempt,
+                   m.error);
+    }
     unacked_.erase(Key(m.run_id, m.attempt));
   } else if (m.type == broker_msg::kCancel) {
     auto it = jobs_.find(m.run_id);
     if (it != jobs_.end() && it->second.dispatch.attempt == m.attempt) {
       StopJob(it->second, "cancelled");
+    }
+    auto waiting = superseding_.find(m.run_id);
+    if (waiting != superseding_.end() && waiting->second.attempt == m.attempt) {
+      superseding_.erase(waiting);
     }
   } else if (m.type == broker_msg::kWelcome && m.key == broker_msg::kHelloRequired) {
     SendHello();
@@ -245,8 +289,18 @@ Status Runner::HandleBrokerMessage() {
 
 void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   if (auto it = jobs_.find(dispatch.run_id); it != jobs_.end()) {
-    spdlog::warn("dispatch of {} attempt {} while attempt {} runs here; ignored",
-                 dispatch.run_id, dispatch.attempt, it->second.dispatch.attempt);
+    Job& old = it->second;
+    if (dispatch.attempt <= old.dispatch.attempt) {
+      spdlog::warn("dispatch of {} attempt {} while attempt {} runs here; ignored",
+                   dispatch.run_id, dispatch.attempt, old.dispatch.attempt);
+      return;
+    }
+    // The broker has given up on the attempt running here: stop it, and
+    // start the new one once it has exited, so two never overlap.
+    spdlog::warn("attempt {} of {} supersedes attempt {} running here; stopping that first",
+                 dispatch.attempt, dispatch.run_id, old.dispatch.attempt);
+    StopJob(old, "superseded by attempt " + std::to_string(dispatch.attempt));
+    superseding_[dispatch.run_id] = dispatch;
     return;
   }
   schemas::RunnerMessage result = ResultFor(dispatch);
@@ -260,6 +314,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   started.type = runner_msg::kStarted;
   started.run_id = dispatch.run_id;
   started.attempt = dispatch.attempt;
+  started.token = dispatch.token;
   if (settings_.noop) {
     Send(started);
     result.outcome = outcome::kSucceeded;
@@ -369,6 +424,7 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
   result.total_loans = verdict.metrics.total_loans;
   result.exceptions_count = verdict.metrics.exceptions_count;
   result.metrics = verdict.metrics.metrics;
+  result.stderr_tail = LogTail(job.log_path);
   if (result.outcome == outcome::kSucceeded) {
     // A disk problem, not the pipeline's fault: another attempt may succeed.
     if (Status s = job.workspace.Promote(); !s.ok()) {
@@ -381,6 +437,18 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
                result.error.empty() ? "" : ": " + result.error);
   jobs_.erase(run_id);
   Report(result);
+  if (auto next = superseding_.find(run_id); next != superseding_.end()) {
+    const schemas::BrokerMessage dispatch = next->second;
+    superseding_.erase(next);
+    if (!draining_) {
+      StartJob(dispatch);
+    } else {
+      schemas::RunnerMessage declined = ResultFor(dispatch);
+      declined.outcome = outcome::kTransient;
+      declined.error = "runner " + settings_.runner_id + " is shutting down";
+      Report(declined);
+    }
+  }
 }
 
 void Runner::Report(schemas::RunnerMessage result) {

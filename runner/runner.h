@@ -102,6 +102,8 @@ class Runner {
   common::Status Connect();
   void Send(const schemas::RunnerMessage& message);
   void SendHello();
+  // The attempts held here and the results awaiting their ack, as leases.
+  void AddLeases(schemas::RunnerMessage& message) const;
   common::Status HandleBrokerMessage();
   void StartJob(const schemas::BrokerMessage& dispatch);
   void StopJob(Job& job, const std::string& reason);
@@ -123,6 +125,8 @@ class Runner {
   std::unique_ptr<zmq::socket_t> socket_;
   std::map<std::string, Job> jobs_;         // by run id
   std::map<std::string, Unacked> unacked_;  // results, by run#attempt
+  // Dispatches of a newer attempt waiting for the older one here to exit.
+  std::map<std::string, schemas::BrokerMessage> superseding_;
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
   bool draining_ = false;

@@ -98,6 +98,7 @@ struct RunRecord {
   std::uint32_t attempt = 0;
   std::uint32_t max_attempts = 0;
   std::string runner_id;
+  std::string token;  // the current attempt's dispatch token (while out)
   std::int32_t exit_code = -1;
   std::string error;
   std::int64_t total_loans = -1;
@@ -109,7 +110,7 @@ struct RunRecord {
   MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
                      fire_unix_ms, accepted_unix_ms, started_unix_ms,
                      finished_unix_ms, next_attempt_unix_ms, attempt,
-                     max_attempts, runner_id, exit_code, error, total_loans,
+                     max_attempts, runner_id, token, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, cancel_requested,
                      requested_by);
 };
@@ -192,10 +193,12 @@ struct LoggedEvent {
 };
 
 // A run a runner holds, announced in hello so a restarted broker can match it.
+// One attempt a runner holds, named as its dispatch named it.
 struct Lease {
   std::string run_id;
   std::uint32_t attempt = 0;
-  MSGPACK_DEFINE_MAP(run_id, attempt);
+  std::string token;  // the dispatch's token; absent before protocol 3
+  MSGPACK_DEFINE_MAP(run_id, attempt, token);
 };
 
 // Runner -> broker on the work socket.
@@ -206,9 +209,11 @@ struct RunnerMessage {
   // hello: the work protocol the runner speaks; absent (0) in release 1.
   std::uint32_t protocol = 0;
   std::uint32_t slots = 0;       // hello
-  std::vector<Lease> holding;    // hello
+  std::vector<Lease> holding;    // hello, heartbeat: attempts it runs or will run
+  std::vector<Lease> finished;   // hello, heartbeat: results awaiting their ack
   std::string run_id;            // started, result
   std::uint32_t attempt = 0;     // started, result
+  std::string token;             // started, result: echoes the dispatch's
   std::string outcome;           // result: one of outcome::kAll
   std::int32_t exit_code = -1;
   std::string error;
@@ -216,9 +221,10 @@ struct RunnerMessage {
   std::int64_t exceptions_count = -1;
   std::map<std::string, double> metrics;
   std::string log_path;
-  MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, run_id, attempt,
-                     outcome, exit_code, error, total_loans, exceptions_count,
-                     metrics, log_path);
+  std::string stderr_tail;  // result: the end of the pipeline's log
+  MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, finished, run_id,
+                     attempt, token, outcome, exit_code, error, total_loans,
+                     exceptions_count, metrics, log_path, stderr_tail);
 };
 
 // Broker -> runner on the work socket.
@@ -227,15 +233,20 @@ struct BrokerMessage {
   std::string type;  // one of broker_msg::kAll
   std::string run_id;
   std::uint32_t attempt = 0;
+  // dispatch, ack, cancel: 128 random bits naming this one dispatch, which
+  // every runner message about the attempt must echo.
+  std::string token;
   std::uint32_t team = 0;
   std::string pdate;
   std::string key;
+  std::string local_date;            // dispatch: the run's date in its team's zone
+  std::string zone;                  // dispatch: the team's time zone
   std::vector<std::string> command;  // empty: the runner's default
   std::uint32_t timeout_s = 0;       // 0: the runner's default
   std::uint32_t protocol = 0;        // welcome, refused: the broker's work protocol
-  std::string error;                 // refused: why
-  MSGPACK_DEFINE_MAP(v, type, run_id, attempt, team, pdate, key, command,
-                     timeout_s, protocol, error);
+  std::string error;                 // refused: why; ack: why a result did not count
+  MSGPACK_DEFINE_MAP(v, type, run_id, attempt, token, team, pdate, key, local_date,
+                     zone, command, timeout_s, protocol, error);
 };
 
 // A request on the control socket. `op` says which fields matter.

@@ -16,10 +16,13 @@ namespace schemas {
 // ---- versions ----------------------------------------------------------------
 
 // The work protocol (broker <-> runners) a release speaks. Runners on many
-// hosts cannot all upgrade at once, so the broker also serves the previous
-// version for one release and refuses anything else at hello, naming both.
-inline constexpr std::uint32_t kWorkProtocol = 2;
-inline constexpr std::uint32_t kOldestWorkProtocol = 1;
+// hosts cannot all upgrade at once: the broker serves kOldestWorkProtocol up
+// to kWorkProtocol and refuses anything else at hello, naming both, so an
+// old runner stops with a reason instead of running half a protocol.
+inline constexpr std::uint32_t kWorkProtocol = 3;
+// Protocol 3 fences every attempt by its dispatch token; a runner of 1 or 2
+// cannot, so serving it would give up exactly-once: it is refused at hello.
+inline constexpr std::uint32_t kOldestWorkProtocol = 3;
 // A hello without `protocol` comes from release 1, which had no such field.
 inline constexpr std::uint32_t kUnversionedWorkProtocol = 1;
 

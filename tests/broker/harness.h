@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -125,24 +126,41 @@ class Harness {
   void Hello(const std::string& runner, std::uint32_t slots = 1,
              std::vector<schemas::Lease> holding = {}) {
     schemas::RunnerMessage msg = Msg("hello", runner);
+    msg.protocol = schemas::kWorkProtocol;
     msg.slots = slots;
-    msg.holding = std::move(holding);
+    msg.holding = WithTokens(std::move(holding));
     Send(runner, msg);
     live_.insert(runner);
   }
-  void Heartbeat(const std::string& runner) { Send(runner, Msg("heartbeat", runner)); }
-  void Started(const std::string& runner, const std::string& run_id, std::uint32_t attempt) {
+  // A heartbeat naming what the runner holds (leases without a token get
+  // the token of the attempt's dispatch, as a real runner would echo it).
+  void Heartbeat(const std::string& runner, std::vector<schemas::Lease> holding = {}) {
+    schemas::RunnerMessage msg = Msg("heartbeat", runner);
+    msg.holding = WithTokens(std::move(holding));
+    Send(runner, msg);
+  }
+  // The token the dispatch of `run_id` attempt `attempt` carried ("" if none seen).
+  std::string Token(const std::string& run_id, std::uint32_t attempt) const {
+    auto it = tokens_.find(run_id + "#" + std::to_string(attempt));
+    return it == tokens_.end() ? "" : it->second;
+  }
+  // `token` defaults to the one the attempt's dispatch carried.
+  void Started(const std::string& runner, const std::string& run_id, std::uint32_t attempt,
+               std::optional<std::string> token = std::nullopt) {
     schemas::RunnerMessage msg = Msg("started", runner);
     msg.run_id = run_id;
     msg.attempt = attempt;
+    msg.token = token.value_or(Token(run_id, attempt));
     msg.log_path = "/logs/" + run_id + "." + std::to_string(attempt);
     Send(runner, msg);
   }
   void Result(const std::string& runner, const std::string& run_id, std::uint32_t attempt,
-              const std::string& outcome, const std::string& error = "") {
+              const std::string& outcome, const std::string& error = "",
+              std::optional<std::string> token = std::nullopt) {
     schemas::RunnerMessage msg = Msg("result", runner);
     msg.run_id = run_id;
     msg.attempt = attempt;
+    msg.token = token.value_or(Token(run_id, attempt));
     msg.outcome = outcome;
     msg.error = error;
     msg.exit_code = outcome == "succeeded" ? 0 : (outcome == "transient" ? 75 : 1);
@@ -256,6 +274,12 @@ class Harness {
     Collect();
   }
 
+  std::vector<schemas::Lease> WithTokens(std::vector<schemas::Lease> leases) const {
+    for (schemas::Lease& lease : leases) {
+      if (lease.token.empty()) lease.token = Token(lease.run_id, lease.attempt);
+    }
+    return leases;
+  }
   static schemas::RunnerMessage Msg(const std::string& type, const std::string& runner) {
     schemas::RunnerMessage msg;
     msg.type = type;
@@ -271,6 +295,9 @@ class Harness {
     if (out.to == Outgoing::To::kRunner) {
       auto msg = schemas::DecodeBrokerMessage(out.payload);
       REQUIRE_MESSAGE(msg.ok(), msg.status().ToString());
+      if (msg.value().type == "dispatch") {
+        tokens_[msg.value().run_id + "#" + std::to_string(msg.value().attempt)] = msg.value().token;
+      }
       to_runner_[out.address].push_back(msg.value());
       return;
     }
@@ -305,6 +332,7 @@ class Harness {
   std::unique_ptr<RunManager> manager_;
   std::set<std::string> live_;
   std::map<std::string, std::deque<BrokerMessage>> to_runner_;
+  std::map<std::string, std::string> tokens_;  // run#attempt -> its dispatch's token
   std::vector<Outgoing> published_;
   std::vector<RunEvent> events_;
   std::vector<schemas::AlertEvent> alerts_;

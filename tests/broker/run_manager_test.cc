@@ -557,10 +557,19 @@ TEST_CASE("a runner silent past the liveness window loses its run to another run
   CHECK(d.attempt == 2);
   CHECK(h.Sent("runner-a", "dispatch").empty());
 
-  // runner-a's late result is stale; runner-b's counts.
+  // runner-a's late result does not count: first it must say hello again,
+  // and then the result is stale (answered, so it is not resent forever);
+  // runner-b's counts.
   h.Result("runner-a", id, 1, "succeeded");
   CHECK(h.State(id) == "dispatched");
-  CHECK(h.Sent("runner-a", "ack").size() == 1);
+  CHECK(h.Sent("runner-a", "ack").empty());
+  CHECK_FALSE(h.Sent("runner-a", "welcome").empty());
+  h.Hello("runner-a");
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "dispatched");
+  const auto acks = h.Sent("runner-a", "ack");
+  REQUIRE(acks.size() == 1);
+  CHECK_FALSE(acks[0].error.empty());
   h.Result("runner-b", id, 2, "succeeded");
   CHECK(h.State(id) == "succeeded");
 }
@@ -604,7 +613,7 @@ TEST_CASE("a runner that says hello again with its run keeps it") {
   const std::string id = h.AdmitOk(1);
   h.OneDispatch("runner-a");
   h.Started("runner-a", id, 1);
-  h.Hello("runner-a", 1, {{id, 1}});
+  h.Hello("runner-a", 1, {{id, 1, ""}});
   CHECK(h.State(id) == "running");
   h.Result("runner-a", id, 1, "succeeded");
   CHECK(h.State(id) == "succeeded");
@@ -789,7 +798,7 @@ TEST_CASE("every published run and alert event has the next seq, with no gaps, a
   REQUIRE(h.m().Cancel(q2).ok());
   h.AdvanceToWall(h.Run(q1).next_attempt_unix_ms);
   h.Restart();
-  h.Hello("runner-a", 2, {{q1, 2}});
+  h.Hello("runner-a", 2, {{q1, 2, ""}});
   h.Result("runner-a", q1, 2, "succeeded");
   h.ForgetRunnerMessages();
   h.RunOnce(2, "runner-a", "succeeded");  // and a recovery
@@ -839,7 +848,7 @@ TEST_CASE("after a restart queued and waiting runs keep their places") {
 
   h.Restart();
   CHECK(h.m().active_runs() == 3);
-  h.Hello("runner-a", 2, {{r1, 1}});
+  h.Hello("runner-a", 2, {{r1, 1, ""}});
   CHECK(h.State(r1) == "running");
   CHECK(h.State(r2) == "queued");
   CHECK(h.State(r3) == "retry_wait");
@@ -894,7 +903,7 @@ TEST_CASE("after a restart a run no runner claims is lost and retried") {
   CHECK(d.attempt == 2);
 }
 
-TEST_CASE("after a restart a result sent before hello still counts") {
+TEST_CASE("after a restart a result counts once its runner has said hello") {
   Harness h;
   h.AddTeam(1);
   h.Hello("runner-a");
@@ -902,12 +911,25 @@ TEST_CASE("after a restart a result sent before hello still counts") {
   h.OneDispatch("runner-a");
   h.Started("runner-a", id, 1);
   h.Restart();
+  // Before hello nothing it says counts; it is asked to say hello.
   h.Result("runner-a", id, 1, "succeeded");
-  CHECK(h.State(id) == "succeeded");
-  CHECK(h.Sent("runner-a", "ack").size() == 1);
+  CHECK(h.State(id) == "running");
+  CHECK(h.Sent("runner-a", "ack").empty());
   const auto welcomes = h.Sent("runner-a", "welcome");
   REQUIRE(welcomes.size() == 1);
   CHECK(welcomes[0].key == "hello-required");
+  // Its hello lists the result awaiting its ack; the resent result counts.
+  schemas::RunnerMessage hello;
+  hello.type = "hello";
+  hello.runner_id = "runner-a";
+  hello.protocol = schemas::kWorkProtocol;
+  hello.slots = 1;
+  hello.finished = {{id, 1, h.Token(id, 1)}};
+  h.m().OnRunnerMessage("runner-a", hello);
+  h.Collect();
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "succeeded");
+  CHECK(h.Sent("runner-a", "ack").size() == 1);
   h.Advance(10s);  // the claim deadline passes without effect
   CHECK(h.State(id) == "succeeded");
 }
@@ -920,7 +942,7 @@ TEST_CASE("a runner announcing a run it should no longer hold is told to cancel 
   h.OneDispatch("runner-a");
   h.Result("runner-a", id, 1, "transient");  // now retry_wait
   h.Restart();
-  h.Hello("runner-a", 1, {{id, 1}});
+  h.Hello("runner-a", 1, {{id, 1, ""}});
   const auto cancels = h.Sent("runner-a", "cancel");
   REQUIRE(cancels.size() == 1);
   CHECK(cancels[0].run_id == id);

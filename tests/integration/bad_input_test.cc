@@ -110,20 +110,24 @@ TEST_CASE("bad frames on every socket are dropped and the broker keeps serving")
     stale.attempt = 1;
     stale.outcome = "succeeded";
     dealer.send(zmq::buffer(schemas::Encode(stale)), zmq::send_flags::none);
-    // The broker still acks the unknown result (so a runner stops resending)
-    // and records nothing.
+    // Nothing an unknown peer says counts: its hello under another's id is
+    // dropped, its result is answered only with hello-required, and nothing
+    // is recorded.
     zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-    bool acked = false;
+    bool hello_required = false;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!acked && std::chrono::steady_clock::now() < until) {
+    while (!hello_required && std::chrono::steady_clock::now() < until) {
       if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
       zmq::message_t m;
       while (dealer.recv(m, zmq::recv_flags::dontwait)) {
         auto b = schemas::DecodeBrokerMessage(m.to_string_view());
-        acked = acked || (b.ok() && b.value().type == "ack" && b.value().run_id == "r0000000099");
+        if (!b.ok()) continue;
+        CHECK(b.value().type != "ack");
+        hello_required = hello_required ||
+                         (b.value().type == "welcome" && b.value().key == "hello-required");
       }
     }
-    CHECK(acked);
+    CHECK(hello_required);
     CHECK(RunCount(cluster) == 0);
     // The real runner still gets work.
     CHECK(cluster.WaitForTerminal(cluster.Trigger(0).run_id).state == schemas::RunState::kSucceeded);

@@ -112,6 +112,7 @@ struct RunnerHarness {
     d.type = schemas::broker_msg::kDispatch;
     d.run_id = run_id;
     d.attempt = attempt;
+    d.token = "token-" + run_id + "-" + std::to_string(attempt);
     d.team = team;
     d.pdate = "2024-06-04";
     return d;

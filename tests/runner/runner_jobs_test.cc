@@ -122,19 +122,65 @@ TEST_CASE("another non-zero exit fails the run and a signal makes it transient")
   }
 }
 
-TEST_CASE("a dispatch for a run already running here is ignored") {
+TEST_CASE("a repeated dispatch of the attempt running here is ignored") {
   RunnerHarness h;
   h.Start();
-  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 1));
-  SUBCASE("another attempt") {
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 2));
+  SUBCASE("the same attempt again") {
     CHECK(h.Deliver(RunnerHarness::Dispatch("r1", 2)).empty());
   }
-  SUBCASE("the same attempt again") {
+  SUBCASE("an older attempt") {
     CHECK(h.Deliver(RunnerHarness::Dispatch("r1", 1)).empty());
   }
   CHECK(h.host.spawned.size() == 1);
   CHECK(h.host.signals.empty());  // the running attempt is left alone
   CHECK(h.runner->running() == 1);
+}
+
+TEST_CASE("a newer attempt of a run running here starts only after the old one has exited") {
+  // The broker gave up on attempt 1 (this runner was stopped or cut off):
+  // attempt 1 is stopped, and the two never run at once.
+  RunnerHarness h;
+  h.Start();
+  const auto started = h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 1));
+  CHECK(started.token == "token-r1-1");
+  CHECK(h.Deliver(RunnerHarness::Dispatch("r1", 2)).empty());
+  REQUIRE(h.host.signals.size() == 1);
+  CHECK(h.host.signals[0].signal == SIGTERM);
+  CHECK(h.host.spawned.size() == 1);  // not yet
+  // Meanwhile its heartbeats name the new attempt as held.
+  h.clock.Advance(h.settings.heartbeat);
+  const auto beat = h.Expect(schemas::runner_msg::kHeartbeat);
+  bool names_new = false;
+  for (const auto& lease : beat.holding) names_new |= lease.attempt == 2 && lease.token == "token-r1-2";
+  CHECK(names_new);
+  h.host.Exit(h.host.signals[0].pid, FakeProcessHost::KilledBy(SIGTERM));
+  const auto old_result = h.Expect(schemas::runner_msg::kResult);
+  CHECK(old_result.attempt == 1);
+  CHECK(old_result.token == "token-r1-1");
+  CHECK(old_result.outcome != outcome::kSucceeded);
+  const auto new_start = h.Expect(schemas::runner_msg::kStarted);
+  CHECK(new_start.attempt == 2);
+  CHECK(new_start.token == "token-r1-2");
+  CHECK(h.host.spawned.size() == 2);
+}
+
+TEST_CASE("heartbeats list held attempts and unacknowledged results with their tokens") {
+  RunnerHarness h;  // two slots
+  h.Start();
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 1));  // pid 1000
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r2", 3));  // pid 1001
+  h.host.Exit(1000, FakeProcessHost::ExitCode(0));
+  CHECK(h.Expect(schemas::runner_msg::kResult).run_id == "r1");
+  h.clock.Advance(h.settings.heartbeat);
+  const auto beat = h.Expect(schemas::runner_msg::kHeartbeat);
+  REQUIRE(beat.holding.size() == 1);
+  CHECK(beat.holding[0].run_id == "r2");
+  CHECK(beat.holding[0].attempt == 3);
+  CHECK(beat.holding[0].token == "token-r2-3");
+  REQUIRE(beat.finished.size() == 1);  // the result awaits its ack
+  CHECK(beat.finished[0].run_id == "r1");
+  CHECK(beat.finished[0].token == "token-r1-1");
 }
 
 TEST_CASE("a dispatch the runner cannot start is answered with a result") {

@@ -149,7 +149,7 @@ RunnerMessage FullRunnerMessage() {
   m.type = "result";
   m.runner_id = "runner-a";
   m.slots = 4;
-  m.holding = {{"r0000000001", 1}, {"r0000000002", 3}};
+  m.holding = {{"r0000000001", 1, "00112233445566778899aabbccddeeff"}, {"r0000000002", 3, ""}};
   m.run_id = "r0000000002";
   m.attempt = 3;
   m.outcome = "transient";
@@ -246,7 +246,7 @@ std::vector<std::string> SeedFrames() {
   hello.type = "hello";
   hello.runner_id = "runner-b";
   hello.slots = 2;
-  hello.holding = {{"r0000000009", 1}};
+  hello.holding = {{"r0000000009", 1, ""}};
   return {Encode(FullDue()),           Encode(manual),
           Encode(ack),                 Encode(run_event),
           Encode(alert),               Encode(changed),

@@ -1,0 +1,206 @@
+// The runner protocol's fences (issue 11, items 1-3): only the runner an
+// attempt was dispatched to, after its hello, echoing the dispatch's token,
+// speaks for that attempt; a hello that left before a dispatch arrived does
+// not lose it; a dispatch nobody starts has a deadline; and a runner that
+// may still hold an earlier attempt is never handed a new one.
+#include <doctest/doctest.h>
+
+#include "tests/broker/harness.h"
+
+namespace broker {
+namespace {
+
+using namespace testing_support;
+
+constexpr auto kDispatchTimeout = std::chrono::milliseconds(30'000);
+
+bool IsToken(const std::string& s) {
+  return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+TEST_CASE("each dispatch carries its own 128-bit token, the local date and the zone") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.Admit(h.Scheduled(1, h.NowMs())).run.run_id;
+  const BrokerMessage first = h.OneDispatch("runner-a");
+  CHECK(IsToken(first.token));
+  CHECK(first.local_date == "2026-03-08");
+  CHECK_FALSE(first.zone.empty());
+  CHECK(h.Run(id).token == first.token);  // stored, so a restart still fences
+  h.Started("runner-a", id, 1);
+  h.Result("runner-a", id, 1, "transient", "exit 75");
+  CHECK(h.Run(id).token.empty());  // an ended attempt has no voice
+  h.Advance(std::chrono::milliseconds(h.Run(id).next_attempt_unix_ms - h.NowMs()));
+  const BrokerMessage second = h.OneDispatch("runner-a");
+  CHECK(second.attempt == 2);
+  CHECK(IsToken(second.token));
+  CHECK(second.token != first.token);
+}
+
+TEST_CASE("a run missing from a hello that left before its dispatch arrived is not lost") {
+  // The reproducer: after hello-required the runner answers with a hello
+  // that crosses the dispatch on the wire.
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Hello("runner-a");  // sent before the dispatch reached it: holds nothing
+  CHECK(h.State(id) == "dispatched");
+  CHECK(h.DispatchCount() == 0);  // no second attempt for it
+  h.Started("runner-a", id, 1);
+  CHECK(h.State(id) == "running");
+  h.Result("runner-a", id, 1, "succeeded");
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kSucceeded);
+  CHECK(r.attempt == 1);
+}
+
+TEST_CASE("a started run missing from its runner's hello was lost in the runner's restart") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Hello("runner-a");  // after `started`, in order: it really lost the run
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRetryWait);
+  CHECK(r.error.find("restarted and lost it") != std::string::npos);
+}
+
+TEST_CASE("a dispatch its runner does not start within the deadline is retried") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Advance(kDispatchTimeout - std::chrono::milliseconds(500));  // it heartbeats, never starts
+  CHECK(h.State(id) == "dispatched");
+  h.Advance(std::chrono::milliseconds(500));
+  RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRetryWait);
+  CHECK(r.error.find("did not start attempt 1 within 30 s") != std::string::npos);
+  CHECK(h.m().counters().unstarted_dispatches == 1);
+  // The runner is told to drop it, should the dispatch still arrive.
+  const auto cancels = h.Sent("runner-a", "cancel");
+  REQUIRE(cancels.size() == 1);
+  CHECK(cancels[0].attempt == 1);
+  CHECK(cancels[0].token == d.token);
+  // A start that comes after all does not count, and is cancelled again.
+  h.Started("runner-a", id, 1);
+  CHECK(h.State(id) == "retry_wait");
+  CHECK(h.Sent("runner-a", "cancel").size() == 1);
+}
+
+TEST_CASE("a runner that still holds an earlier attempt is never sent a new one") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Silence("runner-a");  // kill -STOP: the broker gives up on it
+  h.Advance(std::chrono::milliseconds(3500));
+  REQUIRE(h.State(id) == "retry_wait");
+  // kill -CONT: it says hello still holding attempt 1, and is told to stop.
+  h.Hello("runner-a", 1, {{id, 1, ""}});
+  REQUIRE(h.Sent("runner-a", "cancel").size() == 1);
+  h.Silence("runner-a");  // the harness's own empty heartbeats would say otherwise
+  // Stopping it takes a while; its heartbeats keep naming attempt 1.
+  const std::int64_t retry_at = h.Run(id).next_attempt_unix_ms;
+  while (h.NowMs() < retry_at + 1000) {
+    h.Heartbeat("runner-a", {{id, 1, ""}});
+    h.Advance(std::chrono::milliseconds(500));
+  }
+  CHECK(h.m().runner_count() == 1);
+  CHECK(h.DispatchCount() == 0);
+  CHECK(h.State(id) == "retry_wait");
+  // Attempt 1 has exited: its heartbeat no longer names it.
+  h.Heartbeat("runner-a");
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  CHECK(d.attempt == 2);
+}
+
+TEST_CASE("a result from a peer that never said hello does not end the run") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Result("intruder", id, 1, "succeeded");  // even with the right token
+  CHECK(h.State(id) == "running");
+  CHECK(h.Sent("intruder", "ack").empty());
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "succeeded");
+}
+
+TEST_CASE("a result from another runner, after its own hello, does not end the run") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Hello("runner-b");
+  h.Result("runner-b", id, 1, "succeeded");
+  CHECK(h.State(id) == "running");
+  CHECK(h.m().counters().stale_results == 1);
+  const auto acks = h.Sent("runner-b", "ack");
+  REQUIRE(acks.size() == 1);  // answered, so it is not resent forever
+  CHECK(acks[0].error.find("not the current attempt") != std::string::npos);
+  // Nor may it start it.
+  h.Started("runner-b", id, 1);
+  CHECK(h.Run(id).runner_id == "runner-a");
+}
+
+TEST_CASE("a result with the wrong token or none does not count") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Result("runner-a", id, 1, "succeeded", "", std::string(32, '0'));
+  CHECK(h.State(id) == "running");
+  h.Result("runner-a", id, 1, "succeeded", "", std::string());
+  CHECK(h.State(id) == "running");
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "succeeded");
+}
+
+TEST_CASE("a hello claiming another runner's run neither takes it nor ends it") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Hello("runner-b", 1, {{id, 1, ""}});  // with the right token, even
+  RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRunning);
+  CHECK(r.runner_id == "runner-a");
+  CHECK(h.Sent("runner-b", "cancel").size() == 1);
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "succeeded");
+}
+
+TEST_CASE("after a broker restart a runner's hello keeps the attempt it holds") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  h.Restart();
+  h.Hello("runner-a", 1, {{id, 1, ""}});
+  h.Advance(std::chrono::milliseconds(10'000));  // past the claim window
+  CHECK(h.State(id) == "running");
+  h.Result("runner-a", id, 1, "succeeded");
+  CHECK(h.State(id) == "succeeded");
+}
+
+}  // namespace
+}  // namespace broker
