@@ -6,8 +6,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <charconv>
+#include <optional>
+#include <string_view>
 
 #include "broker/dashboard_html.h"
 #include "schemas/json.h"
@@ -30,11 +33,28 @@ void SendError(httplib::Response& res, const common::Status& s) {
   SendJson(res, {{"ok", false}, {"error", s.message()}}, status);
 }
 
-std::uint32_t ParamU32(const httplib::Request& req, const char* name, std::uint32_t fallback) {
+// The whole of `text` as a number, or nothing ("5x", "-1" and "" are not).
+template <typename T>
+std::optional<T> ParseWhole(std::string_view text) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The query parameter `name` (`fallback` when absent); nothing after a 400
+// reply naming it when it is not a whole number.
+std::optional<std::uint32_t> ParamU32(const httplib::Request& req, httplib::Response& res,
+                                      const char* name, std::uint32_t fallback) {
   if (!req.has_param(name)) return fallback;
   const std::string text = req.get_param_value(name);
-  std::uint32_t value = fallback;
-  std::from_chars(text.data(), text.data() + text.size(), value);
+  std::optional<std::uint32_t> value = ParseWhole<std::uint32_t>(text);
+  if (!value) {
+    SendJson(res, {{"ok", false},
+                   {"error", std::string("query parameter ") + name + "=\"" + text +
+                                 "\" is not a whole number"}},
+             400);
+  }
   return value;
 }
 
@@ -54,31 +74,52 @@ common::Result<schemas::ControlReply> HttpApi::Ask(const schemas::ControlRequest
 
 common::Status HttpApi::Start(const std::string& listen) {
   const auto colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos ||
-      std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port).ec != std::errc() ||
-      port <= 0 || port > 65535) {
+  const std::optional<int> port =
+      colon == std::string::npos ? std::nullopt
+                                 : ParseWhole<int>(std::string_view(listen).substr(colon + 1));
+  if (!port || *port <= 0 || *port > 65535) {
     return common::Status::Error(common::Code::kInvalid,
                                  "http listen address \"" + listen + "\" is not host:port");
   }
   Routes();
+  // SO_REUSEADDR only, not httplib's default SO_REUSEPORT as well: a second
+  // broker given the same port must fail here, not share the port.
+  server_->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const std::string host = listen.substr(0, colon);
-  if (!server_->bind_to_port(host, port)) {
+  if (!server_->bind_to_port(host, *port)) {
     return common::Status::Error(common::Code::kIoError, "cannot listen for HTTP on " + listen);
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_returned_.store(true);
+  });
   spdlog::info("http: dashboard, /healthz, /metrics and /api on http://{}", listen);
   return common::Status();
 }
 
 void HttpApi::Stop() {
   if (thread_.joinable()) {
+    // httplib's stop() does nothing until its thread is listening: a Stop
+    // right after Start must wait for that (or for the listener to have
+    // given up), or the join would wait forever.
+    while (!server_->is_running() && !listen_returned_.load()) std::this_thread::yield();
     server_->stop();
     thread_.join();
   }
 }
 
 void HttpApi::Routes() {
+  // Read-only: any other method is refused before routing, on every path.
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Allow", "GET, HEAD");
+    SendJson(res, {{"ok", false}, {"error", "method " + req.method + " not allowed: the API is read-only"}},
+             405);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kDashboardHtml), "text/html; charset=utf-8");
   });
@@ -108,10 +149,14 @@ void HttpApi::Routes() {
   server_->Get("/api/runs", [this](const httplib::Request& req, httplib::Response& res) {
     schemas::ControlRequest list;
     list.op = std::string(schemas::op::kRunsList);
-    list.limit = ParamU32(req, "limit", 100);
+    const std::optional<std::uint32_t> limit = ParamU32(req, res, "limit", 100);
+    if (!limit) return;
+    list.limit = *limit;
     if (req.has_param("team")) {
+      const std::optional<std::uint32_t> team = ParamU32(req, res, "team", 0);
+      if (!team) return;
       list.all_teams = false;
-      list.team = ParamU32(req, "team", 0);
+      list.team = *team;
     }
     auto reply = Ask(list);
     if (!reply.ok()) return SendError(res, reply.status());

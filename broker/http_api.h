@@ -5,6 +5,7 @@
 // never touches the broker loop's state.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,7 @@ class HttpApi {
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};  // set by thread_ as it ends
   std::mutex control_mutex_;  // the control client is one zmq socket
   schemas::ControlClient control_;
 };

@@ -1,0 +1,505 @@
+// HttpApi: a real cpp-httplib client on 127.0.0.1 against the API, which
+// asks a fake control socket (FakeControlServer) for its answers. Checks
+// each endpoint's status and JSON shape, how a broker refusal maps to an
+// HTTP status, what the API asks the broker, and the refusals that never
+// reach the broker (bad query parameters, methods other than GET).
+#include "broker/http_api.h"
+
+#include <httplib.h>
+#include <doctest/doctest.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "schemas/json.h"
+#include "tests/common/fake_control_server.h"
+#include "tests/support/test_process.h"
+
+namespace broker {
+namespace {
+
+using nlohmann::json;
+using schemas::ControlReply;
+using schemas::ControlRequest;
+using testing::FakeControlServer;
+using Keys = std::set<std::string>;
+
+ControlReply Refusal(std::string_view code, std::string error) {
+  ControlReply reply;
+  reply.ok = false;
+  reply.code = std::string(code);
+  reply.error = std::move(error);
+  return reply;
+}
+
+schemas::RunRecord Run(const std::string& id, schemas::RunState state) {
+  schemas::RunRecord run;
+  run.run_id = id;
+  run.key = "k-" + id;
+  run.team = 3;
+  run.kind = "manual";
+  run.state = state;
+  run.token = "secret-token";
+  run.metrics = {{"rows", 12.5}};
+  return run;
+}
+
+// Starts `api` on a port of 127.0.0.1 that was free, trying again if another
+// process took it in between; returns the port.
+int StartOnFreePort(HttpApi& api) {
+  common::Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const int port = ::testing::FreePort();
+    s = api.Start("127.0.0.1:" + std::to_string(port));
+    if (s.ok()) return port;
+  }
+  FAIL("cannot start the HTTP API: " << s.ToString());
+  return 0;
+}
+
+Keys KeysOf(const json& object) {
+  Keys keys;
+  for (auto it = object.begin(); it != object.end(); ++it) keys.insert(it.key());
+  return keys;
+}
+
+// The value of the sample `series` (name with labels) in Prometheus text.
+std::optional<double> Sample(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return std::nullopt;
+}
+
+// An HttpApi serving on a free port in front of a fake broker. Every
+// request the broker sees is kept; answer() sets how it replies.
+class Api {
+ public:
+  Api() : server_(context_, "inproc://http-api-test"), api_(context_, server_.endpoint()) {
+    spdlog::set_level(spdlog::level::off);
+    server_.set_handler([this](const ControlRequest& request) {
+      std::lock_guard lock(mu_);
+      seen_.push_back(request);
+      return answer_ ? answer_(request) : FakeControlServer::Ok();
+    });
+    port_ = StartOnFreePort(api_);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_connection_timeout(std::chrono::seconds(5));
+    client_->set_read_timeout(std::chrono::seconds(10));
+  }
+
+  void answer(FakeControlServer::Handler handler) {
+    std::lock_guard lock(mu_);
+    answer_ = std::move(handler);
+  }
+  std::vector<ControlRequest> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+  // GET `path`; fails the test if no response came.
+  httplib::Result Get(const std::string& path) {
+    httplib::Result res = client_->Get(path.c_str());
+    REQUIRE_MESSAGE(res, "GET " << path << ": " << httplib::to_string(res.error()));
+    return res;
+  }
+  // GET `path`, which must answer `status` with JSON; returns the body.
+  json GetJson(const std::string& path, int status = 200) {
+    httplib::Result res = Get(path);
+    CHECK_MESSAGE(res->status == status, "GET " << path << ": " << res->body);
+    CHECK(res->get_header_value("Content-Type") == "application/json");
+    return json::parse(res->body);
+  }
+
+  httplib::Client& client() { return *client_; }
+  HttpApi& api() { return api_; }
+  int port() const { return port_; }
+
+ private:
+  zmq::context_t context_{1};
+  FakeControlServer server_;
+  HttpApi api_;
+  int port_ = 0;
+  std::unique_ptr<httplib::Client> client_;
+  std::mutex mu_;
+  FakeControlServer::Handler answer_;
+  std::vector<ControlRequest> seen_;
+};
+
+// ---- the dashboard ----
+
+TEST_CASE("/ serves the dashboard page without asking the broker") {
+  Api a;
+  httplib::Result res = a.Get("/");
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "text/html; charset=utf-8");
+  CHECK(res->body.find("<title>Daybreak</title>") != std::string::npos);
+  CHECK(res->body.find("/api/runs?limit=100") != std::string::npos);  // what it polls
+  CHECK(a.seen().empty());
+}
+
+// ---- /healthz ----
+
+TEST_CASE("/healthz pings the broker and says ok with its last seq") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    reply.last_seq = 42;
+    return reply;
+  });
+  const json body = a.GetJson("/healthz");
+  CHECK(body == json{{"ok", true}, {"last_seq", 42}});
+  REQUIRE(a.seen().size() == 1);
+  CHECK(a.seen()[0].op == schemas::op::kPing);
+}
+
+TEST_CASE("/healthz is 503 with the reason when the broker refuses") {
+  Api a;
+  a.answer([](const ControlRequest&) { return Refusal(schemas::error_code::kIoError, "disk on fire"); });
+  const json body = a.GetJson("/healthz", 503);
+  CHECK(body == json{{"ok", false}, {"error", "disk on fire"}});
+}
+
+TEST_CASE("/healthz is 503 when no broker answers, and the API still serves afterwards") {
+  zmq::context_t context(1);
+  // Nothing listens on this port: the control request times out.
+  HttpApi api(context, "tcp://127.0.0.1:" + std::to_string(::testing::FreePort()));
+  spdlog::set_level(spdlog::level::off);
+  const int port = StartOnFreePort(api);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(10));
+  httplib::Result res = client.Get("/healthz");
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  const json body = json::parse(res->body);
+  CHECK(body["ok"] == false);
+  CHECK(body["error"].get<std::string>().find("no reply from the broker") != std::string::npos);
+  httplib::Result page = client.Get("/");  // the HTTP side is not stuck
+  REQUIRE(page);
+  CHECK(page->status == 200);
+}
+
+// ---- /api/stats ----
+
+TEST_CASE("/api/stats is the broker's stats as one JSON object") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    reply.stats = {{"active_runs", 2}, {"runners", 1}, {"last_seq", 9000000000}};
+    return reply;
+  });
+  const json body = a.GetJson("/api/stats");
+  CHECK(body == json{{"active_runs", 2}, {"runners", 1}, {"last_seq", 9000000000}});
+  REQUIRE(a.seen().size() == 1);
+  CHECK(a.seen()[0].op == schemas::op::kStats);
+}
+
+TEST_CASE("a broker refusal maps to an HTTP status by its code") {
+  Api a;
+  struct Case {
+    std::string_view code;
+    int status;
+  };
+  for (const Case c : {Case{schemas::error_code::kIoError, 503}, Case{schemas::error_code::kNotFound, 404},
+                       Case{schemas::error_code::kInvalid, 400}, Case{schemas::error_code::kRejected, 400},
+                       Case{schemas::error_code::kCorrupt, 400}}) {
+    CAPTURE(c.code);
+    a.answer([&c](const ControlRequest&) { return Refusal(c.code, "no: " + std::string(c.code)); });
+    for (const std::string path : {"/api/stats", "/api/teams", "/api/runs", "/api/runs/r0000000001"}) {
+      CAPTURE(path);
+      const json body = a.GetJson(path, c.status);
+      CHECK(body == json{{"ok", false}, {"error", "no: " + std::string(c.code)}});
+    }
+  }
+}
+
+// ---- /api/teams ----
+
+TEST_CASE("/api/teams is an array of team objects") {
+  Api a;
+  SUBCASE("no teams: an empty array") {
+    CHECK(a.GetJson("/api/teams") == json::array());
+  }
+  SUBCASE("each team as schemas::ToJson shows it") {
+    schemas::TeamRecord t;
+    t.id = 3;
+    t.name = "three";
+    t.run_time = "02:30";
+    t.timezone = "Europe/London";
+    t.overlap = "queue";
+    t.command = {"/bin/pipeline", "--fast"};
+    t.after = {1, 2};
+    a.answer([&t](const ControlRequest&) {
+      ControlReply reply = FakeControlServer::Ok();
+      reply.teams = {t, schemas::TeamRecord()};
+      return reply;
+    });
+    const json body = a.GetJson("/api/teams");
+    REQUIRE(body.is_array());
+    REQUIRE(body.size() == 2);
+    CHECK(body[0] == schemas::ToJson(t));
+    CHECK(KeysOf(body[0]) == Keys{"id", "name", "run_time", "timezone", "paused", "overlap",
+                                  "command", "max_attempts", "timeout_s", "retry_on",
+                                  "backoff_initial_s", "backoff_max_s", "after", "created_unix_ms"});
+    CHECK(body[0]["command"] == json{"/bin/pipeline", "--fast"});
+    CHECK(body[0]["after"] == json{1, 2});
+    CHECK(body[1]["id"] == 0);
+    REQUIRE(a.seen().size() == 1);
+    CHECK(a.seen()[0].op == schemas::op::kTeamsList);
+  }
+}
+
+// ---- /api/runs ----
+
+TEST_CASE("/api/runs is an array of runs, without their dispatch tokens") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    reply.runs = {Run("r0000000002", schemas::RunState::kRunning),
+                  Run("r0000000001", schemas::RunState::kFailed)};
+    return reply;
+  });
+  const json body = a.GetJson("/api/runs");
+  REQUIRE(body.is_array());
+  REQUIRE(body.size() == 2);
+  CHECK(body[0]["run_id"] == "r0000000002");
+  CHECK(body[0]["state"] == "running");  // states travel as words
+  CHECK(body[1]["state"] == "failed");
+  CHECK(body[0]["metrics"] == json{{"rows", 12.5}});
+  CHECK(KeysOf(body[0]) ==
+        Keys{"run_id", "key", "team", "kind", "state", "pdate", "local_date", "fire_unix_ms",
+             "accepted_unix_ms", "started_unix_ms", "finished_unix_ms", "next_attempt_unix_ms",
+             "attempt", "max_attempts", "runner_id", "exit_code", "error", "total_loans",
+             "exceptions_count", "metrics", "log_path", "requested_by"});
+  CHECK(body.dump().find("secret-token") == std::string::npos);
+
+  // Without parameters: the last 100 runs of all teams.
+  REQUIRE(a.seen().size() == 1);
+  const ControlRequest asked = a.seen()[0];
+  CHECK(asked.op == schemas::op::kRunsList);
+  CHECK(asked.limit == 100);
+  CHECK(asked.all_teams);
+}
+
+TEST_CASE("/api/runs passes limit and team on to the broker") {
+  Api a;
+  CHECK(a.GetJson("/api/runs?limit=7&team=3") == json::array());
+  CHECK(a.GetJson("/api/runs?team=0") == json::array());  // the general run is a team too
+  CHECK(a.GetJson("/api/runs?limit=0") == json::array());  // 0: the broker's default
+  const auto seen = a.seen();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].limit == 7);
+  CHECK_FALSE(seen[0].all_teams);
+  CHECK(seen[0].team == 3);
+  CHECK(seen[1].limit == 100);
+  CHECK_FALSE(seen[1].all_teams);
+  CHECK(seen[1].team == 0);
+  CHECK(seen[2].limit == 0);
+  CHECK(seen[2].all_teams);
+}
+
+TEST_CASE("/api/runs refuses a query parameter that is not a whole number, without asking the broker") {
+  Api a;
+  for (const std::string query : {"limit=abc", "limit=-1", "limit=5x", "limit=", "limit=99999999999",
+                            "team=x", "team=3.5", "limit=10&team=general"}) {
+    CAPTURE(query);
+    const json body = a.GetJson(std::string("/api/runs?") + query, 400);
+    CHECK(body["ok"] == false);
+    const std::string error = body["error"].get<std::string>();
+    CHECK(error.find("query parameter") != std::string::npos);
+    CHECK(error.find(std::string(query).find("team=") != std::string::npos ? "team" : "limit") !=
+          std::string::npos);
+  }
+  CHECK(a.seen().empty());
+}
+
+TEST_CASE("/api/runs/<id> is one run, and 404 when the broker does not know it") {
+  Api a;
+  a.answer([](const ControlRequest& request) {
+    if (request.run_id != "r0000000005") return Refusal(schemas::error_code::kNotFound, "no such run");
+    ControlReply reply = FakeControlServer::Ok();
+    reply.run = Run("r0000000005", schemas::RunState::kSucceeded);
+    return reply;
+  });
+  const json body = a.GetJson("/api/runs/r0000000005");
+  CHECK(body == schemas::ToJson(Run("r0000000005", schemas::RunState::kSucceeded)));
+  CHECK(body["state"] == "succeeded");
+  REQUIRE(a.seen().size() == 1);
+  CHECK(a.seen()[0].op == schemas::op::kRunGet);
+  CHECK(a.seen()[0].run_id == "r0000000005");
+
+  CHECK(a.GetJson("/api/runs/r0000000404", 404) == json{{"ok", false}, {"error", "no such run"}});
+  // Ids with characters no run id has do not reach the broker.
+  httplib::Result res = a.Get("/api/runs/a%20b");
+  CHECK(res->status == 404);
+  CHECK(a.seen().size() == 2);
+}
+
+// ---- /metrics ----
+
+TEST_CASE("/metrics exposes the broker's figures and its recent runs by state") {
+  Api a;
+  a.answer([](const ControlRequest& request) {
+    ControlReply reply = FakeControlServer::Ok();
+    if (request.op == schemas::op::kStats) {
+      reply.stats = {{"active_runs", 2}, {"bad_frames", 5}};
+    } else {
+      reply.runs = {Run("r3", schemas::RunState::kSucceeded), Run("r2", schemas::RunState::kSucceeded),
+                    Run("r1", schemas::RunState::kFailed)};
+    }
+    return reply;
+  });
+  httplib::Result res = a.Get("/metrics");
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "text/plain; version=0.0.4");
+  const std::string& text = res->body;
+  CHECK(text.find("# TYPE daybreak_broker_up gauge") != std::string::npos);
+  CHECK(Sample(text, "daybreak_broker_up") == 1);
+  CHECK(Sample(text, R"(daybreak_broker{figure="active_runs"})") == 2);
+  CHECK(Sample(text, R"(daybreak_broker{figure="bad_frames"})") == 5);
+  CHECK(Sample(text, R"(daybreak_recent_runs{state="succeeded"})") == 2);
+  CHECK(Sample(text, R"(daybreak_recent_runs{state="failed"})") == 1);
+  CHECK_FALSE(Sample(text, R"(daybreak_recent_runs{state="running"})"));
+
+  const auto seen = a.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].op == schemas::op::kStats);
+  CHECK(seen[1].op == schemas::op::kRunsList);
+  CHECK(seen[1].limit == 1000);
+  CHECK(seen[1].all_teams);
+}
+
+TEST_CASE("/metrics still answers when the broker does not: up is 0") {
+  Api a;
+  SUBCASE("stats refused: up 0 and no figures") {
+    a.answer([](const ControlRequest&) { return Refusal(schemas::error_code::kIoError, "down"); });
+    httplib::Result res = a.Get("/metrics");
+    CHECK(res->status == 200);  // a scrape that fails would hide "up 0"
+    CHECK(Sample(res->body, "daybreak_broker_up") == 0);
+    CHECK(res->body.find("daybreak_broker{") == std::string::npos);
+    CHECK(res->body.find("daybreak_recent_runs") == std::string::npos);
+    CHECK(a.seen().size() == 1);  // no runs asked for
+  }
+  SUBCASE("only the run listing refused: the figures without the runs") {
+    a.answer([](const ControlRequest& request) {
+      if (request.op != schemas::op::kStats) return Refusal(schemas::error_code::kIoError, "busy");
+      ControlReply reply = FakeControlServer::Ok();
+      reply.stats = {{"runners", 3}};
+      return reply;
+    });
+    httplib::Result res = a.Get("/metrics");
+    CHECK(res->status == 200);
+    CHECK(Sample(res->body, "daybreak_broker_up") == 1);
+    CHECK(Sample(res->body, R"(daybreak_broker{figure="runners"})") == 3);
+    CHECK(res->body.find("daybreak_recent_runs") == std::string::npos);
+  }
+}
+
+// ---- paths and methods it does not serve ----
+
+TEST_CASE("an unknown path is 404 and does not reach the broker") {
+  Api a;
+  for (const std::string path : {"/nope", "/api", "/api/run", "/api/runs/x/y", "/healthz/extra"}) {
+    CAPTURE(path);
+    CHECK(a.Get(path)->status == 404);
+  }
+  CHECK(a.seen().empty());
+}
+
+TEST_CASE("methods other than GET are 405, naming the allowed ones, and do not reach the broker") {
+  Api a;
+  auto check = [&](httplib::Result res) {
+    REQUIRE(res);
+    CHECK(res->status == 405);
+    CHECK(res->get_header_value("Allow") == "GET, HEAD");
+    const json body = json::parse(res->body);
+    CHECK(body["ok"] == false);
+    CHECK(body["error"].get<std::string>().find("not allowed") != std::string::npos);
+  };
+  check(a.client().Post("/healthz", "{}", "application/json"));
+  check(a.client().Post("/api/runs", "{\"team\":1}", "application/json"));
+  check(a.client().Put("/api/teams", "[]", "application/json"));
+  check(a.client().Delete("/api/runs/r0000000001"));
+  check(a.client().Patch("/api/stats", "{}", "application/json"));
+  CHECK(a.seen().empty());
+
+  // HEAD is a GET without the body.
+  httplib::Result head = a.client().Head("/");
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->body.empty());
+}
+
+// ---- Start and Stop ----
+
+TEST_CASE("Start refuses an address that is not host:port") {
+  zmq::context_t context(1);
+  HttpApi api(context, "inproc://nobody");
+  for (const std::string listen : {"", "8080", "localhost", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:80x",
+                             "127.0.0.1:0", "127.0.0.1:-1", "127.0.0.1:65536"}) {
+    CAPTURE(listen);
+    const common::Status s = api.Start(listen);
+    CHECK(s.code() == common::Code::kInvalid);
+    CHECK(s.message() == "http listen address \"" + std::string(listen) + "\" is not host:port");
+  }
+}
+
+TEST_CASE("Start reports a port it cannot listen on, naming the address") {
+  Api a;
+  zmq::context_t context(1);
+  HttpApi second(context, "inproc://nobody");
+  const std::string taken = "127.0.0.1:" + std::to_string(a.port());
+  const common::Status s = second.Start(taken);
+  CHECK(s.code() == common::Code::kIoError);
+  CHECK(s.message() == "cannot listen for HTTP on " + taken);
+  CHECK(a.Get("/")->status == 200);  // the first one is unharmed
+}
+
+TEST_CASE("Stop closes the port, and is safe twice or without Start") {
+  {
+    zmq::context_t context(1);
+    HttpApi never_started(context, "inproc://nobody");
+    never_started.Stop();
+  }  // and the destructor stops again
+  Api a;
+  CHECK(a.Get("/")->status == 200);
+  a.api().Stop();
+  httplib::Client late("127.0.0.1", a.port());
+  late.set_connection_timeout(std::chrono::seconds(2));
+  CHECK_FALSE(late.Get("/"));
+  a.api().Stop();
+}
+
+TEST_CASE("Stop right after Start returns (it does not wait for a listener that never started)") {
+  // Run in a thread so a hang fails this test instead of stalling the suite.
+  std::promise<void> finished;
+  std::future<void> done = finished.get_future();
+  std::thread worker([finished = std::move(finished)]() mutable {
+    zmq::context_t context(1);
+    for (int i = 0; i < 50; ++i) {
+      HttpApi api(context, "inproc://nobody");
+      const int port = ::testing::FreePort();
+      if (api.Start("127.0.0.1:" + std::to_string(port)).ok()) api.Stop();
+    }
+    finished.set_value();
+  });
+  const bool returned = done.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  CHECK_MESSAGE(returned, "Stop hung right after Start");
+  if (returned) {
+    worker.join();
+  } else {
+    worker.detach();  // stuck in Stop; the process ends with the suite
+  }
+}
+
+}  // namespace
+}  // namespace broker
