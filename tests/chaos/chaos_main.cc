@@ -1,12 +1,15 @@
 // daybreak chaos: N runs across M teams while runners and the broker are
-// killed with SIGKILL at random; then checks every invariant from the
-// broker's own event log. Run it with scripts/chaos.
+// killed with SIGKILL and runners stalled (SIGSTOP for 1-5 s) at random;
+// then checks every invariant from the broker's own event log. A run that
+// cannot finish fails the check at once, named. Run it with scripts/chaos.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
+#include <vector>
 #include <set>
 #include <thread>
 
@@ -21,6 +24,17 @@ struct Args {
   int runners = 3;
   int seconds = 60;  // how long to keep triggering and killing
   std::uint64_t seed = 1;
+  int finish_s = 120;  // after the faults, how long runs may take to end
+  // A run with fewer faults than these proves too little, and fails.
+  int min_broker_kills = 0;
+  int min_runner_kills = 0;
+  int min_stalls = 0;
+};
+
+// A runner stopped with SIGSTOP, to be continued at `resume_at`.
+struct Stall {
+  std::string runner;
+  std::chrono::steady_clock::time_point resume_at;
 };
 
 
@@ -34,6 +48,12 @@ int main(int argc, char** argv) {
   app.add_option("--runners", args.runners, "runner processes")->check(CLI::Range(1, 64));
   app.add_option("--seconds", args.seconds, "how long the killing goes on")->check(CLI::Range(1, 3600));
   app.add_option("--seed", args.seed, "random seed");
+  app.add_option("--finish-seconds", args.finish_s,
+                 "after the faults stop, how long every run gets to end before the check fails")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--min-broker-kills", args.min_broker_kills, "fail unless the broker was killed this often");
+  app.add_option("--min-runner-kills", args.min_runner_kills, "fail unless runners were killed this often");
+  app.add_option("--min-stalls", args.min_stalls, "fail unless runners were stalled this often");
   CLI11_PARSE(app, argc, argv);
 
   std::mt19937_64 rng(args.seed);
@@ -54,7 +74,8 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::seconds(args.seconds);
-  int triggered = 0, runner_kills = 0, broker_kills = 0, next_runner = args.runners;
+  int triggered = 0, runner_kills = 0, broker_kills = 0, stalls = 0, next_runner = args.runners;
+  std::vector<Stall> stalled;
   auto next_kill = start + std::chrono::milliseconds(700);
   std::set<std::string> run_ids;
   while (std::chrono::steady_clock::now() < end || triggered < args.runs) {
@@ -66,20 +87,49 @@ int main(int argc, char** argv) {
         cluster.WaitForBroker(std::chrono::seconds(5));  // it was down: same key again
       }
     }
+    for (auto it = stalled.begin(); it != stalled.end();) {
+      if (std::chrono::steady_clock::now() < it->resume_at) {
+        ++it;
+        continue;
+      }
+      cluster.runner(it->runner).Signal(SIGCONT);
+      it = stalled.erase(it);
+    }
+    // A random runner that is up and not stalled, or "" if there is none.
+    auto pick_live = [&]() -> std::string {
+      std::vector<std::string> live;
+      for (int i = 1; i <= next_runner; ++i) {
+        const std::string id = fmt::format("runner-{}", i);
+        const bool is_stalled = std::any_of(stalled.begin(), stalled.end(),
+                                            [&](const Stall& s) { return s.runner == id; });
+        try {
+          if (!is_stalled && cluster.runner(id).running()) live.push_back(id);
+        } catch (const std::out_of_range&) {
+        }
+      }
+      return live.empty() ? "" : live[rng() % live.size()];
+    };
     if (std::chrono::steady_clock::now() >= next_kill && std::chrono::steady_clock::now() < end) {
-      if (rng() % 5 == 0) {
+      const auto fault = rng() % 5;
+      if (fault == 1) {
+        // A stall: the runner's pipelines go on while it cannot answer.
+        const std::string victim = pick_live();
+        if (!victim.empty()) {
+          cluster.runner(victim).Signal(SIGSTOP);
+          stalled.push_back({victim, std::chrono::steady_clock::now() +
+                                         std::chrono::milliseconds(1000 + rng() % 4000)});
+          ++stalls;
+        }
+      } else if (fault == 0) {
         cluster.StopBroker(SIGKILL);
         cluster.StartBroker();
         ++broker_kills;
       } else {
-        const std::string victim = fmt::format("runner-{}", 1 + rng() % next_runner);
-        try {
-          if (cluster.runner(victim).running()) {
-            cluster.StopRunner(victim, SIGKILL);
-            ++runner_kills;
-            cluster.StartRunner(fmt::format("runner-{}", ++next_runner));
-          }
-        } catch (const std::out_of_range&) {
+        const std::string victim = pick_live();
+        if (!victim.empty()) {
+          cluster.StopRunner(victim, SIGKILL);
+          ++runner_kills;
+          cluster.StartRunner(fmt::format("runner-{}", ++next_runner));
         }
       }
       next_kill = std::chrono::steady_clock::now() + std::chrono::milliseconds(300 + rng() % 1200);
@@ -87,18 +137,29 @@ int main(int argc, char** argv) {
     const auto pace = std::chrono::milliseconds(args.seconds * 1000 / args.runs);
     std::this_thread::sleep_for(std::min(pace, std::chrono::milliseconds(50)));
   }
-  fmt::print("chaos: triggered {} runs; killed runners {} times, the broker {} times; waiting for the end\n",
-             triggered, runner_kills, broker_kills);
+  for (const Stall& s : stalled) cluster.runner(s.runner).Signal(SIGCONT);
+  fmt::print("chaos: triggered {} runs; killed runners {} times, the broker {} times; "
+             "stalled runners {} times; waiting for the end\n",
+             triggered, runner_kills, broker_kills, stalls);
   cluster.WaitForBroker(std::chrono::seconds(10));
-  int unfinished = 0;
+  // One deadline for all runs, not one per run: a stuck run fails the check
+  // after --finish-seconds, named, instead of holding it up for each.
   std::map<std::string, int> states;
   std::map<std::uint32_t, int> attempts;
+  std::vector<std::string> unfinished_ids;
+  const auto finish_by = std::chrono::steady_clock::now() + std::chrono::seconds(args.finish_s);
   for (const std::string& id : run_ids) {
-    const auto run = cluster.WaitForTerminal(id, std::chrono::seconds(120));
-    if (!schemas::IsTerminal(run.state)) ++unfinished;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        finish_by - std::chrono::steady_clock::now());
+    const auto run = cluster.WaitForTerminal(id, std::max(left, std::chrono::milliseconds(200)));
+    if (!schemas::IsTerminal(run.state)) {
+      unfinished_ids.push_back(fmt::format("{} ({}, attempt {}, runner {})", id,
+                                           schemas::Name(run.state), run.attempt, run.runner_id));
+    }
     ++states[std::string(schemas::Name(run.state))];
     ++attempts[run.attempt];
   }
+  const int unfinished = static_cast<int>(unfinished_ids.size());
 
   // The event log is the whole truth: replay it and check the invariants.
   std::map<std::string, int> terminal_events;
@@ -144,7 +205,15 @@ int main(int argc, char** argv) {
   fmt::print("{:<42} {}\n", "overlaps (must be 0)", overlaps);
   fmt::print("{:<42} {}\n", "runs without exactly one end (must be 0)", not_exactly_once);
   fmt::print("{:<42} {}\n", "runs not terminal at the end (must be 0)", unfinished);
-  const bool ok = overlaps == 0 && not_exactly_once == 0 && unfinished == 0;
+  for (const std::string& id : unfinished_ids) fmt::print("  unfinished: {}\n", id);
+  const bool enough_faults = broker_kills >= args.min_broker_kills &&
+                             runner_kills >= args.min_runner_kills && stalls >= args.min_stalls;
+  if (!enough_faults) {
+    fmt::print("chaos: too few faults: {} broker kills (want {}), {} runner kills (want {}), "
+               "{} stalls (want {})\n", broker_kills, args.min_broker_kills, runner_kills,
+               args.min_runner_kills, stalls, args.min_stalls);
+  }
+  const bool ok = overlaps == 0 && not_exactly_once == 0 && unfinished == 0 && enough_faults;
   fmt::print("\nchaos: {}\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
