@@ -21,9 +21,23 @@ namespace {
 
 constexpr auto kControlTimeout = std::chrono::milliseconds(2000);
 
+// httplib gives each connection a worker for as long as it is open, and
+// holds an idle one for its keep-alive timeout (5 s by default) with, on
+// two cores, 8 workers: 50 idle clients kept /healthz waiting 53 s. So more
+// workers than a dashboard and a few scrapers need, and short timeouts
+// after which a silent or slow client gives its worker back.
+constexpr std::size_t kHttpWorkers = 64;
+constexpr time_t kKeepAliveSeconds = 2;
+constexpr std::size_t kKeepAliveRequests = 100;
+constexpr time_t kReadSeconds = 2;
+constexpr time_t kWriteSeconds = 5;
+
 void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Stores written before release 2 may hold text that is not UTF-8:
+  // replaced (U+FFFD), never an exception and a 500.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 void SendError(httplib::Response& res, const common::Status& s) {
@@ -82,6 +96,11 @@ common::Status HttpApi::Start(const std::string& listen) {
                                  "http listen address \"" + listen + "\" is not host:port");
   }
   Routes();
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
+  server_->set_keep_alive_timeout(kKeepAliveSeconds);
+  server_->set_keep_alive_max_count(kKeepAliveRequests);
+  server_->set_read_timeout(kReadSeconds);
+  server_->set_write_timeout(kWriteSeconds);
   // SO_REUSEADDR only, not httplib's default SO_REUSEPORT as well: a second
   // broker given the same port must fail here, not share the port.
   server_->set_socket_options([](socket_t sock) {

@@ -1,9 +1,34 @@
 #include "common/logging.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
+
 namespace common {
+namespace {
+
+// %* in the pattern: the message, with control characters escaped.
+class PrintableMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text = Printable(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintableMessage>();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<spdlog::formatter> LogFormatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintableMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %n %^%l%$ %*");
+  return formatter;
+}
 
 Status SetupLogging(const std::string& process, const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
@@ -15,7 +40,7 @@ Status SetupLogging(const std::string& process, const std::string& level) {
                              "error, critical, off");
   }
   auto logger = spdlog::stderr_color_mt(process);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %n %^%l%$ %v");
+  logger->set_formatter(LogFormatter());
   logger->set_level(parsed);
   spdlog::set_default_logger(logger);
   // Warnings reach the file at once; the rest within a second, so a busy

@@ -5,6 +5,7 @@
 
 #include "common/schedule.h"
 #include "common/team.h"
+#include "common/text.h"
 #include "schemas/topics.h"
 
 namespace schemas {
@@ -38,10 +39,78 @@ bool HasKey(const msgpack::object& map, std::string_view key) {
   return false;
 }
 
+// What a decoder does with a str that is not UTF-8. Peers' frames are
+// refused; the broker's own records and answers keep it, because stores
+// written before release 2 may hold such text (JSON output replaces it).
+enum class Text { kRefuse, kKeep };
+
+// The only field that holds bytes, not text (LoggedEvent: bin or str).
+constexpr std::string_view kBytesField = "payload";
+
+std::string FieldPath(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+// One pass over the decoded tree before it is converted: every str is
+// UTF-8 (under Text::kRefuse) and no bin stands where PROTOCOL.md says str.
+// msgpack-c would turn a bin into a std::string without a word.
+Status CheckText(const msgpack::object& o, const std::string& path, Text text) {
+  switch (o.type) {
+    case msgpack::type::STR:
+      if (text == Text::kRefuse &&
+          !common::IsUtf8(std::string_view(o.via.str.ptr, o.via.str.size))) {
+        return Status::Error(Code::kRejected, path + " is not valid UTF-8");
+      }
+      return Status();
+    case msgpack::type::BIN:
+      return Status::Error(Code::kRejected, path + " is a msgpack bin, not a str");
+    case msgpack::type::ARRAY:
+      for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
+        if (Status s = CheckText(o.via.array.ptr[i], path + "[" + std::to_string(i) + "]", text);
+            !s.ok()) {
+          return s;
+        }
+      }
+      return Status();
+    case msgpack::type::MAP:
+      for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+        const msgpack::object& key = o.via.map.ptr[i].key;
+        const msgpack::object& value = o.via.map.ptr[i].val;
+        if (key.type == msgpack::type::BIN) {
+          return Status::Error(Code::kRejected, "a key in " + (path.empty() ? "the message" : path) +
+                                                    " is a msgpack bin, not a str");
+        }
+        if (key.type != msgpack::type::STR) {
+          if (Status s = CheckText(key, path, text); !s.ok()) return s;
+          if (Status s = CheckText(value, path, text); !s.ok()) return s;
+          continue;
+        }
+        const std::string_view name(key.via.str.ptr, key.via.str.size);
+        if (!common::IsUtf8(name)) {
+          if (text == Text::kRefuse) {
+            return Status::Error(Code::kRejected, "a key in " + (path.empty() ? "the message" : path) +
+                                                      " is not valid UTF-8");
+          }
+          if (Status s = CheckText(value, FieldPath(path, "?"), text); !s.ok()) return s;
+          continue;
+        }
+        if (name == kBytesField &&
+            (value.type == msgpack::type::BIN || value.type == msgpack::type::STR)) {
+          continue;  // raw bytes, whichever way they came
+        }
+        if (Status s = CheckText(value, FieldPath(path, name), text); !s.ok()) return s;
+      }
+      return Status();
+    default:
+      return Status();
+  }
+}
+
 template <typename T>
 Result<T> DecodeAs(std::string_view bytes, const char* what,
                    std::initializer_list<const char*> required,
-                   const msgpack::unpack_limit& limits = kFrameLimits) {
+                   const msgpack::unpack_limit& limits = kFrameLimits,
+                   Text text = Text::kRefuse) {
   const std::size_t max_bytes =
       &limits == &kFrameLimits ? kMaxFrameBytes : kMaxControlFrameBytes;
   if (bytes.size() > max_bytes) {
@@ -61,6 +130,7 @@ Result<T> DecodeAs(std::string_view bytes, const char* what,
         return Invalid(what, std::string("missing required key \"") + key + "\"");
       }
     }
+    if (Status s = CheckText(object, "", text); !s.ok()) return Invalid(what, s.message());
     T message = object.as<T>();
     if constexpr (requires { message.v; }) {
       if (message.v == 0 || message.v > kVersion) {
@@ -163,11 +233,13 @@ Result<DueAck> DecodeDueAck(std::string_view bytes) {
 }
 
 Result<RunEvent> DecodeRunEvent(std::string_view bytes) {
-  return DecodeAs<RunEvent>(bytes, "run event", {"seq", "event", "run"});
+  // The broker's own, carrying stored runs: text is kept as it was stored.
+  return DecodeAs<RunEvent>(bytes, "run event", {"seq", "event", "run"}, kFrameLimits,
+                            Text::kKeep);
 }
 
 Result<AlertEvent> DecodeAlertEvent(std::string_view bytes) {
-  return DecodeAs<AlertEvent>(bytes, "alert", {"seq", "kind"});
+  return DecodeAs<AlertEvent>(bytes, "alert", {"seq", "kind"}, kFrameLimits, Text::kKeep);
 }
 
 Result<ScheduleChanged> DecodeScheduleChanged(std::string_view bytes) {
@@ -213,19 +285,23 @@ Result<ControlRequest> DecodeControlRequest(std::string_view bytes) {
 }
 
 Result<ControlReply> DecodeControlReply(std::string_view bytes) {
-  return DecodeAs<ControlReply>(bytes, "control reply", {"ok"}, kReplyLimits);
+  return DecodeAs<ControlReply>(bytes, "control reply", {"ok"}, kReplyLimits,
+                      Text::kKeep);
 }
 
 Result<RunRecord> DecodeRunRecord(std::string_view bytes) {
-  return DecodeAs<RunRecord>(bytes, "run record", {"run_id"}, kReplyLimits);
+  return DecodeAs<RunRecord>(bytes, "run record", {"run_id"}, kReplyLimits,
+                      Text::kKeep);
 }
 
 Result<TeamRecord> DecodeTeamRecord(std::string_view bytes) {
-  return DecodeAs<TeamRecord>(bytes, "team record", {"id"}, kReplyLimits);
+  return DecodeAs<TeamRecord>(bytes, "team record", {"id"}, kReplyLimits,
+                      Text::kKeep);
 }
 
 Result<TeamStatus> DecodeTeamStatus(std::string_view bytes) {
-  return DecodeAs<TeamStatus>(bytes, "team status", {}, kReplyLimits);
+  return DecodeAs<TeamStatus>(bytes, "team status", {}, kReplyLimits,
+                      Text::kKeep);
 }
 
 Result<LoggedEvent> DecodeLoggedEvent(std::string_view bytes) {
@@ -235,6 +311,9 @@ Result<LoggedEvent> DecodeLoggedEvent(std::string_view bytes) {
     msgpack::object_handle handle = msgpack::unpack(
         bytes.data(), bytes.size(), offset, nullptr, nullptr, kReplyLimits);
     if (offset != bytes.size()) return Invalid("logged event", "trailing bytes");
+    if (Status s = CheckText(handle.get(), "", Text::kKeep); !s.ok()) {
+      return Invalid("logged event", s.message());
+    }
     return handle.get().as<LoggedEvent>();
   } catch (const std::exception& e) {
     return Invalid("logged event", std::string("undecodable: ") + e.what());

@@ -7,7 +7,10 @@
 
 #include <httplib.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -499,6 +502,81 @@ TEST_CASE("Stop right after Start returns (it does not wait for a listener that 
   } else {
     worker.detach();  // stuck in Stop; the process ends with the suite
   }
+}
+
+// ---- text that is not UTF-8 ----
+
+TEST_CASE("/api/runs answers 200 with replacement characters for stored text that is not UTF-8") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    schemas::RunRecord run = Run("r0000000001", schemas::RunState::kFailed);
+    run.requested_by = "bob \xff";
+    run.error = "exit \xc3(";
+    reply.runs = {run};
+    reply.run = run;
+    return reply;
+  });
+  const json body = a.GetJson("/api/runs");
+  REQUIRE(body.size() == 1);
+  CHECK(body[0]["requested_by"] == "bob \xef\xbf\xbd");
+  CHECK(body[0]["error"] == "exit \xef\xbf\xbd(");
+  const json one = a.GetJson("/api/runs/r0000000001");
+  CHECK(one["requested_by"] == "bob \xef\xbf\xbd");
+}
+
+TEST_CASE("/api/teams answers 200 with replacement characters for a team name that is not UTF-8") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    schemas::TeamRecord t;
+    t.id = 4;
+    t.name = "Caf\xe9";  // Latin-1, from a store written before release 2
+    reply.teams = {t};
+    return reply;
+  });
+  const json body = a.GetJson("/api/teams");
+  REQUIRE(body.size() == 1);
+  CHECK(body[0]["name"] == "Caf\xef\xbf\xbd");
+}
+
+// ---- idle clients ----
+
+// A TCP connection to 127.0.0.1:`port` that sends `bytes` and then nothing.
+int IdleConnection(int port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  if (!bytes.empty()) REQUIRE(::send(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  return fd;
+}
+
+TEST_CASE("50 idle or half-sent connections do not keep /healthz waiting (answered within 5 s)") {
+  Api a;
+  std::vector<int> idle;
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{idle};
+  for (int i = 0; i < 50; ++i) {
+    // Half connect and say nothing; half send the start of a request.
+    idle.push_back(IdleConnection(a.port(), i % 2 == 0 ? "" : "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  }
+  httplib::Client client("127.0.0.1", a.port());
+  client.set_connection_timeout(std::chrono::seconds(5));
+  client.set_read_timeout(std::chrono::seconds(5));
+  const auto start = std::chrono::steady_clock::now();
+  httplib::Result res = client.Get("/healthz");
+  const auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_MESSAGE(res, "GET /healthz: " << httplib::to_string(res.error()));
+  CHECK(res->status == 200);
+  CHECK(took < std::chrono::seconds(5));
 }
 
 }  // namespace

@@ -109,6 +109,22 @@ TEST_CASE("--json prints broker text that is not UTF-8 instead of aborting") {
   CHECK(out.find("r0000000001") != std::string::npos);
 }
 
+TEST_CASE("run show --json and teams list --json print text that is not UTF-8 as replacement characters") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) {
+    ControlReply reply = TeamsReply("Europe/Berlin");
+    reply.teams[0].name = "Caf\xe9";
+    reply.run.run_id = "r0000000001";
+    reply.run.requested_by = "bob \xff";
+    return reply;
+  });
+  std::string out;
+  CHECK(cli.Run({"run", "show", "r0000000001", "--json"}, &out) == 0);
+  CHECK(out.find("\"requested_by\":\"bob \xef\xbf\xbd\"") != std::string::npos);
+  CHECK(cli.Run({"teams", "list", "--json"}, &out) == 0);
+  CHECK(out.find("\"name\":\"Caf\xef\xbf\xbd\"") != std::string::npos);
+}
+
 TEST_CASE("a broker that refuses is an error message and exit 1") {
   Cli cli;
   cli.Answer([](const ControlRequest&) {

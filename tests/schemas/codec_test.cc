@@ -942,5 +942,133 @@ TEST_CASE("decoders never throw or crash on 20000 mutated frames") {
   CHECK(accepted < 20000);
 }
 
+// ---- text at the boundary ----------------------------------------------------
+
+// Writes `text` as a msgpack bin, where our structs would write a str.
+std::function<void(Packer&)> Bin(std::string text) {
+  return [text = std::move(text)](Packer& p) {
+    p.pack_bin(static_cast<std::uint32_t>(text.size()));
+    p.pack_bin_body(text.data(), static_cast<std::uint32_t>(text.size()));
+  };
+}
+
+TEST_CASE("a due whose requested_by is not UTF-8 is refused, naming the field") {
+  CheckRejected(DecodeDueEvent(ScheduledDue().Set("requested_by", std::string("bob \xff")).Bytes())
+                    .status(),
+                "requested_by is not valid UTF-8");
+}
+
+TEST_CASE("overlong forms, surrogates, truncated sequences and code points past U+10FFFF are not UTF-8") {
+  for (const std::string bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                "caf\xc3", "\x80", "\xfe"}) {
+    CAPTURE(bad);
+    CheckRejected(DecodeDueEvent(ScheduledDue().Set("requested_by", bad).Bytes()).status(),
+                  "requested_by is not valid UTF-8");
+  }
+}
+
+TEST_CASE("well-formed multibyte UTF-8 in a str field decodes unchanged") {
+  const std::string text = "Jos\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x8e\x89";
+  auto out = DecodeDueEvent(ScheduledDue().Set("requested_by", text).Bytes());
+  REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+  CHECK(out.value().requested_by == text);
+}
+
+TEST_CASE("a nested str that is not UTF-8 is refused with its path") {
+  auto hello = Runner("hello").Set("slots", 2).SetRaw("holding", [&](Packer& p) {
+    p.pack_array(1);
+    p.pack_map(2);
+    p.pack(std::string("run_id"));
+    p.pack(std::string("r\xff"));
+    p.pack(std::string("attempt"));
+    p.pack(1);
+  });
+  CheckRejected(DecodeRunnerMessage(hello.Bytes()).status(), "holding[0].run_id is not valid UTF-8");
+  CheckRejected(DecodeRunnerMessage(Runner("result")
+                                        .Set("run_id", std::string("r0000000001"))
+                                        .Set("outcome", std::string("failed"))
+                                        .Set("error", std::string("exit \xc0\x80"))
+                                        .Bytes())
+                    .status(),
+                "error is not valid UTF-8");
+}
+
+TEST_CASE("a metrics key that is not UTF-8 is refused") {
+  auto result = Runner("result")
+                    .Set("run_id", std::string("r0000000001"))
+                    .Set("outcome", std::string("succeeded"))
+                    .SetRaw("metrics", [](Packer& p) {
+                      p.pack_map(1);
+                      p.pack(std::string("rows\xff"));
+                      p.pack(1.5);
+                    });
+  CheckRejected(DecodeRunnerMessage(result.Bytes()).status(), "a key in metrics is not valid UTF-8");
+}
+
+TEST_CASE("a msgpack bin where PROTOCOL.md says str is refused, naming the field") {
+  CheckRejected(DecodeDueEvent(ScheduledDue().SetRaw("requested_by", Bin("bob")).Bytes()).status(),
+                "requested_by is a msgpack bin, not a str");
+  CheckRejected(DecodeDueEvent(ScheduledDue().SetRaw("kind", Bin("scheduled")).Bytes()).status(),
+                "kind is a msgpack bin, not a str");
+  CheckRejected(DecodeRunnerMessage(Runner("heartbeat").SetRaw("runner_id", Bin("runner-a")).Bytes())
+                    .status(),
+                "runner_id is a msgpack bin, not a str");
+  CheckRejected(DecodeControlRequest(MapFrame()
+                                         .Set("v", 1)
+                                         .Set("op", std::string("trigger"))
+                                         .SetRaw("requested_by", Bin("bob"))
+                                         .Bytes())
+                    .status(),
+                "requested_by is a msgpack bin, not a str");
+  // The broker's answers and records are held to the same: no bin for str.
+  CheckRejected(DecodeRunRecord(MapFrame()
+                                    .Set("v", 1)
+                                    .Set("run_id", std::string("r1"))
+                                    .SetRaw("error", Bin("x"))
+                                    .Bytes())
+                    .status(),
+                "error is a msgpack bin, not a str");
+}
+
+TEST_CASE("a LoggedEvent payload may be bin or str and is not checked as text, alone or in a reply") {
+  MapFrame f;
+  f.Set("seq", 3).Set("topic", std::string("run.started")).SetRaw("payload", Bin("\x01\xff"));
+  auto out = DecodeLoggedEvent(f.Bytes());
+  REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+  f.Set("payload", std::string("\xff\xfe"));
+  out = DecodeLoggedEvent(f.Bytes());
+  REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+  CHECK(out.value().payload.size() == 2);
+  auto reply = DecodeControlReply(Encode(FullControlReply()));
+  REQUIRE_MESSAGE(reply.ok(), reply.status().ToString());
+  CHECK(reply.value().events.at(0).payload == FullLoggedEvent().payload);
+}
+
+TEST_CASE("a stored run or team, or a reply carrying one, keeps text that is not UTF-8 (stores from release 1)") {
+  RunRecord run = FullRun();
+  run.requested_by = "bob \xff";
+  auto stored = DecodeRunRecord(Encode(run));
+  REQUIRE_MESSAGE(stored.ok(), stored.status().ToString());
+  CHECK(stored.value().requested_by == run.requested_by);
+  TeamRecord team = FullTeam();
+  team.name = "Caf\xe9";  // Latin-1
+  auto stored_team = DecodeTeamRecord(Encode(team));
+  REQUIRE_MESSAGE(stored_team.ok(), stored_team.status().ToString());
+  CHECK(stored_team.value().name == team.name);
+  ControlReply reply;
+  reply.ok = true;
+  reply.runs = {run};
+  reply.teams = {team};
+  auto answered = DecodeControlReply(Encode(reply));
+  REQUIRE_MESSAGE(answered.ok(), answered.status().ToString());
+  CHECK(answered.value().runs.at(0).requested_by == run.requested_by);
+  RunEvent event;
+  event.seq = 1;
+  event.event = "failed";
+  event.run = run;
+  auto published = DecodeRunEvent(Encode(event));
+  REQUIRE_MESSAGE(published.ok(), published.status().ToString());
+}
+
 }  // namespace
 }  // namespace schemas

@@ -1,0 +1,51 @@
+// common/text: the UTF-8 check the codec uses, and the escaping that keeps a
+// peer's value on one log line.
+#include "common/text.h"
+
+#include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+
+#include "common/logging.h"
+
+namespace common {
+namespace {
+
+TEST_CASE("IsUtf8 accepts well-formed text and refuses broken sequences") {
+  CHECK(IsUtf8(""));
+  CHECK(IsUtf8("plain ascii\n"));
+  CHECK(IsUtf8("Jos\xc3\xa9 \xe6\x9d\xb1 \xf0\x9f\x8e\x89 \xf4\x8f\xbf\xbf"));
+  for (const std::string bad : {"\xff", "\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf",
+                                "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+                                "ab\xc3", "\xe6\x9d"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(IsUtf8(bad));
+  }
+}
+
+TEST_CASE("Printable escapes control characters and bytes that are not UTF-8, and keeps the rest") {
+  CHECK(Printable("scheduled") == "scheduled");
+  CHECK(Printable("a\nb\rc\td") == "a\\nb\\rc\\td");
+  CHECK(Printable(std::string("\x00\x1b[31m\x7f", 7)) == "\\x00\\x1b[31m\\x7f");
+  CHECK(Printable("bad \xff byte") == "bad \\xff byte");
+  CHECK(Printable("nel \xc2\x85 ls \xe2\x80\xa8") == "nel \\u0085 ls \\u2028");
+  CHECK(Printable("Jos\xc3\xa9 \xf0\x9f\x8e\x89") == "Jos\xc3\xa9 \xf0\x9f\x8e\x89");
+}
+
+TEST_CASE("a logged value with a newline in it cannot write a fake log line") {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger logger("text-test", sink);
+  logger.set_formatter(LogFormatter());
+  logger.info("due refused: kind \"{}\"", "x\n2026-01-01T00:00:00.000+0000 broker info run ok");
+  const std::string text = out.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK(text.find("kind \"x\\n2026-01-01") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace common
