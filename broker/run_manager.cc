@@ -37,6 +37,10 @@ RunManager::RunManager(Store& store, TeamRegistry& teams, const common::Clock& c
 
 std::int64_t RunManager::WallMs() const { return common::ToUnixMs(clock_.WallNow()); }
 
+common::Clock::Mono RunManager::MonoAt(std::int64_t wall_ms) const {
+  return clock_.Now() + std::chrono::milliseconds(std::max<std::int64_t>(0, wall_ms - WallMs()));
+}
+
 Counters RunManager::counters() const {
   Counters c;
   c.stale_results = protocol_.counters().stale_results;
@@ -79,7 +83,7 @@ Status RunManager::Load() {
     } else {
       queue_.Lock(run.team, id);
       if (run.state == RunState::kAccepted) queue_.MarkReady(id);
-      if (run.state == RunState::kRetryWait) retry_at_.emplace(run.next_attempt_unix_ms, id);
+      if (run.state == RunState::kRetryWait) retry_at_.emplace(MonoAt(run.next_attempt_unix_ms), id);
       // A runner that held it when we stopped gets a few heartbeats to say so.
       if (schemas::IsOut(run.state)) protocol_.ExpectClaim(id, run.attempt);
     }
@@ -122,7 +126,7 @@ RunRecord RunManager::Transition(RunRecord run, RunState to, Extras extras) {
       queue_.Enqueue(team, id);
       return run;
     case RunState::kRetryWait:
-      retry_at_.emplace(run.next_attempt_unix_ms, id);
+      retry_at_.emplace(MonoAt(run.next_attempt_unix_ms), id);
       return run;
     case RunState::kDispatched:
     case RunState::kRunning:
@@ -481,8 +485,7 @@ void RunManager::PruneEventLog(common::Clock::Mono now) {
 void RunManager::Tick() {
   const auto now = clock_.Now();
   protocol_.Tick();
-  const std::int64_t now_ms = WallMs();
-  while (!retry_at_.empty() && retry_at_.begin()->first <= now_ms) {
+  while (!retry_at_.empty() && retry_at_.begin()->first <= now) {
     queue_.MarkReady(retry_at_.begin()->second);
     retry_at_.erase(retry_at_.begin());
   }
@@ -496,10 +499,7 @@ void RunManager::Tick() {
 
 common::Clock::Mono RunManager::NextDeadline() const {
   auto next = protocol_.NextDeadline();
-  if (!retry_at_.empty()) {
-    const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, retry_at_.begin()->first - WallMs()));
-    next = std::min(next, clock_.Now() + wait);
-  }
+  if (!retry_at_.empty()) next = std::min(next, retry_at_.begin()->first);
   return next;
 }
 

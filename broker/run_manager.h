@@ -131,6 +131,9 @@ class RunManager : private RunLifecycle {
   void CheckSilentTeams();
   void PruneEventLog(common::Clock::Mono now);
   std::int64_t WallMs() const;
+  // The monotonic time `wall_ms` is from now (now if it has passed): timers
+  // run on the monotonic clock, so a wall-clock step delays or hurries none.
+  common::Clock::Mono MonoAt(std::int64_t wall_ms) const;
 
   TeamRegistry& teams_;
   const common::Clock& clock_;
@@ -146,7 +149,7 @@ class RunManager : private RunLifecycle {
 
   std::uint64_t next_run_number_ = 1;
   std::unordered_map<std::string, schemas::RunRecord> active_;  // not terminal
-  std::multimap<std::int64_t, std::string> retry_at_;          // wall ms -> run
+  std::multimap<common::Clock::Mono, std::string> retry_at_;   // due -> run
   std::unordered_map<std::uint32_t, schemas::TeamStatus> team_status_;
   common::Clock::Mono next_silence_check_{};
   common::Clock::Mono next_prune_{};

@@ -75,7 +75,7 @@ void RunnerProtocol::OnMessage(const std::string& runner_id, const RunnerMessage
   runners_.Touch(runner_id, clock_.Now());
   if (m.type == runner_msg::kHeartbeat) OnHeartbeat(*runner, m);
   if (m.type == runner_msg::kStarted) OnStarted(runner_id, m);
-  if (m.type == runner_msg::kResult) OnResult(runner_id, m);
+  if (m.type == runner_msg::kResult || m.type == runner_msg::kPromoted) OnResult(runner_id, m);
   if (m.type == runner_msg::kBye) {
     LoseRuns(runners_.Remove(runner_id), "runner " + runner_id + " left");
   }
@@ -181,6 +181,12 @@ void RunnerProtocol::OnResult(const std::string& runner_id, const RunnerMessage&
   }
   unclaimed_.erase(m.run_id);
   unstarted_.erase(m.run_id);
+  if (m.type == runner_msg::kResult && m.outcome == schemas::outcome::kSucceeded) {
+    // A success is committed in steps: this attempt is current, so its
+    // runner may publish the outputs; the run succeeds once it says it did.
+    Send(runner_id, broker_msg::kPromote, m.run_id, m.attempt, m.token);
+    return;
+  }
   if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->runs.erase(m.run_id);
   runs_.AttemptEnded(m.run_id, m.outcome, &m, m.error);
   // The ack leaves only after the journal wrote the run's end.

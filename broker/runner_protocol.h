@@ -58,6 +58,8 @@ class RunnerProtocol {
   void OnHello(const std::string& runner_id, const schemas::RunnerMessage& m);
   void OnHeartbeat(RunnerTable::Runner& runner, const schemas::RunnerMessage& m);
   void OnStarted(const std::string& runner_id, const schemas::RunnerMessage& m);
+  // A result or a `promoted`: a success only asks for promotion; the run
+  // ends on `promoted` or any other outcome.
   void OnResult(const std::string& runner_id, const schemas::RunnerMessage& m);
   // Records what the runner says it holds; stale leases get a cancel.
   // Returns how many leases were current.

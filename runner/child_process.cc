@@ -48,6 +48,9 @@ common::Result<std::string> ResolveProgram(const std::string& name, const std::v
 
 // Runs in the forked child: async-signal-safe calls only. Reports a failure
 // as an errno on `report` (close-on-exec, so a successful exec says nothing).
+// Coverage cannot see it: the child execs or _exits, and neither writes the
+// counters (child_process_test proves it by its effects instead).
+// GCOVR_EXCL_START
 [[noreturn]] void BecomePipeline(const char* program, char* const argv[], char* const envp[],
                                  const char* cwd, const char* log_path, pid_t parent, int report) {
   auto fail = [report](int stage) {
@@ -79,6 +82,7 @@ common::Result<std::string> ResolveProgram(const std::string& name, const std::v
   fail(3);
   _exit(127);  // not reached: fail() exits
 }
+// GCOVR_EXCL_STOP
 
 }  // namespace
 

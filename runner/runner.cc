@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/team.h"
+#include "common/text.h"
 #include "runner/outcome.h"
 #include "runner/pipeline_env.h"
 #include "schemas/codec.h"
@@ -95,6 +96,11 @@ Status Runner::Connect() {
 void Runner::Send(const schemas::RunnerMessage& message) {
   schemas::RunnerMessage m = message;
   m.runner_id = settings_.runner_id;
+  // The broker refuses a str that is not UTF-8, and a refused result would
+  // be resent forever: text from the system (errors, paths) goes escaped.
+  for (std::string* text : {&m.error, &m.log_path}) {
+    if (!common::IsUtf8(*text)) *text = common::Printable(*text);
+  }
   // A full pipe to a vanished broker must not block us; heartbeats and
   // result resends repeat what matters.
   try {
@@ -262,11 +268,18 @@ Status Runner::HandleBrokerMessage() {
   if (m.type == broker_msg::kDispatch) {
     StartJob(m);
   } else if (m.type == broker_msg::kAck) {
-    if (!m.error.empty()) {
-      spdlog::warn("broker did not count the result of {} attempt {}: {}", m.run_id, m.attempt,
-                   m.error);
+    auto it = unacked_.find(Key(m.run_id, m.attempt));
+    if (it != unacked_.end()) {
+      if (!m.error.empty()) {
+        spdlog::warn("broker did not count the result of {} attempt {}: {}", m.run_id,
+                     m.attempt, m.error);
+      }
+      // Not promoted by now means not to be: the broker ended it otherwise.
+      if (it->second.staged) it->second.staged->Discard();
+      unacked_.erase(it);
     }
-    unacked_.erase(Key(m.run_id, m.attempt));
+  } else if (m.type == broker_msg::kPromote) {
+    PromoteConfirmed(m);
   } else if (m.type == broker_msg::kCancel) {
     auto it = jobs_.find(m.run_id);
     if (it != jobs_.end() && it->second.dispatch.attempt == m.attempt) {
@@ -409,7 +422,7 @@ void Runner::ReapChildren() {
   }
 }
 
-void Runner::FinishJob(const std::string& run_id, int wait_status) {
+void Runner::FinishJob(std::string run_id, int wait_status) {
   Job& job = jobs_.at(run_id);
   // The run is over: nothing it started lives on or writes while we promote.
   host_.Release(job.pid);
@@ -425,18 +438,18 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
   result.exceptions_count = verdict.metrics.exceptions_count;
   result.metrics = verdict.metrics.metrics;
   result.stderr_tail = LogTail(job.log_path);
+  // A success stays staged until the broker confirms this attempt is the
+  // current one (its `promote`): a stale attempt never publishes outputs.
+  std::optional<Workspace> staged;
   if (result.outcome == outcome::kSucceeded) {
-    // A disk problem, not the pipeline's fault: another attempt may succeed.
-    if (Status s = job.workspace.Promote(); !s.ok()) {
-      result.outcome = outcome::kTransient;
-      result.error = s.message();
-    }
+    staged = job.workspace;
+  } else {
+    job.workspace.Discard();
   }
-  if (result.outcome != outcome::kSucceeded) job.workspace.Discard();
   spdlog::info("run {} attempt {} {}{}", run_id, result.attempt, result.outcome,
                result.error.empty() ? "" : ": " + result.error);
   jobs_.erase(run_id);
-  Report(result);
+  Report(result, std::move(staged));
   if (auto next = superseding_.find(run_id); next != superseding_.end()) {
     const schemas::BrokerMessage dispatch = next->second;
     superseding_.erase(next);
@@ -451,9 +464,32 @@ void Runner::FinishJob(const std::string& run_id, int wait_status) {
   }
 }
 
-void Runner::Report(schemas::RunnerMessage result) {
-  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now()};
+void Runner::Report(schemas::RunnerMessage result, std::optional<Workspace> staged) {
+  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now(), std::move(staged)};
   Send(result);
+}
+
+void Runner::PromoteConfirmed(const schemas::BrokerMessage& m) {
+  auto it = unacked_.find(Key(m.run_id, m.attempt));
+  if (it == unacked_.end() || it->second.result.token != m.token) return;
+  Unacked& pending = it->second;
+  if (pending.result.type == runner_msg::kResult) {
+    pending.result.type = runner_msg::kPromoted;
+    // Promotion is idempotent: a repeated promote finds the outputs moved.
+    if (pending.staged) {
+      if (Status s = pending.staged->Promote(); !s.ok()) {
+        // A disk problem, not the pipeline's fault: another attempt may succeed.
+        pending.result.outcome = outcome::kTransient;
+        pending.result.error = s.message();
+        pending.staged->Discard();
+      }
+      pending.staged.reset();
+    }
+    spdlog::info("run {} attempt {} promoted{}", m.run_id, m.attempt,
+                 pending.result.outcome == outcome::kSucceeded ? "" : ": " + pending.result.error);
+  }
+  pending.sent_at = clock_.Now();
+  Send(pending.result);
 }
 
 bool Runner::IsJobLeader(pid_t pid) const {

@@ -95,8 +95,9 @@ class Runner {
     std::string stop_reason;                     // why we signalled it, if we did
   };
   struct Unacked {
-    schemas::RunnerMessage result;
+    schemas::RunnerMessage result;  // a result, or once promoted, `promoted`
     common::Clock::Mono sent_at;
+    std::optional<Workspace> staged;  // a success's outputs, until promote
   };
 
   common::Status Connect();
@@ -108,8 +109,11 @@ class Runner {
   void StartJob(const schemas::BrokerMessage& dispatch);
   void StopJob(Job& job, const std::string& reason);
   void ReapChildren();
-  void FinishJob(const std::string& run_id, int wait_status);
-  void Report(schemas::RunnerMessage result);
+  // `run_id` by value: callers pass the key of the job this erases.
+  void FinishJob(std::string run_id, int wait_status);
+  void Report(schemas::RunnerMessage result, std::optional<Workspace> staged = std::nullopt);
+  // The broker confirmed a success is current: promote it and say so.
+  void PromoteConfirmed(const schemas::BrokerMessage& m);
   void EnforceDeadlines();
   void KillOrphans();
   void KillLeftoversOf(const std::string& run_id);

@@ -205,7 +205,9 @@ inline constexpr std::string_view kHeartbeat = "heartbeat";
 inline constexpr std::string_view kStarted = "started";
 inline constexpr std::string_view kResult = "result";
 inline constexpr std::string_view kBye = "bye";
-inline constexpr std::array kAll = {kHello, kHeartbeat, kStarted, kResult, kBye};
+// A success promoted after the broker's `promote`: the result, re-sent as done.
+inline constexpr std::string_view kPromoted = "promoted";
+inline constexpr std::array kAll = {kHello, kHeartbeat, kStarted, kResult, kPromoted, kBye};
 }  // namespace runner_msg
 
 // BrokerMessage.type
@@ -216,7 +218,9 @@ inline constexpr std::string_view kDispatch = "dispatch";
 inline constexpr std::string_view kAck = "ack";
 inline constexpr std::string_view kCancel = "cancel";
 inline constexpr std::string_view kRefused = "refused";  // hello of an unserved protocol
-inline constexpr std::array kAll = {kWelcome, kHeartbeat, kDispatch, kAck, kCancel, kRefused};
+// A success is current: publish its outputs, then answer `promoted`.
+inline constexpr std::string_view kPromote = "promote";
+inline constexpr std::array kAll = {kWelcome, kHeartbeat, kDispatch, kAck, kCancel, kPromote, kRefused};
 // A welcome with this key asks the runner to say hello again.
 inline constexpr std::string_view kHelloRequired = "hello-required";
 }  // namespace broker_msg

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -166,6 +167,15 @@ class Harness {
     msg.exit_code = outcome == "succeeded" ? 0 : (outcome == "transient" ? 75 : 1);
     msg.total_loans = 100;
     Send(runner, msg);
+    // A success the broker asks to promote is promoted at once, as the
+    // runner would (within a turn: in the next turn, all together), so
+    // Result(...) ends a current success.
+    if (outcome != "succeeded") return;
+    if (in_turn_) {
+      to_promote_.push_back(msg);
+    } else {
+      Promote(msg);
+    }
   }
   void Bye(const std::string& runner) {
     Send(runner, Msg("bye", runner));
@@ -226,6 +236,11 @@ class Harness {
   void EndTurn() {
     in_turn_ = false;
     Collect();
+    if (to_promote_.empty()) return;
+    in_turn_ = true;
+    for (const schemas::RunnerMessage& msg : std::exchange(to_promote_, {})) Promote(msg);
+    in_turn_ = false;
+    Collect();
   }
   // Takes what the manager queued after a direct call on m().
   void Collect() {
@@ -274,6 +289,18 @@ class Harness {
     Collect();
   }
 
+  // Answers the broker's promote for `result`, if it sent one.
+  void Promote(const schemas::RunnerMessage& result) {
+    auto& queue = to_runner_[result.runner_id];
+    const auto it = std::find_if(queue.begin(), queue.end(), [&](const BrokerMessage& p) {
+      return p.type == "promote" && p.run_id == result.run_id && p.attempt == result.attempt;
+    });
+    if (it == queue.end()) return;
+    queue.erase(it);
+    schemas::RunnerMessage promoted = result;
+    promoted.type = "promoted";
+    Send(result.runner_id, promoted);
+  }
   std::vector<schemas::Lease> WithTokens(std::vector<schemas::Lease> leases) const {
     for (schemas::Lease& lease : leases) {
       if (lease.token.empty()) lease.token = Token(lease.run_id, lease.attempt);
@@ -339,6 +366,7 @@ class Harness {
   std::vector<schemas::ScheduleChanged> changes_;
   std::vector<std::uint64_t> seqs_;
   bool in_turn_ = false;
+  std::vector<schemas::RunnerMessage> to_promote_;  // successes sent within a turn
 };
 
 }  // namespace broker::testing_support

@@ -202,5 +202,70 @@ TEST_CASE("after a broker restart a runner's hello keeps the attempt it holds") 
   CHECK(h.State(id) == "succeeded");
 }
 
+TEST_CASE("a success is committed only after its runner has promoted it") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  schemas::RunnerMessage result;
+  result.type = "result";
+  result.runner_id = "runner-a";
+  result.run_id = id;
+  result.attempt = 1;
+  result.token = h.Token(id, 1);
+  result.outcome = "succeeded";
+  result.total_loans = 42;
+  h.m().OnRunnerMessage("runner-a", result);
+  h.Collect();
+  CHECK(h.State(id) == "running");  // not yet: the outputs are not published
+  const auto promotes = h.Sent("runner-a", "promote");
+  REQUIRE(promotes.size() == 1);
+  CHECK(promotes[0].token == h.Token(id, 1));
+  CHECK(h.Sent("runner-a", "ack").empty());
+  // A resent result (the promote crossed it) is asked again, harmlessly.
+  h.m().OnRunnerMessage("runner-a", result);
+  h.Collect();
+  CHECK(h.Sent("runner-a", "promote").size() == 1);
+  schemas::RunnerMessage promoted = result;
+  promoted.type = "promoted";
+  h.m().OnRunnerMessage("runner-a", promoted);
+  h.Collect();
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kSucceeded);
+  CHECK(r.total_loans == 42);
+  CHECK(h.Sent("runner-a", "ack").size() == 1);
+}
+
+TEST_CASE("a stale attempt's success is never asked to promote") {
+  Harness h;
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  h.Hello("runner-b");
+  const std::string id = h.AdmitOk(1);
+  const std::string first = h.Sent("runner-a", "dispatch").empty() ? "runner-b" : "runner-a";
+  h.ForgetRunnerMessages();
+  h.Started(first, id, 1);
+  h.Silence(first);
+  h.Advance(std::chrono::milliseconds(3500));  // lost; attempt 2 follows
+  REQUIRE(h.State(id) == "retry_wait");
+  h.Hello(first);
+  schemas::RunnerMessage late;
+  late.type = "result";
+  late.runner_id = first;
+  late.run_id = id;
+  late.attempt = 1;
+  late.token = h.Token(id, 1);
+  late.outcome = "succeeded";
+  h.m().OnRunnerMessage(first, late);
+  h.Collect();
+  CHECK(h.Sent(first, "promote").empty());
+  const auto acks = h.Sent(first, "ack");
+  REQUIRE(acks.size() == 1);
+  CHECK_FALSE(acks[0].error.empty());  // the runner discards attempt 1's outputs
+  CHECK(h.State(id) == "retry_wait");
+}
+
 }  // namespace
 }  // namespace broker

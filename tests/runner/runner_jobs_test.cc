@@ -48,7 +48,14 @@ TEST_CASE("a dispatch starts the pipeline in its staging folder with the contrac
   }
 }
 
-TEST_CASE("exit 0 reports success with the result file's metrics and promotes the outputs") {
+// The broker's confirmation that attempt `attempt` of `run_id` is current.
+schemas::BrokerMessage PromoteOf(const std::string& run_id, std::uint32_t attempt = 1) {
+  auto m = RunnerHarness::Message(broker_msg::kPromote, run_id, attempt);
+  m.token = "token-" + run_id + "-" + std::to_string(attempt);
+  return m;
+}
+
+TEST_CASE("exit 0 reports success with the result file's metrics and promotes once confirmed") {
   RunnerHarness h;
   h.Start();
   h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
@@ -65,6 +72,14 @@ TEST_CASE("exit 0 reports success with the result file's metrics and promotes th
   CHECK(result.exceptions_count == 3);
   CHECK(result.log_path == h.settings.log_dir + "/r1.1.log");
   const auto dirs = common::DirsFor(7, h.settings.input_root, h.settings.output_root);
+  // Nothing is published before the broker confirms the attempt is current.
+  CHECK_FALSE(std::filesystem::exists(dirs.share + "/summary.csv"));
+  CHECK(std::filesystem::exists(staging));
+  const auto answer = h.Deliver(PromoteOf("r1"));
+  REQUIRE(answer.size() == 1);
+  CHECK(answer[0].type == runner_msg::kPromoted);
+  CHECK(answer[0].outcome == outcome::kSucceeded);
+  CHECK(answer[0].total_loans == 12);
   CHECK(Read(dirs.share + "/summary.csv") == "ok\n");
   CHECK(std::filesystem::exists(dirs.output + "/result_20240604.json"));
   CHECK_FALSE(std::filesystem::exists(staging));
@@ -82,10 +97,35 @@ TEST_CASE("a success whose outputs cannot be promoted is transient") {
   const auto dirs = common::DirsFor(7, h.settings.input_root, h.settings.output_root);
   std::filesystem::create_directories(dirs.output + "/purchase.csv/inside");
   h.host.Exit(h.host.last_pid(), FakeProcessHost::ExitCode(0));
-  const RunnerMessage result = h.Expect(runner_msg::kResult);
-  CHECK(result.outcome == outcome::kTransient);
-  CHECK(result.error.find("cannot move") == 0);
+  CHECK(h.Expect(runner_msg::kResult).outcome == outcome::kSucceeded);
+  const auto answer = h.Deliver(PromoteOf("r1"));
+  REQUIRE(answer.size() == 1);
+  CHECK(answer[0].type == runner_msg::kPromoted);
+  CHECK(answer[0].outcome == outcome::kTransient);
+  CHECK(answer[0].error.find("cannot move") == 0);
   CHECK_FALSE(std::filesystem::exists(h.host.spawned[0].cwd));
+}
+
+TEST_CASE("a success the broker refuses as stale publishes nothing") {
+  // Issue 11, item 5: a stalled runner's attempt 1 finished after the
+  // broker moved on; its outputs must not reach output/.
+  RunnerHarness h;
+  h.Start();
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
+  const std::string staging = h.host.spawned[0].cwd;
+  std::ofstream(staging + "/output/purchase.csv") << "attempt 1";
+  h.host.Exit(h.host.last_pid(), FakeProcessHost::ExitCode(0));
+  CHECK(h.Expect(runner_msg::kResult).outcome == outcome::kSucceeded);
+  auto refused = RunnerHarness::Message(broker_msg::kAck, "r1", 1);
+  refused.error = "not the current attempt of this run on this runner";
+  h.Deliver(refused);
+  const auto dirs = common::DirsFor(7, h.settings.input_root, h.settings.output_root);
+  CHECK_FALSE(std::filesystem::exists(dirs.output + "/purchase.csv"));
+  CHECK_FALSE(std::filesystem::exists(staging));
+  CHECK(h.runner->unacknowledged() == 0);
+  // A promote arriving after that finds nothing to publish.
+  h.Deliver(PromoteOf("r1"));
+  CHECK_FALSE(std::filesystem::exists(dirs.output + "/purchase.csv"));
 }
 
 TEST_CASE("exit 75 becomes transient") {

@@ -56,7 +56,13 @@ TEST_CASE("a success whose staged output holds a symlink is transient and publis
   std::ofstream(staging + "/output/purchase.csv") << "today";
   fs::create_symlink("/etc/shadow", staging + "/output_share/shadow");
   h.host.Exit(h.host.last_pid(), FakeProcessHost::ExitCode(0));
-  const RunnerMessage result = h.Expect(runner_msg::kResult);
+  CHECK(h.Expect(runner_msg::kResult).outcome == outcome::kSucceeded);
+  auto promote = RunnerHarness::Message(schemas::broker_msg::kPromote, "r1", 1);
+  promote.token = "token-r1-1";
+  const auto answer = h.Deliver(promote);
+  REQUIRE(answer.size() == 1);
+  const RunnerMessage& result = answer[0];
+  CHECK(result.type == runner_msg::kPromoted);
   CHECK(result.outcome == outcome::kTransient);
   CHECK(result.error.find("refusing to promote " + staging + "/output_share/shadow") == 0);
   const auto dirs = common::DirsFor(7, h.settings.input_root, h.settings.output_root);
