@@ -86,7 +86,8 @@ std::size_t RunnerProtocol::NoteHeld(RunnerTable::Runner& runner, const RunnerMe
   runner.reported.clear();
   std::size_t current = 0;
   auto note = [&](const schemas::Lease& lease, bool running) {
-    runner.reported.insert(lease.run_id);
+    // Only what still runs there takes a slot and bars a new attempt.
+    if (running) runner.reported.insert(lease.run_id);
     if (!Owns(runner.id, lease.run_id, lease.attempt, lease.token)) {
       // An attempt that is no longer current, or not this runner's: stop it.
       ++counters_.stale_results;
@@ -94,7 +95,11 @@ std::size_t RunnerProtocol::NoteHeld(RunnerTable::Runner& runner, const RunnerMe
       return;
     }
     ++current;
-    runner.runs.insert(lease.run_id);
+    if (running) {
+      runner.runs.insert(lease.run_id);
+    } else if (runner.runs.count(lease.run_id) == 0) {
+      runner.promoting.insert(lease.run_id);  // its result follows
+    }
     unclaimed_.erase(lease.run_id);
     // It holds the dispatch: if its `started` went to a broker that did not
     // know it yet, the run is going all the same.
@@ -124,7 +129,10 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
     return;
   }
   std::set<std::string> had;
-  if (RunnerTable::Runner* previous = runners_.Find(runner_id)) had = previous->runs;
+  if (RunnerTable::Runner* previous = runners_.Find(runner_id)) {
+    had = previous->runs;
+    had.insert(previous->promoting.begin(), previous->promoting.end());
+  }
   runners_.Upsert(runner_id, m.slots, clock_.Now());
   RunnerTable::Runner& runner = *runners_.Find(runner_id);
   const std::size_t current = NoteHeld(runner, m);
@@ -135,7 +143,7 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
   spdlog::info("runner {} ready with {} slots, holding {} runs (work protocol {})", runner_id,
                m.slots, current, protocol);
   for (const std::string& run_id : had) {
-    if (runner.runs.count(run_id) != 0) continue;
+    if (runner.runs.count(run_id) != 0 || runner.promoting.count(run_id) != 0) continue;
     const schemas::RunRecord* run = runs_.FindActive(run_id);
     if (run == nullptr || run->runner_id != runner_id || !schemas::IsOut(run->state)) continue;
     if (run->state == RunState::kDispatched) {
@@ -184,17 +192,27 @@ void RunnerProtocol::OnResult(const std::string& runner_id, const RunnerMessage&
   if (m.type == runner_msg::kResult && m.outcome == schemas::outcome::kSucceeded) {
     // A success is committed in steps: this attempt is current, so its
     // runner may publish the outputs; the run succeeds once it says it did.
+    // Its pipeline has exited: the slot is free for the next run.
+    if (RunnerTable::Runner* r = runners_.Find(runner_id)) {
+      r->runs.erase(m.run_id);
+      r->promoting.insert(m.run_id);
+    }
     Send(runner_id, broker_msg::kPromote, m.run_id, m.attempt, m.token);
     return;
   }
-  if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->runs.erase(m.run_id);
+  if (RunnerTable::Runner* r = runners_.Find(runner_id)) {
+    r->runs.erase(m.run_id);
+    r->promoting.erase(m.run_id);
+  }
   runs_.AttemptEnded(m.run_id, m.outcome, &m, m.error);
   // The ack leaves only after the journal wrote the run's end.
   Send(runner_id, broker_msg::kAck, m.run_id, m.attempt, m.token);
 }
 
 void RunnerProtocol::LoseRuns(const RunnerTable::Runner& runner, const std::string& why) {
-  for (const std::string& run_id : runner.runs) {
+  std::set<std::string> held = runner.runs;
+  held.insert(runner.promoting.begin(), runner.promoting.end());
+  for (const std::string& run_id : held) {
     const schemas::RunRecord* run = runs_.FindActive(run_id);
     if (run == nullptr || run->runner_id != runner.id) continue;
     unstarted_.erase(run_id);

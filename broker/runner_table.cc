@@ -9,6 +9,7 @@ void RunnerTable::Upsert(const std::string& id, std::uint32_t slots,
   r.slots = slots;
   r.runs.clear();
   r.reported.clear();
+  r.promoting.clear();
   r.last_seen = now;
 }
 

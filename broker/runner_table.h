@@ -23,6 +23,9 @@ class RunnerTable {
     // heartbeat. It is never handed a new attempt of one of these, and
     // they take its slots as much as `runs` do.
     std::set<std::string> reported;
+    // Successes it is publishing (asked to promote): still its runs, but
+    // their pipelines have exited, so they take no slot.
+    std::set<std::string> promoting;
     common::Clock::Mono last_seen{};
   };
 

@@ -48,6 +48,7 @@ KeySet Keys(Config& c) {
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})
       .Int("broker.event_retention_days", &c.event_retention_days, {0, kIntMax},
            {"DAYBREAK_EVENT_RETENTION_DAYS"});
+  k.String("deployment.id", &c.deployment_id, {"DAYBREAK_DEPLOYMENT_ID"});
   k.String("runner.runner_id", &c.runner_id, {"DAYBREAK_RUNNER_ID"})
       .Int("runner.slots", &c.slots, {1, 1024}, {"DAYBREAK_SLOTS"})
       .List("runner.pipeline_command", &c.pipeline_command, {"DAYBREAK_PIPELINE_COMMAND"})

@@ -19,6 +19,10 @@ struct Config {
   std::string control = "tcp://127.0.0.1:7403";        // ROUTER: requests
   std::string work = "tcp://127.0.0.1:7404";           // ROUTER: runners
 
+  // [deployment] What tells this deployment's processes from another's on
+  // the same host; empty: the work endpoint.
+  std::string deployment_id;
+
   // [schedule]
   bool enable_scheduler = true;
   std::string daily_run_time = "02:00";

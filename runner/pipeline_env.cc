@@ -9,7 +9,8 @@ namespace runner {
 std::vector<std::string> PipelineEnvironment(const schemas::BrokerMessage& dispatch,
                                              const Workspace& workspace,
                                              const std::string& runner_id,
-                                             const char* const* inherited) {
+                                             const char* const* inherited,
+                                             const std::string& deployment) {
   std::vector<std::string> env;
   for (const char* const* e = inherited; e != nullptr && *e != nullptr; ++e) {
     if (std::string_view(*e).starts_with("DAYBREAK_")) continue;  // ours only
@@ -26,6 +27,7 @@ std::vector<std::string> PipelineEnvironment(const schemas::BrokerMessage& dispa
   env.push_back("DAYBREAK_SHARE_DIR=" + workspace.staging_share());
   env.push_back("DAYBREAK_RESULT_FILE=" + workspace.result_file());
   env.push_back("DAYBREAK_RUNNER_ID=" + runner_id);
+  env.push_back("DAYBREAK_DEPLOYMENT=" + deployment);
   return env;
 }
 

@@ -17,6 +17,7 @@ namespace runner {
 std::vector<std::string> PipelineEnvironment(const schemas::BrokerMessage& dispatch,
                                              const Workspace& workspace,
                                              const std::string& runner_id,
-                                             const char* const* inherited);
+                                             const char* const* inherited,
+                                             const std::string& deployment = "");
 
 }  // namespace runner

@@ -26,6 +26,7 @@ void ForEachProcess(const std::function<void(const ProcessInfo&)>& visit) {
     std::ifstream environ_file(dir + "/environ");
     for (std::string var; std::getline(environ_file, var, '\0');) {
       if (var.starts_with("DAYBREAK_RUN_ID=")) info.run_id = var.substr(16);
+      if (var.starts_with("DAYBREAK_DEPLOYMENT=")) info.deployment = var.substr(20);
     }
     visit(info);
   }

@@ -363,7 +363,8 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   if (dispatch.attempt > 1) KillLeftoversOf(dispatch.run_id);
   SpawnSpec spec;
   spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
-  spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ);
+  spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ,
+                                 settings_.deployment);
   spec.cwd = job.workspace.staging();
   spec.log_path = job.log_path;
   auto pid = host_.Spawn(spec);
@@ -511,9 +512,10 @@ void Runner::KillOrphans() {
 
 void Runner::KillLeftoversOf(const std::string& run_id) {
   // An earlier attempt of this run on this host may have outlived its
-  // runner (kill -9): never let two attempts of one run overlap.
+  // runner (kill -9): never let two attempts of one run overlap. Only this
+  // deployment's: another on the same host numbers its runs the same way.
   for (const ProcessInfo& p : host_.Scan()) {
-    if (p.run_id != run_id || p.state == 'Z') continue;
+    if (p.run_id != run_id || p.deployment != settings_.deployment || p.state == 'Z') continue;
     spdlog::warn("killing pid {} left over from an earlier attempt of run {}", p.pid, run_id);
     host_.Signal(p.pid, SIGKILL);
   }

@@ -28,6 +28,9 @@ namespace runner {
 
 struct RunnerSettings {
   std::string runner_id;
+  // Names the deployment its pipelines belong to (DAYBREAK_DEPLOYMENT), so
+  // a sweep never touches another deployment's runs on the same host.
+  std::string deployment;
   std::uint32_t slots = 1;
   std::vector<std::string> default_command;
   std::string input_root;

@@ -32,6 +32,8 @@ RunnerSettings SettingsFrom(const common::Config& c, const RunnerFlags& flags) {
                 : !c.runner_id.empty()   ? c.runner_id
                                          : DefaultRunnerId();
   s.slots = static_cast<std::uint32_t>(flags.slots > 0 ? flags.slots : c.slots);
+  // Deployments on one host differ at least in their broker's endpoint.
+  s.deployment = !c.deployment_id.empty() ? c.deployment_id : c.work;
   s.default_command = c.pipeline_command.empty() ? DefaultCommand() : c.pipeline_command;
   s.input_root = Absolute(c.input_dir);
   s.output_root = Absolute(c.output_dir);

@@ -216,6 +216,18 @@ class Harness {
     }
     return out;
   }
+  // Waits out `run_id`'s backoff and returns the one dispatch of its next
+  // attempt, which must go to `runner`.
+  BrokerMessage RetryDispatch(const std::string& run_id, const std::string& runner) {
+    const RunRecord r = Run(run_id);
+    REQUIRE_MESSAGE(r.state == schemas::RunState::kRetryWait, "run " << run_id << " is "
+                                                                     << schemas::Name(r.state));
+    AdvanceToWall(r.next_attempt_unix_ms);
+    const BrokerMessage d = OneDispatch(runner);
+    REQUIRE(d.run_id == run_id);
+    REQUIRE(d.attempt == r.attempt + 1);
+    return d;
+  }
   // The one dispatch sent to `runner`; fails unless exactly one was sent.
   BrokerMessage OneDispatch(const std::string& runner) {
     auto d = Sent(runner, "dispatch");

@@ -457,8 +457,7 @@ TEST_CASE("a transient failure waits a jittered backoff, then runs again") {
   }
   SUBCASE("the last attempt failing fails the run") {
     h.Result("runner-a", id, 2, "transient", "still offline");
-    h.AdvanceToWall(h.Run(id).next_attempt_unix_ms);
-    CHECK(h.OneDispatch("runner-a").attempt == 3);
+    CHECK(h.RetryDispatch(id, "runner-a").attempt == 3);
     h.Result("runner-a", id, 3, "transient", "offline for good");
     r = h.Run(id);
     CHECK(r.state == schemas::RunState::kFailed);
@@ -551,10 +550,7 @@ TEST_CASE("a runner silent past the liveness window loses its run to another run
   CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error.find("runner-a stopped answering") != std::string::npos);
 
-  h.AdvanceToWall(r.next_attempt_unix_ms);
-  const BrokerMessage d = h.OneDispatch("runner-b");
-  CHECK(d.run_id == id);
-  CHECK(d.attempt == 2);
+  CHECK(h.RetryDispatch(id, "runner-b").attempt == 2);
   CHECK(h.Sent("runner-a", "dispatch").empty());
 
   // runner-a's late result does not count: first it must say hello again,
@@ -639,8 +635,7 @@ TEST_CASE("consecutive failures alert once per streak and recovery is announced"
     const std::string id = h.AdmitOk(1);
     h.OneDispatch("runner-a");
     h.Result("runner-a", id, 1, "transient");
-    h.AdvanceToWall(h.Run(id).next_attempt_unix_ms);
-    h.Result("runner-a", id, h.OneDispatch("runner-a").attempt, "succeeded");
+    h.Result("runner-a", id, h.RetryDispatch(id, "runner-a").attempt, "succeeded");
     CHECK(h.alerts().empty());
     const auto statuses = h.store().LoadTeamStatuses().value();
     REQUIRE(statuses.size() == 1);
@@ -897,10 +892,7 @@ TEST_CASE("after a restart a run no runner claims is lost and retried") {
   CHECK(r.state == schemas::RunState::kRetryWait);
   CHECK(r.error.find("no runner claimed it") != std::string::npos);
 
-  h.AdvanceToWall(r.next_attempt_unix_ms);
-  const BrokerMessage d = h.OneDispatch("runner-b");
-  CHECK(d.run_id == id);
-  CHECK(d.attempt == 2);
+  CHECK(h.RetryDispatch(id, "runner-b").attempt == 2);
 }
 
 TEST_CASE("after a restart a result counts once its runner has said hello") {

@@ -14,6 +14,29 @@ using namespace testing_support;
 
 constexpr auto kDispatchTimeout = std::chrono::milliseconds(30'000);
 
+// Team 1 with runner-a, and a manual run of it that runner-a has started.
+std::string RunningOnA(Harness& h) {
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  h.Started("runner-a", id, 1);
+  return id;
+}
+
+// A succeeded result of attempt 1, sent raw (Harness::Result would answer
+// the broker's promote itself).
+schemas::RunnerMessage SuccessOf(Harness& h, const std::string& runner, const std::string& id) {
+  schemas::RunnerMessage m;
+  m.type = "result";
+  m.runner_id = runner;
+  m.run_id = id;
+  m.attempt = 1;
+  m.token = h.Token(id, 1);
+  m.outcome = "succeeded";
+  return m;
+}
+
 bool IsToken(const std::string& s) {
   return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -31,9 +54,7 @@ TEST_CASE("each dispatch carries its own 128-bit token, the local date and the z
   h.Started("runner-a", id, 1);
   h.Result("runner-a", id, 1, "transient", "exit 75");
   CHECK(h.Run(id).token.empty());  // an ended attempt has no voice
-  h.Advance(std::chrono::milliseconds(h.Run(id).next_attempt_unix_ms - h.NowMs()));
-  const BrokerMessage second = h.OneDispatch("runner-a");
-  CHECK(second.attempt == 2);
+  const BrokerMessage second = h.RetryDispatch(id, "runner-a");
   CHECK(IsToken(second.token));
   CHECK(second.token != first.token);
 }
@@ -59,11 +80,7 @@ TEST_CASE("a run missing from a hello that left before its dispatch arrived is n
 
 TEST_CASE("a started run missing from its runner's hello was lost in the runner's restart") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Hello("runner-a");  // after `started`, in order: it really lost the run
   const RunRecord r = h.Run(id);
   CHECK(r.state == schemas::RunState::kRetryWait);
@@ -96,11 +113,7 @@ TEST_CASE("a dispatch its runner does not start within the deadline is retried")
 
 TEST_CASE("a runner that still holds an earlier attempt is never sent a new one") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Silence("runner-a");  // kill -STOP: the broker gives up on it
   h.Advance(std::chrono::milliseconds(3500));
   REQUIRE(h.State(id) == "retry_wait");
@@ -125,11 +138,7 @@ TEST_CASE("a runner that still holds an earlier attempt is never sent a new one"
 
 TEST_CASE("a result from a peer that never said hello does not end the run") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Result("intruder", id, 1, "succeeded");  // even with the right token
   CHECK(h.State(id) == "running");
   CHECK(h.Sent("intruder", "ack").empty());
@@ -139,11 +148,7 @@ TEST_CASE("a result from a peer that never said hello does not end the run") {
 
 TEST_CASE("a result from another runner, after its own hello, does not end the run") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Hello("runner-b");
   h.Result("runner-b", id, 1, "succeeded");
   CHECK(h.State(id) == "running");
@@ -158,11 +163,7 @@ TEST_CASE("a result from another runner, after its own hello, does not end the r
 
 TEST_CASE("a result with the wrong token or none does not count") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Result("runner-a", id, 1, "succeeded", "", std::string(32, '0'));
   CHECK(h.State(id) == "running");
   h.Result("runner-a", id, 1, "succeeded", "", std::string());
@@ -173,11 +174,7 @@ TEST_CASE("a result with the wrong token or none does not count") {
 
 TEST_CASE("a hello claiming another runner's run neither takes it nor ends it") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Hello("runner-b", 1, {{id, 1, ""}});  // with the right token, even
   RunRecord r = h.Run(id);
   CHECK(r.state == schemas::RunState::kRunning);
@@ -189,11 +186,7 @@ TEST_CASE("a hello claiming another runner's run neither takes it nor ends it") 
 
 TEST_CASE("after a broker restart a runner's hello keeps the attempt it holds") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
+  const std::string id = RunningOnA(h);
   h.Restart();
   h.Hello("runner-a", 1, {{id, 1, ""}});
   h.Advance(std::chrono::milliseconds(10'000));  // past the claim window
@@ -204,18 +197,8 @@ TEST_CASE("after a broker restart a runner's hello keeps the attempt it holds") 
 
 TEST_CASE("a success is committed only after its runner has promoted it") {
   Harness h;
-  h.AddTeam(1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
-  h.Started("runner-a", id, 1);
-  schemas::RunnerMessage result;
-  result.type = "result";
-  result.runner_id = "runner-a";
-  result.run_id = id;
-  result.attempt = 1;
-  result.token = h.Token(id, 1);
-  result.outcome = "succeeded";
+  const std::string id = RunningOnA(h);
+  schemas::RunnerMessage result = SuccessOf(h, "runner-a", id);
   result.total_loans = 42;
   h.m().OnRunnerMessage("runner-a", result);
   h.Collect();
@@ -238,6 +221,24 @@ TEST_CASE("a success is committed only after its runner has promoted it") {
   CHECK(h.Sent("runner-a", "ack").size() == 1);
 }
 
+TEST_CASE("a promoting success frees its slot, and is lost with its runner") {
+  Harness h;
+  const std::string id = RunningOnA(h);
+  h.m().OnRunnerMessage("runner-a", SuccessOf(h, "runner-a", id));
+  h.Collect();
+  REQUIRE(h.Sent("runner-a", "promote").size() == 1);
+  // Its pipeline has exited, so the one slot takes the next run meanwhile.
+  h.AddTeam(2);
+  const std::string next = h.AdmitOk(2);
+  CHECK(h.OneDispatch("runner-a").run_id == next);
+  // It dies before `promoted`: the attempt is lost, not left running.
+  h.Silence("runner-a");
+  h.Advance(std::chrono::milliseconds(3500));
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRetryWait);
+  CHECK(r.error.find("stopped answering") != std::string::npos);
+}
+
 TEST_CASE("a stale attempt's success is never asked to promote") {
   Harness h;
   h.AddTeam(1);
@@ -251,14 +252,7 @@ TEST_CASE("a stale attempt's success is never asked to promote") {
   h.Advance(std::chrono::milliseconds(3500));  // lost; attempt 2 follows
   REQUIRE(h.State(id) == "retry_wait");
   h.Hello(first);
-  schemas::RunnerMessage late;
-  late.type = "result";
-  late.runner_id = first;
-  late.run_id = id;
-  late.attempt = 1;
-  late.token = h.Token(id, 1);
-  late.outcome = "succeeded";
-  h.m().OnRunnerMessage(first, late);
+  h.m().OnRunnerMessage(first, SuccessOf(h, first, id));
   h.Collect();
   CHECK(h.Sent(first, "promote").empty());
   const auto acks = h.Sent(first, "ack");

@@ -35,7 +35,8 @@ TEST_CASE("the pipeline gets the contract's variables and not the runner's stale
     auto w = runner::Workspace::Prepare(common::DirsFor(7, dir.Sub("in"), dir.Sub("out")),
                                         d.run_id, d.attempt, d.pdate);
     REQUIRE(w.ok());
-    const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", inherited);
+    const auto env =
+        runner::PipelineEnvironment(d, w.value(), "runner-a", inherited, "deployment-x");
     CHECK(Get(env, "PATH") == "/usr/bin");
     CHECK(Get(env, "DAYBREAK_X") == "<unset>");
     CHECK(Get(env, "DAYBREAK_RUN_ID") == "r42");
@@ -47,6 +48,7 @@ TEST_CASE("the pipeline gets the contract's variables and not the runner's stale
     CHECK(Get(env, "DAYBREAK_SHARE_DIR") == w.value().staging_share());
     CHECK(Get(env, "DAYBREAK_RESULT_FILE") == w.value().result_file());
     CHECK(Get(env, "DAYBREAK_RUNNER_ID") == "runner-a");
+    CHECK(Get(env, "DAYBREAK_DEPLOYMENT") == "deployment-x");
   }
   SUBCASE("the general run has an empty team") {
     d.team = common::kGeneralTeam;
@@ -61,7 +63,7 @@ TEST_CASE("the pipeline gets the contract's variables and not the runner's stale
                                         d.run_id, d.attempt, d.pdate);
     REQUIRE(w.ok());
     const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", nullptr);
-    CHECK(env.size() == 9);
+    CHECK(env.size() == 10);
   }
 }
 
