@@ -103,6 +103,10 @@ class Runner {
     std::optional<Workspace> staged;  // a success's outputs, until promote
   };
 
+  // "run#attempt": the key of unacked_.
+  static std::string Key(const std::string& run_id, std::uint32_t attempt);
+  // A result for `dispatch`'s attempt, echoing its token.
+  static schemas::RunnerMessage ResultFor(const schemas::BrokerMessage& dispatch);
   common::Status Connect();
   void Send(const schemas::RunnerMessage& message);
   void SendHello();

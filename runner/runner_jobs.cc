@@ -1,0 +1,276 @@
+// The job half of the Runner: starting a dispatched run, its deadlines and
+// signals, reaping it, classifying how it ended and reporting that, and the
+// promote step of a success. runner.cc holds the socket and the loop.
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "common/team.h"
+#include "runner/outcome.h"
+#include "runner/pipeline_env.h"
+#include "runner/runner.h"
+#include "schemas/vocabulary.h"
+
+extern char** environ;
+
+namespace runner {
+
+using common::Code;
+using common::Result;
+using common::Status;
+using Mono = common::Clock::Mono;
+namespace broker_msg = schemas::broker_msg;
+namespace outcome = schemas::outcome;
+namespace runner_msg = schemas::runner_msg;
+
+namespace {
+
+// How much of a run's log its result carries.
+constexpr std::streamoff kStderrTailBytes = 2048;
+
+// The end of a run's log, for the broker to show with the result: printable
+// ASCII only, so any byte a pipeline wrote travels as a valid string.
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - kStderrTailBytes);
+  in.seekg(from);
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  tail.resize(static_cast<std::size_t>(in.gcount()));
+  for (char& c : tail) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u != '\n' && u != '\t' && (u < 0x20 || u > 0x7e)) c = '?';
+  }
+  return tail;
+}
+
+}  // namespace
+
+void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
+  if (auto it = jobs_.find(dispatch.run_id); it != jobs_.end()) {
+    Job& old = it->second;
+    if (dispatch.attempt <= old.dispatch.attempt) {
+      spdlog::warn("dispatch of {} attempt {} while attempt {} runs here; ignored",
+                   dispatch.run_id, dispatch.attempt, old.dispatch.attempt);
+      return;
+    }
+    // The broker has given up on the attempt running here: stop it, and
+    // start the new one once it has exited, so two never overlap.
+    spdlog::warn("attempt {} of {} supersedes attempt {} running here; stopping that first",
+                 dispatch.attempt, dispatch.run_id, old.dispatch.attempt);
+    StopJob(old, "superseded by attempt " + std::to_string(dispatch.attempt));
+    superseding_[dispatch.run_id] = dispatch;
+    return;
+  }
+  schemas::RunnerMessage result = ResultFor(dispatch);
+  if (!common::ValidateTeamId(dispatch.team, true).ok()) {
+    result.outcome = outcome::kFailed;
+    result.error = "invalid team id " + std::to_string(dispatch.team);
+    Report(result);
+    return;
+  }
+  schemas::RunnerMessage started;
+  started.type = runner_msg::kStarted;
+  started.run_id = dispatch.run_id;
+  started.attempt = dispatch.attempt;
+  started.token = dispatch.token;
+  if (settings_.noop) {
+    Send(started);
+    result.outcome = outcome::kSucceeded;
+    result.exit_code = 0;
+    Report(result);
+    return;
+  }
+  if (jobs_.size() >= settings_.slots) {
+    result.outcome = outcome::kTransient;
+    result.error = "runner " + settings_.runner_id + " has no free slot";
+    Report(result);
+    return;
+  }
+  auto workspace = Workspace::Prepare(
+      common::DirsFor(dispatch.team, settings_.input_root, settings_.output_root),
+      dispatch.run_id, dispatch.attempt, dispatch.pdate);
+  if (!workspace.ok()) {
+    result.outcome = outcome::kTransient;
+    result.error = workspace.status().message();
+    Report(result);
+    return;
+  }
+  Job job;
+  job.dispatch = dispatch;
+  job.workspace = workspace.value();
+  job.log_path = settings_.log_dir + "/" + dispatch.run_id + "." +
+                 std::to_string(dispatch.attempt) + ".log";
+  job.timeout = dispatch.timeout_s > 0 ? std::chrono::seconds(dispatch.timeout_s)
+                                       : settings_.run_timeout;
+  job.deadline = clock_.Now() + job.timeout;
+  // Only a retry can have a predecessor still running on this host; the
+  // /proc walk is too slow to do for every run.
+  if (dispatch.attempt > 1) KillLeftoversOf(dispatch.run_id);
+  SpawnSpec spec;
+  spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
+  spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ,
+                                 settings_.deployment);
+  spec.cwd = job.workspace.staging();
+  spec.log_path = job.log_path;
+  auto pid = host_.Spawn(spec);
+  if (!pid.ok()) {
+    job.workspace.Discard();
+    result.outcome = outcome::kFailed;
+    result.error = pid.status().message();
+    result.log_path = job.log_path;
+    Report(result);
+    return;
+  }
+  job.pid = pid.value();
+  spdlog::info("run {} attempt {} started: pid {}, {}", dispatch.run_id, dispatch.attempt,
+               job.pid, common::TeamLabel(dispatch.team));
+  started.log_path = job.log_path;
+  Send(started);
+  jobs_.emplace(dispatch.run_id, std::move(job));
+}
+
+void Runner::StopJob(Job& job, const std::string& reason) {
+  if (job.kill_at) return;  // already stopping
+  job.stop_reason = reason;
+  job.kill_at = clock_.Now() + settings_.kill_grace;
+  spdlog::info("stopping run {} ({}): TERM to its process group", job.dispatch.run_id, reason);
+  host_.SignalGroup(job.pid, SIGTERM);
+}
+
+void Runner::EnforceDeadlines() {
+  const Mono now = clock_.Now();
+  for (auto& [id, job] : jobs_) {
+    if (!job.kill_at && now >= job.deadline) {
+      StopJob(job, "timed out after " + std::to_string(job.timeout.count()) + " s");
+    }
+    // One KILL is enough: it cannot be caught, and the exit it causes is
+    // what ends the job.
+    if (job.kill_at && !job.killed && now >= *job.kill_at) {
+      spdlog::warn("run {} ignored TERM for {} s: KILL to its process group", id,
+                   settings_.kill_grace.count());
+      host_.SignalGroup(job.pid, SIGKILL);
+      job.killed = true;
+    }
+  }
+}
+
+void Runner::ReapChildren() {
+  while (const std::optional<Exited> exited = host_.Reap()) {
+    auto job = std::find_if(jobs_.begin(), jobs_.end(),
+                            [&](const auto& entry) { return entry.second.pid == exited->pid; });
+    // Any other pid was an orphan that we, as subreaper, inherited: its
+    // run may have left others, so sweep now rather than at the next beat.
+    if (job == jobs_.end()) {
+      KillOrphans();
+    } else {
+      FinishJob(job->first, exited->wait_status);
+    }
+  }
+}
+
+void Runner::FinishJob(std::string run_id, int wait_status) {
+  Job& job = jobs_.at(run_id);
+  // The run is over: nothing it started lives on or writes while we promote.
+  host_.Release(job.pid);
+  const Verdict verdict =
+      Classify(wait_status, job.stop_reason, ReadResultFile(job.workspace.result_file()));
+  if (!verdict.warning.empty()) spdlog::warn("run {}: {}", run_id, verdict.warning);
+  schemas::RunnerMessage result = ResultFor(job.dispatch);
+  result.log_path = job.log_path;
+  result.outcome = verdict.outcome;
+  result.exit_code = verdict.exit_code;
+  result.error = verdict.error;
+  result.total_loans = verdict.metrics.total_loans;
+  result.exceptions_count = verdict.metrics.exceptions_count;
+  result.metrics = verdict.metrics.metrics;
+  result.stderr_tail = LogTail(job.log_path);
+  // A success stays staged until the broker confirms this attempt is the
+  // current one (its `promote`): a stale attempt never publishes outputs.
+  std::optional<Workspace> staged;
+  if (result.outcome == outcome::kSucceeded) {
+    staged = job.workspace;
+  } else {
+    job.workspace.Discard();
+  }
+  spdlog::info("run {} attempt {} {}{}", run_id, result.attempt, result.outcome,
+               result.error.empty() ? "" : ": " + result.error);
+  jobs_.erase(run_id);
+  Report(result, std::move(staged));
+  if (auto next = superseding_.find(run_id); next != superseding_.end()) {
+    const schemas::BrokerMessage dispatch = next->second;
+    superseding_.erase(next);
+    if (!draining_) {
+      StartJob(dispatch);
+    } else {
+      schemas::RunnerMessage declined = ResultFor(dispatch);
+      declined.outcome = outcome::kTransient;
+      declined.error = "runner " + settings_.runner_id + " is shutting down";
+      Report(declined);
+    }
+  }
+}
+
+void Runner::Report(schemas::RunnerMessage result, std::optional<Workspace> staged) {
+  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now(), std::move(staged)};
+  Send(result);
+}
+
+void Runner::PromoteConfirmed(const schemas::BrokerMessage& m) {
+  auto it = unacked_.find(Key(m.run_id, m.attempt));
+  if (it == unacked_.end() || it->second.result.token != m.token) return;
+  Unacked& pending = it->second;
+  if (pending.result.type == runner_msg::kResult) {
+    pending.result.type = runner_msg::kPromoted;
+    // Promotion is idempotent: a repeated promote finds the outputs moved.
+    if (pending.staged) {
+      if (Status s = pending.staged->Promote(); !s.ok()) {
+        // A disk problem, not the pipeline's fault: another attempt may succeed.
+        pending.result.outcome = outcome::kTransient;
+        pending.result.error = s.message();
+        pending.staged->Discard();
+      }
+      pending.staged.reset();
+    }
+    spdlog::info("run {} attempt {} promoted{}", m.run_id, m.attempt,
+                 pending.result.outcome == outcome::kSucceeded ? "" : ": " + pending.result.error);
+  }
+  pending.sent_at = clock_.Now();
+  Send(pending.result);
+}
+
+bool Runner::IsJobLeader(pid_t pid) const {
+  return std::any_of(jobs_.begin(), jobs_.end(),
+                     [pid](const auto& entry) { return entry.second.pid == pid; });
+}
+
+void Runner::KillOrphans() {
+  // As a subreaper we inherit what a pipeline left behind, even after it
+  // called setsid. Such an orphan is killed unless its run still runs here.
+  const pid_t self = host_.self();
+  for (const ProcessInfo& p : host_.Scan()) {
+    if (p.ppid != self || p.state == 'Z' || IsJobLeader(p.pid)) continue;
+    if (!p.run_id.empty() && jobs_.count(p.run_id) != 0) continue;
+    spdlog::info("killing orphan pid {} left by run {}", p.pid, p.run_id.empty() ? "?" : p.run_id);
+    host_.Signal(p.pid, SIGKILL);
+  }
+}
+
+void Runner::KillLeftoversOf(const std::string& run_id) {
+  // An earlier attempt of this run on this host may have outlived its
+  // runner (kill -9): never let two attempts of one run overlap. Only this
+  // deployment's: another on the same host numbers its runs the same way.
+  for (const ProcessInfo& p : host_.Scan()) {
+    if (p.run_id != run_id || p.deployment != settings_.deployment || p.state == 'Z') continue;
+    spdlog::warn("killing pid {} left over from an earlier attempt of run {}", p.pid, run_id);
+    host_.Signal(p.pid, SIGKILL);
+  }
+}
+
+}  // namespace runner
