@@ -2,11 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/security.h"
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 
 namespace broker {
+namespace {
+
+// The ZAP User-Id (common::UserIdOf) of the connection `part` came on;
+// empty without CURVE.
+std::string UserIdOf(const zmq::message_t& part) {
+  const char* user = zmq_msg_gets(part.handle(), "User-Id");
+  return user == nullptr ? std::string() : std::string(user);
+}
+
+}  // namespace
 
 Broker::Broker(BrokerSockets sockets, RunManager& manager, ControlHandler& control,
                const common::Clock& clock)
@@ -98,6 +109,7 @@ void Broker::HandleControl() {
     if (!parts.empty()) ++counters_.bad_frames;
     return;
   }
+  if (sockets_.zap != nullptr && !MayAsk(parts)) return;
   // Listings read the store: write the pending group first. And a reply is
   // an announcement too: it leaves only after what it reports is written.
   if (!manager_.Persist().ok()) return;
@@ -133,7 +145,44 @@ void Broker::HandleWork() {
                  message.value().runner_id, identity);
     return;
   }
+  if (sockets_.zap != nullptr) {
+    const std::string user = UserIdOf(parts[1]);
+    if (auto s = RunnerProtocol::KeyMaySpeakFor(user, identity); !s.ok()) {
+      ++counters_.refused_keys;
+      spdlog::warn("dropped runner message {} from {}: {}", message.value().type, identity,
+                   s.message());
+      return;
+    }
+  }
   manager_.OnRunnerMessage(identity, message.value());
+}
+
+bool Broker::MayAsk(std::vector<zmq::message_t>& parts) {
+  const auto grant = common::GrantOfUserId(UserIdOf(parts.back()));
+  std::string why;
+  if (!grant) {
+    why = "no CURVE identity on this connection";
+  } else if (grant->role == common::KeyRole::kRunner) {
+    why = "a runner key may not use the control socket";  // ZAP refuses it already
+  } else if (grant->role == common::KeyRole::kPublisher) {
+    auto request = schemas::DecodeControlRequest(parts.back().to_string_view());
+    // A request that does not decode gets the handler's own answer.
+    if (!request.ok() || PublisherMayAsk(request.value().op)) return true;
+    why = "a publisher key may not send \"" + request.value().op +
+          "\" (it needs a client key, security.client_keys)";
+  } else {
+    return true;
+  }
+  ++counters_.refused_keys;
+  spdlog::warn("refused control request: {}", why);
+  schemas::ControlReply refused;
+  refused.error = why;
+  refused.code = std::string(schemas::error_code::kRejected);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    sockets_.control->send(parts[i], zmq::send_flags::sndmore);
+  }
+  sockets_.control->send(zmq::buffer(schemas::Encode(refused)), zmq::send_flags::none);
+  return false;
 }
 
 bool Broker::Flush() {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -28,6 +29,9 @@ struct BrokerSockets {
 struct BrokerCounters {
   std::uint64_t bad_frames = 0;
   std::uint64_t forwarded = 0;
+  // With CURVE: runner messages whose key may not speak for their runner,
+  // and control requests a publisher key may not send.
+  std::uint64_t refused_keys = 0;
 };
 
 class Broker {
@@ -48,6 +52,9 @@ class Broker {
   void HandleBusFrame();
   void HandleControl();
   void HandleWork();
+  // With CURVE: false (the request answered with a refusal) when the key's
+  // role may not send it (a publisher key: PublisherMayAsk).
+  bool MayAsk(std::vector<zmq::message_t>& parts);
   // Writes the pending group, then sends what it allows; false when the
   // write failed (the broker must stop).
   bool Flush();

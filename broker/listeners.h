@@ -1,9 +1,10 @@
 // Listeners: the sockets the broker binds -- the bus's XSUB (publishers
 // connect) and XPUB (subscribers connect), and the control and work
-// ROUTERs -- with CURVE from the configuration, and the ZAP handler that
-// must exist before they take connections. With CURVE on it also makes the
-// dashboard a key pair of its own and authorizes it, since the dashboard is
-// a control client too.
+// ROUTERs -- with CURVE from the configuration, each socket under its own
+// ZAP domain (common::zap_domain) so the ZAP handler, which must exist
+// before they take connections, admits only the roles that socket serves.
+// With CURVE on it also makes the dashboard a key pair of its own and
+// authorizes it as a publisher (it only reads the control socket).
 #pragma once
 
 #include <functional>

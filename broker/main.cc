@@ -51,6 +51,7 @@ int RunBroker(common::Daemon& d) {
   control.AddStatsSource([&broker](std::map<std::string, std::int64_t>& stats) {
     stats["bad_frames"] = static_cast<std::int64_t>(broker.counters().bad_frames);
     stats["forwarded"] = static_cast<std::int64_t>(broker.counters().forwarded);
+    stats["refused_keys"] = static_cast<std::int64_t>(broker.counters().refused_keys);
   });
   const common::Status s = broker.Run(d.stop());
   if (!s.ok()) spdlog::error("broker stopped: {}", s.ToString());

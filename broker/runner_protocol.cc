@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/security.h"
+
 namespace broker {
 
 using schemas::RunnerMessage;
@@ -54,6 +56,28 @@ bool RunnerProtocol::Owns(const std::string& runner_id, const std::string& run_i
   const schemas::RunRecord* run = runs_.FindActive(run_id);
   return run != nullptr && schemas::IsOut(run->state) && run->attempt == attempt &&
          run->runner_id == runner_id && !token.empty() && run->token == token;
+}
+
+common::Status RunnerProtocol::KeyMaySpeakFor(std::string_view user_id,
+                                              const std::string& runner_id) {
+  // Owns() asks whether a runner holds an attempt; this asks whether the
+  // connection is that runner at all: a runner key is bound to one id.
+  const std::optional<common::KeyGrant> grant = common::GrantOfUserId(user_id);
+  if (!grant) {
+    return common::Status::Error(common::Code::kRejected,
+                                 "no CURVE identity (ZAP User-Id \"" + std::string(user_id) + "\")");
+  }
+  if (grant->role == common::KeyRole::kAny) return common::Status();  // authorized_clients, or no list
+  if (grant->role != common::KeyRole::kRunner) {
+    return common::Status::Error(common::Code::kRejected,
+                                 "a " + std::string(common::RoleName(grant->role)) +
+                                     " key may not act as a runner");
+  }
+  if (grant->runner_id != runner_id) {
+    return common::Status::Error(common::Code::kRejected,
+                                 "the key is bound to runner " + grant->runner_id);
+  }
+  return common::Status();
 }
 
 void RunnerProtocol::OnMessage(const std::string& runner_id, const RunnerMessage& m) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "broker/journal.h"
 #include "broker/run_lifecycle.h"
@@ -53,6 +54,11 @@ class RunnerProtocol {
   void Tick();
   common::Clock::Mono NextDeadline() const;
   const ProtocolCounters& counters() const { return counters_; }
+  // With CURVE: may the key a work message came with -- its ZAP User-Id,
+  // common::UserIdOf -- speak for `runner_id`? A runner key only for the
+  // runner_id it is bound to, an "any" key for every runner, any other or
+  // no User-Id for none. OK, or the reason (for the log) when not.
+  static common::Status KeyMaySpeakFor(std::string_view user_id, const std::string& runner_id);
 
  private:
   void OnHello(const std::string& runner_id, const schemas::RunnerMessage& m);

@@ -1,32 +1,59 @@
 // ZapHandler: answers ZeroMQ's authentication requests (ZAP, RFC 27) for
-// the broker's CURVE sockets: a client whose public key is on the list may
-// connect; with an empty list any client holding the broker's public key may.
+// the broker's CURVE sockets. A listed key is admitted only on the sockets
+// its role uses (KeyFitsSocket), and its connection's messages carry the
+// key's grant as their ZAP User-Id ("runner:<id>", "publisher", "client",
+// "any"), which the broker reads per message. With no list, any client
+// holding the broker's public key is admitted as "any".
 #pragma once
 
-#include <set>
+#include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 
 #include <zmq.hpp>
 
+#include "common/security.h"
+
 namespace broker {
+
+// The role table (docs/security.md): which role may connect to which
+// socket, by its ZAP domain (common::zap_domain).
+//   work     runner, any
+//   bus      publisher, client, any
+//   control  publisher (reads and trigger, PublisherMayAsk), client, any
+// A runner key is on the work socket only: a leaked runner key neither
+// publishes dues nor changes teams. Any other domain: nobody.
+bool KeyFitsSocket(common::KeyRole role, std::string_view domain);
+// The control ops a publisher key may send: the reads the ticker, the
+// notifier and the dashboard make, and trigger (a publisher may start a run
+// by publishing a due anyway). Backfill, cancel and team changes need a
+// client key.
+bool PublisherMayAsk(std::string_view op);
 
 class ZapHandler {
  public:
   // Binds inproc://zeromq.zap.01 in `context`, which must outlive it. Must be
-  // created before the sockets it guards accept connections.
-  ZapHandler(zmq::context_t& context, std::set<std::string> authorized_z85);
+  // created before the sockets it guards accept connections. `keys` is
+  // common::AuthorizedKeys; empty admits any key as "any".
+  ZapHandler(zmq::context_t& context, std::map<std::string, common::KeyGrant> keys);
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  void Authorize(const std::string& public_key_z85) { authorized_.insert(public_key_z85); }
+  void Authorize(const std::string& public_key_z85, common::KeyGrant grant) {
+    keys_[public_key_z85] = std::move(grant);
+  }
   zmq::socket_t& socket() { return socket_; }
   // Answers one pending request (call when the socket is readable).
   void HandleRequest();
+  // Connections refused so far (unknown key, or a role on the wrong socket).
+  std::uint64_t refused() const { return refused_; }
 
  private:
   zmq::socket_t socket_;
-  std::set<std::string> authorized_;
+  std::map<std::string, common::KeyGrant> keys_;
   bool allow_any_;
+  std::uint64_t refused_ = 0;
 };
 
 }  // namespace broker

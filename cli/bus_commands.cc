@@ -123,21 +123,52 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
     *result = kExitUnavailable;
   });
 
-  app.add_subcommand("keygen", "print a new CURVE key pair for [security] (see docs/security.md)")
-      ->callback([&ctx, result] {
-        auto pair = common::NewKeyPair();
-        if (!pair.ok()) {
-          fmt::print(stderr, "daybreak keygen: {}\n", pair.status().message());
-          *result = kExitFailed;
-          return;
-        }
-        if (ctx.json) {
-          PrintJson({{"public_key", pair.value().public_key}, {"secret_key", pair.value().secret_key}});
-        } else {
-          fmt::print("public_key = \"{}\"\nsecret_key = \"{}\"\n", pair.value().public_key,
-                     pair.value().secret_key);
-        }
-      });
+  struct KeygenArgs {
+    std::string role;
+    std::string runner_id;
+  };
+  auto kargs = std::make_shared<KeygenArgs>();
+  CLI::App* keygen = app.add_subcommand(
+      "keygen",
+      "print a new CURVE key pair for [security], and with --role the line the broker's\n"
+      "[security] needs to admit it (see docs/security.md):\n"
+      "  runner_keys = [\"<public_key>=<runner_id>\"]   the work socket, as that runner only\n"
+      "  publisher_keys = [\"<public_key>\"]            bus; control reads and trigger (ticker, notifier)\n"
+      "  client_keys = [\"<public_key>\"]               bus and control (people's CLIs)");
+  keygen->add_option("--role", kargs->role, "runner, publisher or client")
+      ->check(CLI::IsMember({"runner", "publisher", "client"}));
+  keygen->add_option("--runner-id", kargs->runner_id, "with --role runner: the runner the key speaks for");
+  keygen->callback([&ctx, result, kargs] {
+    if ((kargs->role == "runner") != !kargs->runner_id.empty()) {
+      fmt::print(stderr, "daybreak keygen: --runner-id goes with --role runner, and it needs one\n");
+      *result = kExitUsage;
+      return;
+    }
+    auto pair = common::NewKeyPair();
+    if (!pair.ok()) {
+      fmt::print(stderr, "daybreak keygen: {}\n", pair.status().message());
+      *result = kExitFailed;
+      return;
+    }
+    const std::string& key = pair.value().public_key;
+    std::string broker_line;
+    if (kargs->role == "runner") broker_line = "runner_keys = [\"" + key + "=" + kargs->runner_id + "\"]";
+    if (kargs->role == "publisher") broker_line = "publisher_keys = [\"" + key + "\"]";
+    if (kargs->role == "client") broker_line = "client_keys = [\"" + key + "\"]";
+    if (ctx.json) {
+      nlohmann::json out = {{"public_key", key}, {"secret_key", pair.value().secret_key}};
+      if (!broker_line.empty()) out["broker_security_line"] = broker_line;
+      PrintJson(out);
+      return;
+    }
+    if (!broker_line.empty()) {
+      fmt::print("# this host's [security] (as client_public_key / client_secret_key):\n");
+    }
+    fmt::print("public_key = \"{}\"\nsecret_key = \"{}\"\n", key, pair.value().secret_key);
+    if (!broker_line.empty()) {
+      fmt::print("# the broker's [security] (add to the list if it has one):\n# {}\n", broker_line);
+    }
+  });
 
   struct WatchArgs {
     std::vector<std::string> topics;

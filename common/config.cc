@@ -61,6 +61,9 @@ KeySet Keys(Config& c) {
       .String("security.broker_secret_key", &c.broker_secret_key, {"DAYBREAK_BROKER_SECRET_KEY"})
       .String("security.client_public_key", &c.client_public_key, {"DAYBREAK_CLIENT_PUBLIC_KEY"})
       .String("security.client_secret_key", &c.client_secret_key, {"DAYBREAK_CLIENT_SECRET_KEY"})
+      .List("security.runner_keys", &c.runner_keys, {"DAYBREAK_RUNNER_KEYS"})
+      .List("security.publisher_keys", &c.publisher_keys, {"DAYBREAK_PUBLISHER_KEYS"})
+      .List("security.client_keys", &c.client_keys, {"DAYBREAK_CLIENT_KEYS"})
       .List("security.authorized_clients", &c.authorized_clients, {"DAYBREAK_AUTHORIZED_CLIENTS"});
   k.Int64("testing.wall_clock_offset_ms", &c.wall_clock_offset_ms, {}, {"DAYBREAK_WALL_CLOCK_OFFSET_MS"});
   return k;

@@ -73,7 +73,12 @@ struct Config {
   std::string broker_secret_key;   // the broker only
   std::string client_public_key;   // runners, ticker, notifier, CLI
   std::string client_secret_key;
-  std::vector<std::string> authorized_clients;  // empty: any key may connect
+  // The keys the broker admits, each with its role (common/security.h);
+  // every list empty: any key holding the broker's public key may connect.
+  std::vector<std::string> runner_keys;     // "<z85 key>=<runner_id>"
+  std::vector<std::string> publisher_keys;  // ticker, notifier, trigger scripts
+  std::vector<std::string> client_keys;     // people's CLIs, tools
+  std::vector<std::string> authorized_clients;  // deprecated: keys of any role
 
   // [testing] Shifts the broker's and ticker's wall clock, to rehearse a
   // fire time or a DST night on a live system. Never set in production.

@@ -3,14 +3,19 @@
 #include <zmq.h>
 
 #include <array>
+#include <vector>
 
 namespace common {
 
 namespace {
 
-bool IsZ85Key(const std::string& key) {
+constexpr std::size_t kZ85KeySize = 40;
+constexpr std::string_view kRunnerPrefix = "runner:";
+
+bool IsZ85Key(std::string_view key) {
   std::array<std::uint8_t, 32> raw{};
-  return key.size() == 40 && zmq_z85_decode(raw.data(), key.c_str()) != nullptr;
+  const std::string text(key);
+  return key.size() == kZ85KeySize && zmq_z85_decode(raw.data(), text.c_str()) != nullptr;
 }
 
 Status NeedKey(const std::string& name, const std::string& value) {
@@ -22,28 +27,124 @@ Status NeedKey(const std::string& name, const std::string& value) {
   return Status();
 }
 
+// A runner id as the runner sends it: printable, no spaces or commas (the
+// environment's list separators), so "<key>=<id>" reads one way only.
+bool IsRunnerId(std::string_view id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// An entry shown in an error: the key is public, but cut long junk short.
+std::string Shown(const std::string& entry) {
+  return "\"" + (entry.size() > 60 ? entry.substr(0, 60) + "..." : entry) + "\"";
+}
+
 }  // namespace
+
+std::string_view RoleName(KeyRole role) {
+  switch (role) {
+    case KeyRole::kRunner: return "runner";
+    case KeyRole::kPublisher: return "publisher";
+    case KeyRole::kClient: return "client";
+    case KeyRole::kAny: return "any";
+  }
+  return "any";
+}
+
+std::string UserIdOf(const KeyGrant& grant) {
+  if (grant.role == KeyRole::kRunner) return std::string(kRunnerPrefix) + grant.runner_id;
+  return std::string(RoleName(grant.role));
+}
+
+std::optional<KeyGrant> GrantOfUserId(std::string_view user_id) {
+  if (user_id.starts_with(kRunnerPrefix)) {
+    const std::string_view id = user_id.substr(kRunnerPrefix.size());
+    if (!IsRunnerId(id)) return std::nullopt;
+    return KeyGrant{KeyRole::kRunner, std::string(id)};
+  }
+  for (KeyRole role : {KeyRole::kPublisher, KeyRole::kClient, KeyRole::kAny}) {
+    if (user_id == RoleName(role)) return KeyGrant{role, ""};
+  }
+  return std::nullopt;
+}
+
+Result<std::map<std::string, KeyGrant>> AuthorizedKeys(const Config& c) {
+  std::map<std::string, KeyGrant> keys;
+  std::map<std::string, std::string> listed_in;  // key -> the list it came from
+  auto add = [&](const std::string& list, const std::string& entry, const std::string& key,
+                 KeyGrant grant) -> Status {
+    if (!IsZ85Key(key)) {
+      return Status::Error(Code::kInvalid, "security." + list + " entry " + Shown(entry) +
+                                               ": the key must be a 40-character Z85 CURVE "
+                                               "public key (make one with: daybreak keygen)");
+    }
+    if (auto [at, fresh] = listed_in.emplace(key, list); !fresh) {
+      // One key, one role: a key in two places would be whichever won.
+      return Status::Error(Code::kInvalid,
+                           "security." + list + " entry " + Shown(entry) + ": key " + key +
+                               " is already listed in security." + at->second +
+                               " (a key has one role" +
+                               (grant.role == KeyRole::kRunner ? " and one runner_id" : "") +
+                               "; give each runner and each host its own key)");
+    }
+    keys.emplace(key, std::move(grant));
+    return Status();
+  };
+  for (const std::string& entry : c.runner_keys) {
+    // The Z85 alphabet has '=', so the id starts after the key's 40 characters.
+    if (entry.size() <= kZ85KeySize || entry[kZ85KeySize] != '=') {
+      return Status::Error(Code::kInvalid,
+                           "security.runner_keys entry " + Shown(entry) +
+                               ": must be \"<40-character Z85 key>=<runner_id>\" (a runner key "
+                               "is bound to the one runner it speaks for)");
+    }
+    const std::string id = entry.substr(kZ85KeySize + 1);
+    if (!IsRunnerId(id)) {
+      return Status::Error(Code::kInvalid, "security.runner_keys entry " + Shown(entry) +
+                                               ": the runner_id after '=' must be non-empty, "
+                                               "without spaces, commas or control characters");
+    }
+    if (Status s = add("runner_keys", entry, entry.substr(0, kZ85KeySize), {KeyRole::kRunner, id});
+        !s.ok()) {
+      return s;
+    }
+  }
+  const std::vector<std::pair<std::string, const std::vector<std::string>*>> plain = {
+      {"publisher_keys", &c.publisher_keys},
+      {"client_keys", &c.client_keys},
+      {"authorized_clients", &c.authorized_clients}};
+  for (const auto& [list, entries] : plain) {
+    const KeyRole role = list == "publisher_keys" ? KeyRole::kPublisher
+                         : list == "client_keys"  ? KeyRole::kClient
+                                                  : KeyRole::kAny;
+    for (const std::string& entry : *entries) {
+      if (Status s = add(list, entry, entry, {role, ""}); !s.ok()) return s;
+    }
+  }
+  return keys;
+}
 
 Status ValidateSecurity(const Config& c, bool broker) {
   if (!c.curve_enabled) return Status();
   if (Status s = NeedKey("broker_public_key", c.broker_public_key); !s.ok()) return s;
   if (broker) {
     if (Status s = NeedKey("broker_secret_key", c.broker_secret_key); !s.ok()) return s;
-    for (const std::string& key : c.authorized_clients) {
-      if (Status s = NeedKey("authorized_clients entry", key); !s.ok()) return s;
-    }
-    return Status();
+    return AuthorizedKeys(c).status();
   }
   if (Status s = NeedKey("client_public_key", c.client_public_key); !s.ok()) return s;
   return NeedKey("client_secret_key", c.client_secret_key);
 }
 
-void ApplyServerSecurity(zmq::socket_t& socket, const Config& c) {
+void ApplyServerSecurity(zmq::socket_t& socket, const Config& c, std::string_view domain) {
   if (!c.curve_enabled) return;
   socket.set(zmq::sockopt::curve_server, 1);
   socket.set(zmq::sockopt::curve_secretkey, c.broker_secret_key);
-  // Ask the ZAP handler (the broker's key list) about every connection.
-  socket.set(zmq::sockopt::zap_domain, std::string("daybreak"));
+  // The ZAP handler (the broker's key lists) is asked about every
+  // connection, and the domain tells it which socket the key wants.
+  socket.set(zmq::sockopt::zap_domain, std::string(domain));
 }
 
 void ApplyClientSecurity(zmq::socket_t& socket, const Config& c) {

@@ -1,8 +1,14 @@
-// CURVE security for every Daybreak socket: encryption between hosts, and
-// (with authorized_clients) only known keys may connect to the broker.
+// CURVE security for every Daybreak socket: encryption between hosts and,
+// with key lists, which key may do what at the broker. A listed key has one
+// role -- runner (bound to one runner_id), publisher or client -- and the
+// broker's ZAP handler admits it only on the sockets that role uses
+// (docs/security.md has the table).
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <zmq.hpp>
 
@@ -11,14 +17,50 @@
 
 namespace common {
 
+// The ZAP domain of each broker socket: how the ZAP handler tells which
+// socket a connection is for.
+namespace zap_domain {
+inline constexpr std::string_view kWork = "work";        // runners
+inline constexpr std::string_view kBus = "bus";          // XSUB and XPUB
+inline constexpr std::string_view kControl = "control";  // requests
+}  // namespace zap_domain
+
+// What a key may do at the broker. kAny is a key of the deprecated
+// security.authorized_clients, or any key when no list is set: it may use
+// every socket and speak for any runner, as before roles existed.
+enum class KeyRole { kRunner, kPublisher, kClient, kAny };
+
+struct KeyGrant {
+  KeyRole role = KeyRole::kAny;
+  std::string runner_id;  // kRunner only: the one runner the key speaks for
+  bool operator==(const KeyGrant&) const = default;
+};
+
+// The ZAP User-Id a grant is announced with on every message its
+// connection delivers: "runner:<id>", "publisher", "client" or "any".
+std::string UserIdOf(const KeyGrant& grant);
+// The grant a User-Id names; nullopt for anything UserIdOf does not make.
+std::optional<KeyGrant> GrantOfUserId(std::string_view user_id);
+// "runner", "publisher", "client", "any".
+std::string_view RoleName(KeyRole role);
+
+// The keys the broker admits, by Z85 public key: security.runner_keys
+// ("<key>=<runner_id>"), security.publisher_keys, security.client_keys,
+// and security.authorized_clients (kAny). Empty when every list is: then
+// any key holding the broker's public key may connect, as kAny. An error
+// names the list and the entry: a key that is not Z85, a runner key
+// without its runner_id, a key listed twice.
+Result<std::map<std::string, KeyGrant>> AuthorizedKeys(const Config& config);
+
 // Checks the [security] keys: Z85 keys of 40 characters, and the ones each
-// role needs (`broker` needs its key pair; clients need the broker's public
-// key and their own pair).
+// role needs (`broker` needs its key pair and well-formed key lists;
+// clients need the broker's public key and their own pair).
 Status ValidateSecurity(const Config& config, bool broker);
 
-// Makes `socket` a CURVE server with the broker's key pair (before bind).
-// Does nothing when security is off.
-void ApplyServerSecurity(zmq::socket_t& socket, const Config& config);
+// Makes `socket` a CURVE server with the broker's key pair (before bind),
+// whose connections the ZAP handler is asked about under `domain` (one of
+// zap_domain). Does nothing when security is off.
+void ApplyServerSecurity(zmq::socket_t& socket, const Config& config, std::string_view domain);
 
 // Makes `socket` a CURVE client of the broker (before connect). Does
 // nothing when security is off.
