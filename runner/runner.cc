@@ -56,6 +56,10 @@ Status Runner::Connect() {
   // The old socket goes first: the broker's ROUTER refuses a second peer
   // with the same routing id while the first is still connected.
   socket_.reset();
+  if (sink_) {  // the test's transport: no socket to make
+    last_from_broker_ = clock_.Now();
+    return Status();
+  }
   try {
     socket_ = connect_();
   } catch (const zmq::error_t& e) {
@@ -73,6 +77,10 @@ void Runner::Send(const schemas::RunnerMessage& message) {
   // be resent forever: text from the system (errors, paths) goes escaped.
   for (std::string* text : {&m.error, &m.log_path}) {
     if (!common::IsUtf8(*text)) *text = common::Printable(*text);
+  }
+  if (sink_) {
+    sink_(m);
+    return;
   }
   // A full pipe to a vanished broker must not block us; heartbeats and
   // result resends repeat what matters.
@@ -108,6 +116,7 @@ void Runner::AddLeases(schemas::RunnerMessage& message) const {
 
 Status Runner::Start() {
   if (Status s = Connect(); !s.ok()) return s;
+  SweepLeftovers();
   SendHello();
   spdlog::info("runner {} says hello with {} slots", settings_.runner_id, settings_.slots);
   return Status();
@@ -152,12 +161,16 @@ Result<bool> Runner::Turn(bool stop, std::chrono::milliseconds max_wait) {
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) return Status::Error(Code::kIoError, e.what());
   }
+  if (Status s = Step(); !s.ok()) return s;
+  return true;
+}
+
+Status Runner::Step() {
   // Exits are looked for every turn, not only when the descriptor fired: a
   // child may end between a reap and the next poll.
   ReapChildren();
   EnforceDeadlines();
-  if (Status s = Housekeeping(); !s.ok()) return s;
-  return true;
+  return Housekeeping();
 }
 
 bool Runner::StepDrain() {
@@ -231,13 +244,18 @@ Status Runner::HandleBrokerMessage() {
     spdlog::warn("dropped a multi-frame message from the broker");
     return Status();
   }
-  last_from_broker_ = clock_.Now();
   auto message = schemas::DecodeBrokerMessage(frame.to_string_view());
   if (!message.ok()) {
+    last_from_broker_ = clock_.Now();  // the broker is alive, if garbled
     spdlog::warn("dropped broker message: {}", message.status().message());
     return Status();
   }
-  const schemas::BrokerMessage& m = message.value();
+  return Handle(message.value());
+}
+
+Status Runner::Handle(const schemas::BrokerMessage& m) {
+  last_from_broker_ = clock_.Now();
+  RenewLeases(m);  // a lease measures "the broker still has us"
   if (m.type == broker_msg::kDispatch) {
     StartJob(m);
   } else if (m.type == broker_msg::kAck) {
@@ -256,6 +274,7 @@ Status Runner::HandleBrokerMessage() {
   } else if (m.type == broker_msg::kCancel) {
     auto it = jobs_.find(m.run_id);
     if (it != jobs_.end() && it->second.dispatch.attempt == m.attempt) {
+      it->second.disowned = true;
       StopJob(it->second, "cancelled");
     }
     auto waiting = superseding_.find(m.run_id);

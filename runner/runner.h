@@ -47,6 +47,8 @@ struct RunnerSettings {
 // Without an exit descriptor from the host, child exits are noticed by
 // polling at least this often while runs are going.
 inline constexpr std::chrono::milliseconds kExitPollInterval{100};
+// A dispatch without a lease gets heartbeat x liveness, and this grace.
+inline constexpr std::chrono::milliseconds kDefaultLeaseGrace{2000};
 
 class Runner {
  public:
@@ -80,6 +82,21 @@ class Runner {
   // heartbeat, result resend, reconnect or drain step, within [0, heartbeat].
   std::chrono::milliseconds TimeUntilNextDeadline() const;
 
+  // The transport seam, for a test that drives the runner with no socket
+  // (tests/interleaving). With a sink set, Send hands each message (runner
+  // id filled in, text escaped) to `sink` instead of the DEALER, and Start
+  // and reconnects make no socket; the caller feeds the broker's messages to
+  // Handle() and calls Step() instead of Turn(). Without one, nothing
+  // changes: the socket path is the default. Set it before Start().
+  using MessageSink = std::function<void(const schemas::RunnerMessage&)>;
+  void SetMessageSink(MessageSink sink) { sink_ = std::move(sink); }
+  // Acts on one broker message, as when its frame arrives on the socket.
+  // Returns an error only for `refused` (as Turn would).
+  common::Status Handle(const schemas::BrokerMessage& m);
+  // The part of a turn after the poll: reap exits, enforce deadlines,
+  // heartbeat, resend results, reconnect after a silent broker.
+  common::Status Step();
+
   // Runs going on here now.
   std::size_t running() const { return jobs_.size(); }
   // Results sent and not yet acknowledged.
@@ -96,6 +113,7 @@ class Runner {
     std::optional<common::Clock::Mono> kill_at;  // set once TERM was sent
     bool killed = false;                         // KILL was sent too
     std::string stop_reason;                     // why we signalled it, if we did
+    bool disowned = false;  // the broker cancelled it: its lease is left to lapse
   };
   struct Unacked {
     schemas::RunnerMessage result;  // a result, or once promoted, `promoted`
@@ -112,6 +130,7 @@ class Runner {
   void SendHello();
   // The attempts held here and the results awaiting their ack, as leases.
   void AddLeases(schemas::RunnerMessage& message) const;
+  // Receives one frame from the socket, decodes it and Handle()s it.
   common::Status HandleBrokerMessage();
   void StartJob(const schemas::BrokerMessage& dispatch);
   void StopJob(Job& job, const std::string& reason);
@@ -124,12 +143,18 @@ class Runner {
   void EnforceDeadlines();
   void KillOrphans();
   void KillLeftoversOf(const std::string& run_id);
+  // Renews the leases of the jobs the broker still counts as ours, if `m`
+  // shows it still has us (runner_jobs.cc says which messages do).
+  void RenewLeases(const schemas::BrokerMessage& m);
+  // Kills what an earlier runner of this id and deployment left here.
+  void SweepLeftovers();
   bool IsJobLeader(pid_t pid) const;
   common::Status Housekeeping();
   // false when the drain is over and it is time to say bye.
   bool StepDrain();
 
   SocketFactory connect_;
+  MessageSink sink_;  // set: messages go here, not to a socket
   ProcessHost& host_;
   const common::Clock& clock_;
   RunnerSettings settings_;
@@ -140,6 +165,8 @@ class Runner {
   std::map<std::string, schemas::BrokerMessage> superseding_;
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
+  common::Clock::Mono last_turn_{};     // the end of the latest turn
+  common::Clock::Mono renew_after_{};   // no renewals before (after a stall)
   bool draining_ = false;
   common::Clock::Mono drain_deadline_{};
 };
