@@ -116,7 +116,6 @@ void Runner::AddLeases(schemas::RunnerMessage& message) const {
 
 Status Runner::Start() {
   if (Status s = Connect(); !s.ok()) return s;
-  SweepLeftovers();
   SendHello();
   spdlog::info("runner {} says hello with {} slots", settings_.runner_id, settings_.slots);
   return Status();
@@ -255,7 +254,6 @@ Status Runner::HandleBrokerMessage() {
 
 Status Runner::Handle(const schemas::BrokerMessage& m) {
   last_from_broker_ = clock_.Now();
-  RenewLeases(m);  // a lease measures "the broker still has us"
   if (m.type == broker_msg::kDispatch) {
     StartJob(m);
   } else if (m.type == broker_msg::kAck) {
@@ -274,7 +272,6 @@ Status Runner::Handle(const schemas::BrokerMessage& m) {
   } else if (m.type == broker_msg::kCancel) {
     auto it = jobs_.find(m.run_id);
     if (it != jobs_.end() && it->second.dispatch.attempt == m.attempt) {
-      it->second.disowned = true;
       StopJob(it->second, "cancelled");
     }
     auto waiting = superseding_.find(m.run_id);
