@@ -1,219 +1,193 @@
-// daybreak chaos: N runs across M teams while runners and the broker are
-// killed with SIGKILL and runners stalled (SIGSTOP for 1-5 s) at random;
-// then checks every invariant from the broker's own event log. A run that
-// cannot finish fails the check at once, named. Run it with scripts/chaos.
+// daybreak chaos: runs of every kind (manual, skip-team, cancelled,
+// backfilled, chained, ticker-fired) while the broker, runners, ticker and
+// notifier are killed with SIGKILL, runners stalled with SIGSTOP and, as
+// root, runners' links cut; then checks that every run the broker
+// acknowledged ended exactly once as it must, from the driver's ledger,
+// the notifier's webhook deliveries and the pipeline stub's own traces.
+// A run that cannot finish fails the check at once, named. Run it with
+// scripts/chaos; scripts/soak runs it at full size.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 
-#include <algorithm>
-#include <map>
-#include <random>
-#include <vector>
-#include <set>
+#include <filesystem>
 #include <thread>
 
-#include "schemas/codec.h"
+#include "tests/chaos/checks.h"
+#include "tests/chaos/faults.h"
+#include "tests/chaos/netns.h"
+#include "tests/chaos/report.h"
+#include "tests/chaos/webhook_receiver.h"
+#include "tests/chaos/workload.h"
 #include "tests/support/cluster.h"
 
 namespace {
 
+using namespace std::chrono;
+
 struct Args {
-  int runs = 300;
-  int teams = 20;
+  chaos::WorkloadSettings work;
   int runners = 3;
-  int seconds = 60;  // how long to keep triggering and killing
   std::uint64_t seed = 1;
   int finish_s = 120;  // after the faults, how long runs may take to end
-  // A run with fewer faults than these proves too little, and fails.
-  int min_broker_kills = 0;
-  int min_runner_kills = 0;
-  int min_stalls = 0;
+  int stuck_s = 30;    // no run ending for this long means stuck: fail now
+  int long_percent = 3;
+  chaos::FaultCounts minimum;
+  bool netns = true, link_downs_optional = false;
 };
 
-// A runner stopped with SIGSTOP, to be continued at `resume_at`.
-struct Stall {
-  std::string runner;
-  std::chrono::steady_clock::time_point resume_at;
-};
+// Waits until every run in the ledger has ended, the deadline passes, or
+// nothing ends for `stuck`; returns the keys still open.
+std::vector<std::string> WaitForEnds(const chaos::Ledger& ledger, chaos::WebhookReceiver& hooks,
+                                     steady_clock::time_point deadline, seconds stuck) {
+  std::size_t ended = hooks.WaitForChange(milliseconds(0));
+  auto last_progress = steady_clock::now();
+  while (true) {
+    std::vector<std::string> open = chaos::Unfinished(ledger, hooks.notices());
+    const auto now = steady_clock::now();
+    if (open.empty() || now >= deadline || now - last_progress >= stuck) return open;
+    const std::size_t now_ended = hooks.WaitForChange(seconds(1));
+    if (now_ended != ended) last_progress = steady_clock::now();
+    ended = now_ended;
+  }
+}
 
+// Milliseconds that put the broker's and ticker's wall clock two days
+// ahead, at 50 s past a minute now, so ticker fires come within seconds.
+milliseconds ClockOffset() {
+  const auto now = system_clock::now();
+  const auto target = ceil<minutes>(now) + days(2) - seconds(10);
+  return duration_cast<milliseconds>(target - now);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args;
-  CLI::App app{"daybreak chaos: runs under random SIGKILLs of runners and the broker, then checks invariants"};
-  app.add_option("--runs", args.runs, "manual runs to trigger")->check(CLI::Range(1, 100000));
-  app.add_option("--teams", args.teams, "teams to spread them over")->check(CLI::Range(1, 10000));
+  CLI::App app{"daybreak chaos: every kind of run under random faults, then every invariant"};
+  app.add_option("--runs", args.work.runs, "runs in all (manual, backfilled, chained, ticker)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--teams", args.work.teams, "teams (at least 8)")->check(CLI::Range(8, 10000));
   app.add_option("--runners", args.runners, "runner processes")->check(CLI::Range(1, 64));
-  app.add_option("--seconds", args.seconds, "how long the killing goes on")->check(CLI::Range(1, 3600));
+  app.add_option("--seconds", args.work.seconds, "how long the faults go on")->check(CLI::Range(1, 3600));
   app.add_option("--seed", args.seed, "random seed");
   app.add_option("--finish-seconds", args.finish_s,
-                 "after the faults stop, how long every run gets to end before the check fails")
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--min-broker-kills", args.min_broker_kills, "fail unless the broker was killed this often");
-  app.add_option("--min-runner-kills", args.min_runner_kills, "fail unless runners were killed this often");
-  app.add_option("--min-stalls", args.min_stalls, "fail unless runners were stalled this often");
+                 "after the faults stop, how long every run gets to end")->check(CLI::Range(1, 3600));
+  app.add_option("--stuck-seconds", args.stuck_s,
+                 "fail as soon as no run has ended for this long")->check(CLI::Range(5, 3600));
+  app.add_option("--cancel-percent", args.work.cancel_percent, "manual runs cancelled")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--long-percent", args.long_percent, "attempts that take 1-3 s")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--min-broker-kills", args.minimum.broker_kills, "fail with fewer broker kills");
+  app.add_option("--min-runner-kills", args.minimum.runner_kills, "fail with fewer runner kills");
+  app.add_option("--min-stalls", args.minimum.stalls, "fail with fewer runner stalls");
+  app.add_option("--min-link-downs", args.minimum.link_downs, "fail with fewer link-downs");
+  app.add_flag("!--no-netns", args.netns, "keep runners out of network namespaces (no link-downs)");
+  app.add_flag("--link-downs-optional", args.link_downs_optional,
+               "where namespaces cannot be made, skip link-downs instead of failing");
   CLI11_PARSE(app, argc, argv);
 
+  const auto started = steady_clock::now();
+  std::string why_no_netns = "--no-netns given";
+  std::unique_ptr<chaos::NetnsLab> lab =
+      args.netns ? chaos::NetnsLab::Create(args.runners, &why_no_netns) : nullptr;
+  std::string link_note;
+  if (lab == nullptr) {
+    link_note = "skipped: " + why_no_netns;
+    fmt::print("chaos: LINK-DOWNS SKIPPED: {}\n", why_no_netns);
+    if (args.link_downs_optional) args.minimum.link_downs = 0;
+  }
+  chaos::WebhookReceiver hooks;
+  std::map<std::string, int> runner_slot;
+  for (int i = 0; i < args.runners; ++i) runner_slot[fmt::format("runner-{}", i + 1)] = i;
+  args.work.clock_offset = ClockOffset();
+  testing::ClusterOptions options{
+      .runners = args.runners, .ticker = true, .notifier = true,
+      .env = {{"DAYBREAK_MAX_ATTEMPTS", "50"},
+              {"DAYBREAK_DISPATCH_TIMEOUT_S", "10"},
+              {"DAYBREAK_WALL_CLOCK_OFFSET_MS", std::to_string(args.work.clock_offset.count())},
+              {"DAYBREAK_WEBHOOK_URL", hooks.url()},
+              {"DAYBREAK_NOTIFIER_RETRY_INITIAL_S", "0.2"},
+              {"DAYBREAK_NOTIFIER_RETRY_MAX_S", "1"}}};
+  if (lab != nullptr) {
+    options.host = lab->host_address();
+    options.runner_prefix = [&](const std::string& id) { return lab->Prefix(runner_slot.at(id)); };
+  }
+  testing::Cluster cluster(options);
+  const std::string stub_dir = cluster.root() + "/stub";
+  std::filesystem::create_directories(stub_dir);
+  args.work.command = chaos::StubCommand(stub_dir, cluster.root(), args.long_percent);
+
   std::mt19937_64 rng(args.seed);
-  testing::Cluster cluster({.runners = args.runners, .ticker = false, .notifier = false,
-                            .env = {{"DAYBREAK_MAX_ATTEMPTS", "10"}}});
-  for (int t = 1; t <= args.teams; ++t) {
-    schemas::TeamRecord team;
-    team.id = static_cast<std::uint32_t>(t);
-    team.overlap = "queue";  // every run must eventually run
-    // ~20% of attempts fail transiently; each takes 50-250 ms.
-    team.command = {"/bin/sh", "-c",
-                    "n=$(( 1$(date +%N) / 1000 % 100 )); sleep 0.$(( n % 3 + 1 ))"
-                    "; [ $n -lt 20 ] && exit 75; exit 0"};
-    cluster.AddTeam(team);
+  chaos::Ledger ledger;
+  chaos::Workload work(cluster, ledger, rng, args.work);
+  work.SetUpTeams();
+  fmt::print("chaos: {} runs, {} teams, {} runners{}, faults for {} s, seed {} (logs: {})\n",
+             args.work.runs, args.work.teams, args.runners,
+             lab ? " in network namespaces" : "", args.work.seconds, args.seed, cluster.root());
+  chaos::FaultInjector faults(cluster, lab.get(), runner_slot, args.seed * 7919 + 1,
+                              {.runners = args.runners, .window = seconds(args.work.seconds),
+                               .minimum = args.minimum});
+  const auto t0 = steady_clock::now();
+  faults.Start();
+  while (work.Step(steady_clock::now() - t0)) {
+    std::this_thread::sleep_for(milliseconds(10));  // pacing the requests
   }
-  fmt::print("chaos: {} runs, {} teams, {} runners, killing for {} s (logs: {})\n", args.runs,
-             args.teams, args.runners, args.seconds, cluster.root());
-
-  const auto start = std::chrono::steady_clock::now();
-  const auto end = start + std::chrono::seconds(args.seconds);
-  int triggered = 0, runner_kills = 0, broker_kills = 0, stalls = 0, next_runner = args.runners;
-  std::vector<Stall> stalled;
-  auto next_kill = start + std::chrono::milliseconds(700);
-  std::set<std::string> run_ids;
-  while (std::chrono::steady_clock::now() < end || triggered < args.runs) {
-    if (triggered < args.runs) {
-      try {
-        run_ids.insert(cluster.Trigger(1 + rng() % args.teams, fmt::format("chaos-{}", triggered)).run_id);
-        ++triggered;
-      } catch (const std::exception&) {
-        cluster.WaitForBroker(std::chrono::seconds(5));  // it was down: same key again
-      }
-    }
-    for (auto it = stalled.begin(); it != stalled.end();) {
-      if (std::chrono::steady_clock::now() < it->resume_at) {
-        ++it;
-        continue;
-      }
-      cluster.runner(it->runner).Signal(SIGCONT);
-      it = stalled.erase(it);
-    }
-    // A random runner that is up and not stalled, or "" if there is none.
-    auto pick_live = [&]() -> std::string {
-      std::vector<std::string> live;
-      for (int i = 1; i <= next_runner; ++i) {
-        const std::string id = fmt::format("runner-{}", i);
-        const bool is_stalled = std::any_of(stalled.begin(), stalled.end(),
-                                            [&](const Stall& s) { return s.runner == id; });
-        try {
-          if (!is_stalled && cluster.runner(id).running()) live.push_back(id);
-        } catch (const std::out_of_range&) {
-        }
-      }
-      return live.empty() ? "" : live[rng() % live.size()];
-    };
-    if (std::chrono::steady_clock::now() >= next_kill && std::chrono::steady_clock::now() < end) {
-      const auto fault = rng() % 5;
-      if (fault == 1) {
-        // A stall: the runner's pipelines go on while it cannot answer.
-        const std::string victim = pick_live();
-        if (!victim.empty()) {
-          cluster.runner(victim).Signal(SIGSTOP);
-          stalled.push_back({victim, std::chrono::steady_clock::now() +
-                                         std::chrono::milliseconds(1000 + rng() % 4000)});
-          ++stalls;
-        }
-      } else if (fault == 0) {
-        cluster.StopBroker(SIGKILL);
-        cluster.StartBroker();
-        ++broker_kills;
-      } else {
-        const std::string victim = pick_live();
-        if (!victim.empty()) {
-          cluster.StopRunner(victim, SIGKILL);
-          ++runner_kills;
-          cluster.StartRunner(fmt::format("runner-{}", ++next_runner));
-        }
-      }
-      next_kill = std::chrono::steady_clock::now() + std::chrono::milliseconds(300 + rng() % 1200);
-    }
-    const auto pace = std::chrono::milliseconds(args.seconds * 1000 / args.runs);
-    std::this_thread::sleep_for(std::min(pace, std::chrono::milliseconds(50)));
+  faults.Finish();
+  const chaos::FaultCounts f = faults.counts();
+  fmt::print("chaos: asked for {} runs; killed the broker {}, runners {}, ticker {}, notifier {} "
+             "times; {} stalls, {} link-downs; waiting for the end\n",
+             ledger.size(), f.broker_kills, f.runner_kills, f.ticker_kills, f.notifier_kills,
+             f.stalls, f.link_downs);
+  cluster.WaitForBroker(seconds(10));
+  // One deadline for all runs, and none at all once nothing moves: a stuck
+  // run fails the check now, named, instead of being waited for.
+  const std::vector<std::string> open = WaitForEnds(
+      ledger, hooks, steady_clock::now() + seconds(args.finish_s), seconds(args.stuck_s));
+  for (const std::string& key : open) {
+    const chaos::Expectation& e = ledger.all().at(key);
+    schemas::ControlRequest get;
+    get.op = std::string(schemas::op::kRunGet);
+    get.run_id = e.run_id;
+    auto r = e.run_id.empty() ? common::Result<schemas::ControlReply>(schemas::ControlReply{})
+                              : cluster.Call(get);
+    fmt::print("  unfinished: {} {} ({}, team {}): broker says {}\n", e.run_id, key, e.source, e.team,
+               !r.ok() ? r.status().message()
+                       : e.run_id.empty() ? "nothing yet (no run for the key)"
+                                          : fmt::format("{}, attempt {}, runner {}",
+                                                        schemas::Name(r.value().run.state),
+                                                        r.value().run.attempt, r.value().run.runner_id));
   }
-  for (const Stall& s : stalled) cluster.runner(s.runner).Signal(SIGCONT);
-  fmt::print("chaos: triggered {} runs; killed runners {} times, the broker {} times; "
-             "stalled runners {} times; waiting for the end\n",
-             triggered, runner_kills, broker_kills, stalls);
-  cluster.WaitForBroker(std::chrono::seconds(10));
-  // One deadline for all runs, not one per run: a stuck run fails the check
-  // after --finish-seconds, named, instead of holding it up for each.
-  std::map<std::string, int> states;
-  std::map<std::uint32_t, int> attempts;
-  std::vector<std::string> unfinished_ids;
-  const auto finish_by = std::chrono::steady_clock::now() + std::chrono::seconds(args.finish_s);
-  for (const std::string& id : run_ids) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        finish_by - std::chrono::steady_clock::now());
-    const auto run = cluster.WaitForTerminal(id, std::max(left, std::chrono::milliseconds(200)));
-    if (!schemas::IsTerminal(run.state)) {
-      unfinished_ids.push_back(fmt::format("{} ({}, attempt {}, runner {})", id,
-                                           schemas::Name(run.state), run.attempt, run.runner_id));
-    }
-    ++states[std::string(schemas::Name(run.state))];
-    ++attempts[run.attempt];
-  }
-  const int unfinished = static_cast<int>(unfinished_ids.size());
-
-  // The event log is the whole truth: replay it and check the invariants.
-  std::map<std::string, int> terminal_events;
-  std::map<std::uint32_t, std::string> running;
-  int overlaps = 0;
-  std::uint64_t since = 0;
-  while (true) {
-    schemas::ControlRequest req;
-    req.op = std::string(schemas::op::kEventsSince);
-    req.since_seq = since;
-    req.limit = 10000;
-    auto reply = cluster.Call(req);
-    if (!reply.ok() || reply.value().events.empty()) break;
-    for (const auto& logged : reply.value().events) {
-      since = logged.seq;
-      if (!logged.topic.starts_with("run.")) continue;
-      auto e = schemas::DecodeRunEvent(std::string_view(logged.payload.data(), logged.payload.size()));
-      if (!e.ok()) continue;
-      const auto& r = e.value().run;
-      if (e.value().event == schemas::event::kStarted) {
-        auto it = running.find(r.team);
-        if (it != running.end() && it->second != r.run_id) ++overlaps;
-        running[r.team] = r.run_id;
-      }
-      if (schemas::IsTerminal(r.state) || r.state == schemas::RunState::kRetryWait) {
-        if (running.count(r.team) != 0 && running[r.team] == r.run_id) running.erase(r.team);
-      }
-      if (schemas::IsTerminal(r.state)) ++terminal_events[r.run_id];
-    }
-  }
-  int not_exactly_once = 0;
-  for (const std::string& id : run_ids) not_exactly_once += terminal_events[id] != 1;
   schemas::ControlRequest stats_req;
   stats_req.op = std::string(schemas::op::kStats);
   auto stats = cluster.Call(stats_req);
-
-  fmt::print("\n{:<42} {}\n", "runs", run_ids.size());
-  for (const auto& [state, n] : states) fmt::print("  {:<40} {}\n", state, n);
-  fmt::print("{:<42} {}\n", "attempts (runs by attempt count)", "");
-  for (const auto& [a, n] : attempts) fmt::print("  {:<40} {}\n", fmt::format("{} attempt(s)", a), n);
-  fmt::print("{:<42} {}\n", "stale results rejected (since last restart)",
-             stats.ok() ? stats.value().stats["stale_results"] : -1);
-  fmt::print("{:<42} {}\n", "overlaps (must be 0)", overlaps);
-  fmt::print("{:<42} {}\n", "runs without exactly one end (must be 0)", not_exactly_once);
-  fmt::print("{:<42} {}\n", "runs not terminal at the end (must be 0)", unfinished);
-  for (const std::string& id : unfinished_ids) fmt::print("  unfinished: {}\n", id);
-  const bool enough_faults = broker_kills >= args.min_broker_kills &&
-                             runner_kills >= args.min_runner_kills && stalls >= args.min_stalls;
-  if (!enough_faults) {
-    fmt::print("chaos: too few faults: {} broker kills (want {}), {} runner kills (want {}), "
-               "{} stalls (want {})\n", broker_kills, args.min_broker_kills, runner_kills,
-               args.min_runner_kills, stalls, args.min_stalls);
+  const std::uint64_t last_seq = stats.ok() ? stats.value().stats["last_seq"] : 0;
+  if (!hooks.WaitForAll(last_seq, seconds(60))) {
+    fmt::print("chaos: the notifier has not delivered every event up to {}\n", last_seq);
   }
-  const bool ok = overlaps == 0 && not_exactly_once == 0 && unfinished == 0 && enough_faults;
+  // Stop every runner the orderly way, then nothing of the stub may live.
+  for (const std::string& id : faults.live_runners()) cluster.StopRunner(id, SIGTERM);
+  const std::vector<std::string> leftovers = chaos::ScanLeftovers(cluster.root(), seconds(5));
+  const chaos::Verdict verdict = chaos::Judge(ledger, hooks.notices(), last_seq,
+                                              chaos::ReadStubLogs(stub_dir),
+                                              cluster.data("outputs"), leftovers);
+  const chaos::Delivery delivery{hooks.deliveries(), hooks.repeats(), hooks.conflicts(),
+                                 hooks.malformed(),
+                                 stats.ok() ? stats.value().stats["stale_results"] : -1};
+  chaos::PrintSummary(verdict, work.counts(), f, delivery, link_note,
+                      duration<double>(steady_clock::now() - started).count());
+  const chaos::FaultCounts& m = args.minimum;
+  const bool enough = f.broker_kills >= m.broker_kills && f.runner_kills >= m.runner_kills &&
+                      f.stalls >= m.stalls && f.link_downs >= m.link_downs;
+  if (!enough) {
+    fmt::print("chaos: too few faults: {} broker kills (want {}), {} runner kills (want {}), "
+               "{} stalls (want {}), {} link-downs (want {}{})\n", f.broker_kills, m.broker_kills,
+               f.runner_kills, m.runner_kills, f.stalls, m.stalls, f.link_downs, m.link_downs,
+               lab ? "" : "; " + link_note);
+  }
+  const bool ok = verdict.ok() && enough && open.empty() && delivery.conflicts == 0 &&
+                  delivery.malformed == 0;
   fmt::print("\nchaos: {}\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   for (const char* name : {"bus_publish", "bus_subscribe", "control", "work"}) {
-    endpoints_[name] = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    endpoints_[name] = "tcp://" + options_.host + ":" + std::to_string(FreePort());
   }
   endpoints_["http"] = "127.0.0.1:" + std::to_string(FreePort());
   fs::create_directories(dir_.Sub("logs"));
@@ -82,8 +82,10 @@ std::vector<std::string> Cluster::Environment() const {
 
 std::unique_ptr<TestProcess> Cluster::Start(const std::string& program,
                                             std::vector<std::string> args,
-                                            const std::string& log_name) {
+                                            const std::string& log_name,
+                                            std::vector<std::string> prefix) {
   args.insert(args.begin(), std::string(DAYBREAK_BIN_DIR) + "/" + program);
+  args.insert(args.begin(), prefix.begin(), prefix.end());
   return std::make_unique<TestProcess>(args, Environment(), dir_.Sub("logs/" + log_name + ".log"));
 }
 
@@ -91,7 +93,8 @@ void Cluster::StartBroker() {
   broker_ = Start("daybreak-broker", {}, "broker-" + std::to_string(++broker_starts_));
 }
 void Cluster::StartRunner(const std::string& id) {
-  runners_[id] = Start("daybreak-runner", {"--id", id}, id);
+  runners_[id] = Start("daybreak-runner", {"--id", id}, id,
+                       options_.runner_prefix ? options_.runner_prefix(id) : std::vector<std::string>{});
 }
 void Cluster::StartTicker() { ticker_ = Start("daybreak-ticker", {}, "ticker"); }
 void Cluster::StartNotifier(std::vector<std::string> args) {
@@ -106,6 +109,11 @@ void Cluster::StopBroker(int signal) {
 void Cluster::StopTicker(int signal) {
   ticker_->Signal(signal);
   ticker_->Wait(std::chrono::seconds(10));
+}
+
+void Cluster::StopNotifier(int signal) {
+  notifier_->Signal(signal);
+  notifier_->Wait(std::chrono::seconds(10));
 }
 
 void Cluster::StopRunner(const std::string& id, int signal) {

@@ -29,6 +29,13 @@ struct ClusterOptions {
   bool ticker = true;
   bool notifier = true;
   std::map<std::string, std::string> env;  // extra DAYBREAK_* settings
+  // The address the broker's ZeroMQ endpoints bind and everyone connects to
+  // (an address of this host; tests/chaos puts runners in network
+  // namespaces that reach the broker on a bridge address).
+  std::string host = "127.0.0.1";
+  // An argv prefix each runner is started under (e.g. nsenter into a
+  // namespace); it must exec the runner, so its pid is the runner's.
+  std::function<std::vector<std::string>(const std::string& runner_id)> runner_prefix = nullptr;
 };
 
 class Cluster {
@@ -48,6 +55,7 @@ class Cluster {
   void StopBroker(int signal);  // and wait for it to exit
   void StopRunner(const std::string& id, int signal);
   void StopTicker(int signal);
+  void StopNotifier(int signal);
 
   // Runs a program of ours to completion (daybreak, daybreak-pipeline).
   int RunTool(const std::vector<std::string>& argv, std::string* output = nullptr);
@@ -74,7 +82,8 @@ class Cluster {
 
  private:
   std::unique_ptr<TestProcess> Start(const std::string& program, std::vector<std::string> args,
-                                     const std::string& log_name);
+                                     const std::string& log_name,
+                                     std::vector<std::string> prefix = {});
 
   ClusterOptions options_;
   common::Config client_config_;
