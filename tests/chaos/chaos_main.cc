@@ -32,6 +32,8 @@ struct Args {
   int finish_s = 120;  // after the faults, how long runs may take to end
   int stuck_s = 30;    // no run ending for this long means stuck: fail now
   int long_percent = 3;
+  int slots = 1;           // per runner
+  int within_s = 0;        // the whole run must take no longer (0: no limit)
   chaos::FaultCounts minimum;
   bool netns = true, link_downs_optional = false;
 };
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--long-percent", args.long_percent, "attempts that take 1-3 s")
       ->check(CLI::Range(0, 100));
+  app.add_option("--slots", args.slots, "pipeline slots per runner")->check(CLI::Range(1, 16));
+  app.add_option("--within-seconds", args.within_s,
+                 "fail unless the whole run, set-up to verdict, takes no longer")
+      ->check(CLI::Range(0, 36000));
   app.add_option("--min-broker-kills", args.minimum.broker_kills, "fail with fewer broker kills");
   app.add_option("--min-runner-kills", args.minimum.runner_kills, "fail with fewer runner kills");
   app.add_option("--min-stalls", args.minimum.stalls, "fail with fewer runner stalls");
@@ -105,6 +111,7 @@ int main(int argc, char** argv) {
   testing::ClusterOptions options{
       .runners = args.runners, .ticker = true, .notifier = true,
       .env = {{"DAYBREAK_MAX_ATTEMPTS", "50"},
+              {"DAYBREAK_SLOTS", std::to_string(args.slots)},
               {"DAYBREAK_DISPATCH_TIMEOUT_S", "10"},
               {"DAYBREAK_WALL_CLOCK_OFFSET_MS", std::to_string(args.work.clock_offset.count())},
               {"DAYBREAK_WEBHOOK_URL", hooks.url()},
@@ -175,8 +182,10 @@ int main(int argc, char** argv) {
   const chaos::Delivery delivery{hooks.deliveries(), hooks.repeats(), hooks.conflicts(),
                                  hooks.malformed(),
                                  stats.ok() ? stats.value().stats["stale_results"] : -1};
-  chaos::PrintSummary(verdict, work.counts(), f, delivery, link_note,
-                      duration<double>(steady_clock::now() - started).count());
+  const double took_s = duration<double>(steady_clock::now() - started).count();
+  chaos::PrintSummary(verdict, work.counts(), f, delivery, link_note, took_s);
+  const bool in_time = args.within_s == 0 || took_s <= args.within_s;
+  if (!in_time) fmt::print("chaos: took {:.0f} s, more than --within-seconds {}\n", took_s, args.within_s);
   const chaos::FaultCounts& m = args.minimum;
   const bool enough = f.broker_kills >= m.broker_kills && f.runner_kills >= m.runner_kills &&
                       f.stalls >= m.stalls && f.link_downs >= m.link_downs;
@@ -186,7 +195,7 @@ int main(int argc, char** argv) {
                f.runner_kills, m.runner_kills, f.stalls, m.stalls, f.link_downs, m.link_downs,
                lab ? "" : "; " + link_note);
   }
-  const bool ok = verdict.ok() && enough && open.empty() && delivery.conflicts == 0 &&
+  const bool ok = verdict.ok() && enough && in_time && open.empty() && delivery.conflicts == 0 &&
                   delivery.malformed == 0;
   fmt::print("\nchaos: {}\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
