@@ -28,6 +28,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return out;
 }
 
+}  // namespace
+
 // Resolves a bare command name on PATH, in the parent: the child may only
 // make async-signal-safe calls.
 common::Result<std::string> ResolveProgram(const std::string& name, const std::vector<std::string>& env) {
@@ -46,14 +48,17 @@ common::Result<std::string> ResolveProgram(const std::string& name, const std::v
   return Status::Error(Code::kNotFound, "cannot start " + name + ": not found on PATH");
 }
 
+namespace {
+
 // Runs in the forked child: async-signal-safe calls only. Reports a failure
 // as an errno on `report` (close-on-exec, so a successful exec says nothing).
 // Coverage cannot see it: the child execs or _exits, and neither writes the
 // counters (child_process_test proves it by its effects instead).
 // GCOVR_EXCL_START
 [[noreturn]] void BecomePipeline(const char* program, char* const argv[], char* const envp[],
-                                 const char* cwd, const char* log_path, pid_t parent, int report) {
-  auto fail = [report](int stage) {
+                                 const char* cwd, const char* log_path, pid_t parent, int report,
+                                 int pass_fd) {
+  auto fail = [&report](int stage) {
     const int err[2] = {stage, errno};
     (void)!write(report, err, sizeof err);
     _exit(127);
@@ -75,8 +80,22 @@ common::Result<std::string> ResolveProgram(const std::string& name, const std::v
   if (in < 0 || log < 0) fail(1);
   if (dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) fail(1);
   if (cwd[0] != '\0' && chdir(cwd) != 0) fail(2);
-  // Every descriptor but 0-2 and the report pipe (closed by exec).
-  if (report > 3) syscall(SYS_close_range, 3, report - 1, 0);
+  int first_closed = 3;
+  if (pass_fd >= 0) {
+    // Descriptor 3 is the passed one; the report pipe moves above it.
+    if (report <= 3) {
+      report = fcntl(report, F_DUPFD_CLOEXEC, 4);
+      if (report < 0) _exit(127);
+    }
+    if (pass_fd == 3) {
+      if (fcntl(3, F_SETFD, 0) != 0) fail(1);
+    } else if (dup2(pass_fd, 3) < 0) {
+      fail(1);
+    }
+    first_closed = 4;
+  }
+  // Every descriptor but 0-2 (3 if passed) and the report pipe (closed by exec).
+  if (report > first_closed) syscall(SYS_close_range, first_closed, report - 1, 0);
   syscall(SYS_close_range, report + 1, ~0U, 0);
   execve(program, argv, envp);
   fail(3);
@@ -106,7 +125,7 @@ common::Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
   if (pid == 0) {
     close(report[0]);
     BecomePipeline(program.value().c_str(), argv.data(), envp.data(), spec.cwd.c_str(),
-                   spec.log_path.c_str(), parent, report[1]);
+                   spec.log_path.c_str(), parent, report[1], spec.pass_fd);
   }
   close(report[1]);
   // Also set the group from here, so a signal sent right after we return

@@ -1,6 +1,7 @@
 // ChildProcess: a pipeline started by fork and exec (the child makes only
 // async-signal-safe calls) in its own process group, stdin from /dev/null,
-// stdout and stderr to a log file, every other descriptor closed, and killed
+// stdout and stderr to a log file, every other descriptor closed (but
+// SpawnSpec::pass_fd, which becomes descriptor 3), and killed
 // by the kernel if the runner dies (PR_SET_PDEATHSIG). The destructor kills
 // the whole group; reaping is the owner's SIGCHLD handling (the runner is a
 // subreaper).
@@ -8,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,20 @@ struct SpawnSpec {
   std::vector<std::string> env;   // "NAME=value", the whole environment
   std::string cwd;
   std::string log_path;           // created or appended
+  // >= 0: handed to the child as descriptor 3 (a shim's lease pipe); the
+  // caller keeps its own copy and closes it.
+  int pass_fd = -1;
+  // A shim's lease for this run (runner/lease_shim.h) and the name of its
+  // cgroup; a host without a shim ignores them. 0: no lease.
+  std::chrono::milliseconds lease{0};
+  std::chrono::milliseconds lease_grace{0};
+  std::string name;               // "<run id>-a<attempt>": a path component
 };
+
+// `name` itself if it has a '/', else the first executable `name` on the
+// PATH of `env` (the default PATH without one); kNotFound if none.
+common::Result<std::string> ResolveProgram(const std::string& name,
+                                           const std::vector<std::string>& env);
 
 class ChildProcess {
  public:

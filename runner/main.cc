@@ -2,12 +2,15 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "common/daemon.h"
+#include "runner/cgroup.h"
+#include "runner/lease_shim.h"
 #include "runner/runner.h"
 #include "runner/runner_settings.h"
 #include "runner/system_process_host.h"
@@ -29,6 +32,31 @@ runner::Runner::SocketFactory WorkSockets(common::Daemon& d, const std::string& 
   };
 }
 
+// The shim beside this binary, and a cgroup folder where cgroup v2 lets us
+// make one; the log says once which way runs are kept and killed.
+runner::HostSetup HostSetupFor(const runner::RunnerSettings& settings) {
+  runner::HostSetup setup;
+  std::error_code ec;
+  const auto shim = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() /
+                    std::string(runner::kShimName);
+  if (!ec && access(shim.c_str(), X_OK) == 0) {
+    setup.shim = shim.string();
+    spdlog::info("leases: each pipeline runs under {}", setup.shim);
+  } else {
+    spdlog::warn("leases: no {} beside the runner; a stopped runner's pipelines run on",
+                 runner::kShimName);
+  }
+  auto dir = runner::cgroup::PrepareRunnerDir(settings.deployment, settings.runner_id);
+  if (dir.ok() && !setup.shim.empty()) {
+    setup.cgroup_dir = dir.value();
+    spdlog::info("process trees: a cgroup v2 per run under {}", setup.cgroup_dir);
+  } else {
+    spdlog::info("process trees: process group and subreaper ({})",
+                 dir.ok() ? "no shim to enter a cgroup" : dir.status().message());
+  }
+  return setup;
+}
+
 int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   const common::Config& c = d.config();
   // SIGCHLD is blocked in every thread (DaemonOptions::blocked_signals), so
@@ -44,7 +72,7 @@ int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   std::filesystem::create_directories(settings.log_dir);
   common::SystemClock clock;
   spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work, settings.slots);
-  runner::SystemProcessHost host(sigchld_fd);
+  runner::SystemProcessHost host(sigchld_fd, HostSetupFor(settings));
   runner::Runner runner(WorkSockets(d, settings.runner_id), host, clock, settings);
   const common::Status s = runner.Run(d.stop());
   if (!s.ok()) spdlog::error("runner stopped: {}", s.ToString());

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -27,7 +28,9 @@ class ProcessHost {
 
   // Starts `spec` as the leader of a new process group and returns its pid.
   // The host holds the group until Release(pid); a host that is destroyed
-  // kills every group it still holds.
+  // kills every group it still holds. With `spec.lease` set, a host that has
+  // a shim starts the pipeline under it (runner/lease_shim.h): the pid is
+  // the shim's, which ends as the pipeline did, and the lease starts now.
   virtual common::Result<pid_t> Spawn(const SpawnSpec& spec) = 0;
   // Sends `signal` to the group led by `leader` (a pid Spawn returned).
   virtual void SignalGroup(pid_t leader, int signal) = 0;
@@ -39,6 +42,13 @@ class ProcessHost {
   // The run of `leader` is over: kills what is left of its group and forgets
   // it, reaping the leader if Reap has not. Unknown pids are ignored.
   virtual void Release(pid_t leader) = 0;
+  // The runner still has the broker: renews the lease of `leader`'s run.
+  // Unknown pids and runs without a lease are ignored.
+  virtual void RenewLease(pid_t leader) = 0;
+  // Kills and removes run cgroups left by an earlier process: with an empty
+  // `run_id` every one of this runner's, else every one of that run's in
+  // this deployment. Returns how many; 0 without cgroups.
+  virtual int SweepCgroups(const std::string& run_id) = 0;
   // Every process the host may inspect, with the run each belongs to.
   virtual std::vector<ProcessInfo> Scan() = 0;
   // Our own pid: a process whose ppid is this is a child of ours.

@@ -17,6 +17,8 @@ struct ProcessInfo {
   char state = '?';    // from /proc/<pid>/stat; 'Z' is a zombie
   std::string run_id;  // empty when it has no DAYBREAK_RUN_ID
   std::string deployment;  // its DAYBREAK_DEPLOYMENT: which deployment's run
+  std::string runner_id;   // its DAYBREAK_RUNNER_ID: which runner started it
+  std::string name;        // from /proc/<pid>/stat, e.g. "daybreak-shim"
 };
 
 // Calls `visit` for every process we may read. Processes that vanish

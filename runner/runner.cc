@@ -116,6 +116,7 @@ void Runner::AddLeases(schemas::RunnerMessage& message) const {
 
 Status Runner::Start() {
   if (Status s = Connect(); !s.ok()) return s;
+  SweepLeftovers();
   SendHello();
   spdlog::info("runner {} says hello with {} slots", settings_.runner_id, settings_.slots);
   return Status();
@@ -254,6 +255,7 @@ Status Runner::HandleBrokerMessage() {
 
 Status Runner::Handle(const schemas::BrokerMessage& m) {
   last_from_broker_ = clock_.Now();
+  RenewLeases(m);  // a lease measures "the broker still has us"
   if (m.type == broker_msg::kDispatch) {
     StartJob(m);
   } else if (m.type == broker_msg::kAck) {
@@ -272,6 +274,7 @@ Status Runner::Handle(const schemas::BrokerMessage& m) {
   } else if (m.type == broker_msg::kCancel) {
     auto it = jobs_.find(m.run_id);
     if (it != jobs_.end() && it->second.dispatch.attempt == m.attempt) {
+      it->second.disowned = true;
       StopJob(it->second, "cancelled");
     }
     auto waiting = superseding_.find(m.run_id);

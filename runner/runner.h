@@ -47,6 +47,8 @@ struct RunnerSettings {
 // Without an exit descriptor from the host, child exits are noticed by
 // polling at least this often while runs are going.
 inline constexpr std::chrono::milliseconds kExitPollInterval{100};
+// A dispatch without a lease gets heartbeat x liveness, and this grace.
+inline constexpr std::chrono::milliseconds kDefaultLeaseGrace{2000};
 
 class Runner {
  public:
@@ -111,6 +113,7 @@ class Runner {
     std::optional<common::Clock::Mono> kill_at;  // set once TERM was sent
     bool killed = false;                         // KILL was sent too
     std::string stop_reason;                     // why we signalled it, if we did
+    bool disowned = false;  // the broker cancelled it: its lease is left to lapse
   };
   struct Unacked {
     schemas::RunnerMessage result;  // a result, or once promoted, `promoted`
@@ -140,6 +143,11 @@ class Runner {
   void EnforceDeadlines();
   void KillOrphans();
   void KillLeftoversOf(const std::string& run_id);
+  // Renews the leases of the jobs the broker still counts as ours, if `m`
+  // shows it still has us (runner_jobs.cc says which messages do).
+  void RenewLeases(const schemas::BrokerMessage& m);
+  // Kills what an earlier runner of this id and deployment left here.
+  void SweepLeftovers();
   bool IsJobLeader(pid_t pid) const;
   common::Status Housekeeping();
   // false when the drain is over and it is time to say bye.
@@ -157,6 +165,8 @@ class Runner {
   std::map<std::string, schemas::BrokerMessage> superseding_;
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
+  common::Clock::Mono last_turn_{};     // the end of the latest turn
+  common::Clock::Mono renew_after_{};   // no renewals before (after a stall)
   bool draining_ = false;
   common::Clock::Mono drain_deadline_{};
 };

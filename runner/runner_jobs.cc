@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/team.h"
+#include "runner/lease_shim.h"
 #include "runner/outcome.h"
 #include "runner/pipeline_env.h"
 #include "runner/runner.h"
@@ -115,6 +116,13 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   if (dispatch.attempt > 1) KillLeftoversOf(dispatch.run_id);
   SpawnSpec spec;
   spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
+  // The broker says how long the lease is: it waits that long (and the
+  // grace) before it retries a run whose runner went silent.
+  spec.lease = dispatch.lease_ms > 0 ? std::chrono::milliseconds(dispatch.lease_ms)
+                                     : settings_.heartbeat * settings_.heartbeat_liveness;
+  spec.lease_grace = dispatch.lease_ms > 0 ? std::chrono::milliseconds(dispatch.lease_grace_ms)
+                                           : kDefaultLeaseGrace;
+  spec.name = dispatch.run_id + "-a" + std::to_string(dispatch.attempt);
   spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ,
                                  settings_.deployment);
   spec.cwd = job.workspace.staging();
@@ -146,6 +154,7 @@ void Runner::StopJob(Job& job, const std::string& reason) {
 
 void Runner::EnforceDeadlines() {
   const Mono now = clock_.Now();
+  last_turn_ = now;  // every turn ends here (RenewLeases tells a stall by it)
   for (auto& [id, job] : jobs_) {
     if (!job.kill_at && now >= job.deadline) {
       StopJob(job, "timed out after " + std::to_string(job.timeout.count()) + " s");
@@ -266,10 +275,56 @@ void Runner::KillLeftoversOf(const std::string& run_id) {
   // An earlier attempt of this run on this host may have outlived its
   // runner (kill -9): never let two attempts of one run overlap. Only this
   // deployment's: another on the same host numbers its runs the same way.
+  if (const int swept = host_.SweepCgroups(run_id); swept > 0) {
+    spdlog::warn("killed {} cgroups left over from earlier attempts of run {}", swept, run_id);
+  }
   for (const ProcessInfo& p : host_.Scan()) {
     if (p.run_id != run_id || p.deployment != settings_.deployment || p.state == 'Z') continue;
     spdlog::warn("killing pid {} left over from an earlier attempt of run {}", p.pid, run_id);
     host_.Signal(p.pid, SIGKILL);
+  }
+}
+
+
+void Runner::RenewLeases(const schemas::BrokerMessage& m) {
+  // Only what a broker says to a runner it counts as its own renews: not
+  // "hello-required" (it does not know us), not a refusal, not a cancel.
+  if (m.type != broker_msg::kHeartbeat && m.type != broker_msg::kDispatch &&
+      m.type != broker_msg::kAck && m.type != broker_msg::kPromote &&
+      !(m.type == broker_msg::kWelcome && m.key != broker_msg::kHelloRequired)) {
+    return;
+  }
+  const Mono now = clock_.Now();
+  // A loop that did not turn for two heartbeats was stopped or starved:
+  // what it reads now may have waited in its socket since before the broker
+  // gave up on it. For a heartbeat, only fresh frames renew; by then the
+  // broker's cancel of a lost attempt has arrived, and that one never will.
+  if (now - last_turn_ >= 2 * settings_.heartbeat) renew_after_ = now + settings_.heartbeat;
+  if (now < renew_after_) return;
+  for (const auto& [id, job] : jobs_) {
+    if (!job.disowned) host_.RenewLease(job.pid);
+  }
+}
+
+void Runner::SweepLeftovers() {
+  // A runner killed with -9 left its shims, which kill their trees when
+  // their lease pipes close; what is left (a cgroup, a pipeline whose shim
+  // was killed too) goes now, before the hello that tells the broker this
+  // runner holds nothing: the broker retries those runs at once.
+  const int cgroups = host_.SweepCgroups("");
+  int processes = 0;
+  for (const ProcessInfo& p : host_.Scan()) {
+    if (p.run_id.empty() || p.deployment != settings_.deployment ||
+        p.runner_id != settings_.runner_id || p.state == 'Z' || p.pid == host_.self() ||
+        p.name == kShimName) {
+      continue;
+    }
+    host_.Signal(p.pid, SIGKILL);
+    ++processes;
+  }
+  if (cgroups + processes > 0) {
+    spdlog::warn("swept {} cgroups and {} processes left by an earlier runner {}", cgroups,
+                 processes, settings_.runner_id);
   }
 }
 

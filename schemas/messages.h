@@ -245,8 +245,13 @@ struct BrokerMessage {
   std::uint32_t timeout_s = 0;       // 0: the runner's default
   std::uint32_t protocol = 0;        // welcome, refused: the broker's work protocol
   std::string error;                 // refused: why; ack: why a result did not count
+  // dispatch: the attempt's lease (PROTOCOL.md, "Leases"): its pipeline is
+  // killed when its runner has not heard from the broker for lease_ms, TERM
+  // first and KILL lease_grace_ms later. 0: the runner's defaults.
+  std::uint32_t lease_ms = 0;
+  std::uint32_t lease_grace_ms = 0;
   MSGPACK_DEFINE_MAP(v, type, run_id, attempt, token, team, pdate, key, local_date,
-                     zone, command, timeout_s, protocol, error);
+                     zone, command, timeout_s, protocol, error, lease_ms, lease_grace_ms);
 };
 
 // A request on the control socket. `op` says which fields matter.

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "runner/process_host.h"
@@ -63,6 +65,11 @@ class FakeProcessHost final : public runner::ProcessHost {
     released.push_back(leader);
     live.erase(leader);
   }
+  void RenewLease(pid_t leader) override { ++renewals[leader]; }
+  int SweepCgroups(const std::string& run_id) override {
+    cgroup_sweeps.push_back(run_id);
+    return 0;
+  }
   std::vector<runner::ProcessInfo> Scan() override {
     ++scans;
     return processes;
@@ -93,6 +100,8 @@ class FakeProcessHost final : public runner::ProcessHost {
   std::vector<pid_t> released;
   std::set<pid_t> live;
   std::vector<runner::ProcessInfo> processes;  // what Scan returns
+  std::map<pid_t, int> renewals;               // RenewLease calls, by leader
+  std::vector<std::string> cgroup_sweeps;      // SweepCgroups calls, by run id
   std::optional<common::Status> spawn_error;
   bool exit_on_term = false;  // a pipeline that exits at once on TERM
   int scans = 0;

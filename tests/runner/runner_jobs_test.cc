@@ -334,9 +334,9 @@ TEST_CASE("a run past its timeout is stopped and reported transient") {
 TEST_CASE("a retry first kills what an earlier attempt of the run left on this host") {
   RunnerHarness h;
   h.Start();
-  h.host.processes = {{.pid = 500, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = ""},
-                      {.pid = 501, .ppid = 1, .state = 'Z', .run_id = "r1", .deployment = ""},
-                      {.pid = 502, .ppid = 1, .state = 'S', .run_id = "r9", .deployment = ""}};
+  h.host.processes = {{.pid = 500, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 501, .ppid = 1, .state = 'Z', .run_id = "r1", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 502, .ppid = 1, .state = 'S', .run_id = "r9", .deployment = "", .runner_id = "", .name = ""}};
   SUBCASE("attempt 2 sweeps") {
     h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 2));
     CHECK(h.host.Count(500, SIGKILL, /*group=*/false) == 1);
@@ -355,9 +355,9 @@ TEST_CASE("a retry's sweep never touches another deployment's run of the same id
   // Issue 11, item 6: deployment Y's retry of r1 killed deployment X's r1.
   RunnerHarness h([](runner::RunnerSettings& s) { s.deployment = "deployment-x"; });
   h.Start();
-  h.host.processes = {{.pid = 500, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "deployment-y"},
-                      {.pid = 501, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = ""},
-                      {.pid = 502, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "deployment-x"}};
+  h.host.processes = {{.pid = 500, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "deployment-y", .runner_id = "", .name = ""},
+                      {.pid = 501, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 502, .ppid = 1, .state = 'S', .run_id = "r1", .deployment = "deployment-x", .runner_id = "", .name = ""}};
   h.DispatchAndAnswer(RunnerHarness::Dispatch("r1", 2));
   CHECK(h.host.Count(500, SIGKILL, false) == 0);
   CHECK(h.host.Count(501, SIGKILL, false) == 0);
@@ -371,12 +371,12 @@ TEST_CASE("an orphan we inherited is killed unless its run still runs here") {
   h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
   const pid_t leader = h.host.last_pid();
   const pid_t self = FakeProcessHost::kSelf;
-  h.host.processes = {{.pid = leader, .ppid = self, .state = 'S', .run_id = "r1", .deployment = ""},
-                      {.pid = 601, .ppid = self, .state = 'S', .run_id = "r1", .deployment = ""},
-                      {.pid = 602, .ppid = self, .state = 'S', .run_id = "gone", .deployment = ""},
-                      {.pid = 603, .ppid = self, .state = 'S', .run_id = "", .deployment = ""},
-                      {.pid = 604, .ppid = self, .state = 'Z', .run_id = "gone", .deployment = ""},
-                      {.pid = 605, .ppid = 77, .state = 'S', .run_id = "gone", .deployment = ""}};
+  h.host.processes = {{.pid = leader, .ppid = self, .state = 'S', .run_id = "r1", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 601, .ppid = self, .state = 'S', .run_id = "r1", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 602, .ppid = self, .state = 'S', .run_id = "gone", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 603, .ppid = self, .state = 'S', .run_id = "", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 604, .ppid = self, .state = 'Z', .run_id = "gone", .deployment = "", .runner_id = "", .name = ""},
+                      {.pid = 605, .ppid = 77, .state = 'S', .run_id = "gone", .deployment = "", .runner_id = "", .name = ""}};
   SUBCASE("swept on the heartbeat") {
     h.clock.Advance(h.settings.heartbeat);
     h.Turn();

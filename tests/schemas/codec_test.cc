@@ -172,6 +172,8 @@ BrokerMessage FullBrokerMessage() {
   m.key = "sched:7:2026-03-08T02:00";
   m.command = {"daybreak-pipeline", "--team", "7"};
   m.timeout_s = 600;
+  m.lease_ms = 3000;
+  m.lease_grace_ms = 2000;
   return m;
 }
 
@@ -434,6 +436,8 @@ TEST_CASE("every message survives an encode and decode round trip") {
     CHECK(out.value().key == in.key);
     CHECK(out.value().command == in.command);
     CHECK(out.value().timeout_s == in.timeout_s);
+    CHECK(out.value().lease_ms == in.lease_ms);
+    CHECK(out.value().lease_grace_ms == in.lease_grace_ms);
   }
   SUBCASE("ControlRequest with a TeamRecord") {
     const ControlRequest in = FullControlRequest();
