@@ -3,21 +3,22 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-
 #include "broker/broker.h"
 #include "broker/broker_config.h"
 #include "broker/http_api.h"
 #include "broker/listeners.h"
 #include "broker/rocks_store.h"
 #include "common/daemon.h"
+#include "schemas/vocabulary.h"
 
 namespace {
 
+bool accept_data_loss = false;  // --accept-data-loss
+
 int RunBroker(common::Daemon& d) {
   const common::Config& c = d.config();
-  std::filesystem::create_directories(c.state_dir);
-  auto store = broker::RocksStore::Open(c.state_dir, c.sync_writes);
+  auto store = broker::RocksStore::Open(
+      c.state_dir, broker::OpenOptions{.sync = c.sync_writes, .accept_data_loss = accept_data_loss});
   if (!store.ok()) {
     spdlog::critical("cannot open the run store: {}", store.status().ToString());
     return common::kExitFailed;
@@ -29,6 +30,11 @@ int RunBroker(common::Daemon& d) {
   if (const common::Status s = manager.Load(); !s.ok()) {
     spdlog::critical("cannot load state from {}: {}", c.state_dir, s.ToString());
     return common::kExitFailed;
+  }
+  if (!store.value()->data_loss().empty()) {
+    manager.RaiseAlert(schemas::alert::kDataLoss,
+                       "the broker started on a damaged store with --accept-data-loss: " +
+                           store.value()->data_loss());
   }
   malloc_trim(0);  // loading used memory the broker will not need again
   broker::ControlHandler control(manager, *store.value(), teams, c.max_backfill_days);
@@ -64,5 +70,8 @@ int RunBroker(common::Daemon& d) {
 int main(int argc, char** argv) {
   common::Daemon daemon(
       {.name = "broker", .about = "Daybreak's event bus, run state and dispatcher", .broker = true});
+  daemon.app().add_flag("--accept-data-loss", accept_data_loss,
+                        "start on a damaged store with what can be recovered (a new incarnation; "
+                        "an alert says what was lost). Without it a damaged store is refused");
   return daemon.Main(argc, argv, RunBroker);
 }

@@ -11,7 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/run_key.h"
+#include "broker/rocks_keys.h"
+#include "broker/rocks_open.h"
 #include "schemas/codec.h"
 
 namespace broker {
@@ -20,19 +21,10 @@ namespace {
 using common::Code;
 using common::Result;
 using common::Status;
-
-Status FromRocks(const rocksdb::Status& s, const char* what) {
-  if (s.ok()) return Status();
-  if (s.IsNotFound()) return Status::Error(Code::kNotFound, what);
-  return Status::Error(s.IsCorruption() ? Code::kCorrupt : Code::kIoError,
-                       std::string(what) + ": " + s.ToString());
-}
-
-std::string TeamKey(char prefix, std::uint32_t team) {
-  return fmt::format("{}/{:010}", prefix, team);
-}
-std::string RunKey(const std::string& run_id) { return "r/" + run_id; }
-std::string EventKey(std::uint64_t seq) { return fmt::format("e/{:020}", seq); }
+using rocks::EventKey;
+using rocks::FromRocks;
+using rocks::RunKey;
+using rocks::TeamKey;
 
 // Visits every key with `prefix` in order; `visit` returns false to stop.
 template <typename F>
@@ -68,130 +60,44 @@ void AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
   }
 }
 
-// Release 1 (no format key) named scheduled runs `sched:<team>:<date>T<HH:MM>`;
-// format 2 drops the time. Renames every such index entry in one batch with
-// the format key, so it happens once and never half. When several runs of
-// one date had keys (a team moved within the day ran twice), the key is the
-// earliest's; the others keep their records and their old key.
-class FormatUpgrade {
- public:
-  explicit FormatUpgrade(rocksdb::DB& db) : db_(db) {}
-
-  Status Run() {
-    std::string format;
-    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), kStoreFormatKey, &format);
-    if (got.ok()) {
-      if (format == std::to_string(kStoreFormat)) return Status();
-      return Status::Error(Code::kRejected, "the store's format is " + format + "; this broker reads format " +
-                                                std::to_string(kStoreFormat) + " and older");
-    }
-    if (!got.IsNotFound()) return FromRocks(got, "read the store format");
-    constexpr std::string_view kPrefix = "k/sched:";
-    std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
-    // Sorted, so the old keys of one date come together: "…:2026-03-09T10:00",
-    // "…:2026-03-09T10:01".
-    for (it->Seek(kPrefix); it->Valid() && it->key().starts_with(kPrefix); it->Next()) {
-      const std::string_view key = it->key().ToStringView().substr(2);
-      auto current = common::CurrentFormOfReleaseOneKey(key);
-      if (!current) continue;
-      if (*current != group_key_) {
-        if (Status s = FlushGroup(); !s.ok()) return s;
-        group_key_ = *current;
-      }
-      group_.emplace_back(std::string(key), it->value().ToString());
-    }
-    if (Status s = FromRocks(it->status(), "scan run keys"); !s.ok()) return s;
-    if (Status s = FlushGroup(); !s.ok()) return s;
-    batch_.Put(kStoreFormatKey, std::to_string(kStoreFormat));
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    if (Status s = FromRocks(db_.Write(sync, &batch_), "upgrade the store"); !s.ok()) return s;
-    if (renamed_ > 0) {
-      spdlog::info("store upgraded to format {}: {} scheduled run keys now name the date only; "
-                   "{} later runs of a date left out of the key index",
-                   kStoreFormat, renamed_, dropped_);
-    }
-    return Status();
-  }
-
- private:
-  Status FlushGroup() {
-    if (group_.empty()) return Status();
-    std::string keep;
-    std::string existing;
-    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), "k/" + group_key_, &existing);
-    if (got.ok()) {
-      keep = existing;
-    } else if (!got.IsNotFound()) {
-      return FromRocks(got, "read a run key");
-    }
-    for (const auto& [old_key, run_id] : group_) {
-      if (keep.empty() || run_id < keep) keep = run_id;  // run ids sort in acceptance order
-    }
-    std::string others;
-    for (const auto& [old_key, run_id] : group_) {
-      batch_.Delete("k/" + old_key);
-      ++renamed_;
-      if (run_id != keep) {
-        others += " " + run_id + " (" + old_key + ")";
-        ++dropped_;
-      } else if (Status s = Rename(run_id); !s.ok()) {
-        return s;
-      }
-    }
-    if (!existing.empty() && existing != keep) others += " " + existing + " (" + group_key_ + ")";
-    batch_.Put("k/" + group_key_, keep);
-    if (!others.empty()) {
-      spdlog::warn("store upgrade: {} names run {}, the earliest of its date; also ran that date:{}",
-                   group_key_, keep, others);
-    }
-    group_.clear();
-    return Status();
-  }
-
-  // The kept run's record carries the new key, so what it announces next
-  // matches what the ticker now publishes.
-  Status Rename(const std::string& run_id) {
-    std::string value;
-    rocksdb::Status got = db_.Get(rocksdb::ReadOptions(), RunKey(run_id), &value);
-    if (got.IsNotFound()) return Status();
-    if (!got.ok()) return FromRocks(got, "read a run");
-    auto run = schemas::DecodeRunRecord(value);
-    if (!run.ok()) {
-      spdlog::error("store upgrade: run {} does not decode ({}); its record keeps its old key",
-                    run_id, run.status().message());
-      return Status();
-    }
-    schemas::RunRecord renamed = run.value();
-    renamed.key = group_key_;
-    batch_.Put(RunKey(run_id), schemas::Encode(renamed));
-    return Status();
-  }
-
-  rocksdb::DB& db_;
-  rocksdb::WriteBatch batch_;
-  std::string group_key_;
-  std::vector<std::pair<std::string, std::string>> group_;  // old key, run id
-  std::size_t renamed_ = 0;
-  std::size_t dropped_ = 0;
-};
-
 }  // namespace
 
 std::string RunIdFor(std::uint64_t number) { return fmt::format("r{:010}", number); }
 
 struct RocksStore::Db {
+  Db(rocks::OpenedDb opened, rocks::HighWater water)
+      : db(std::move(opened.db)),
+        high_water(std::move(water)),
+        incarnation(std::move(opened.incarnation)),
+        data_loss(std::move(opened.data_loss)) {}
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::WriteOptions write_options;
   rocksdb::WriteBatch staged;
+  std::uint64_t staged_seq = 0;  // the highest event seq in `staged`
+  rocks::HighWater high_water;
+  std::string incarnation;
+  std::string data_loss;
 };
+
+namespace {
+
+std::uint64_t MaxSeq(const Change& change) {
+  std::uint64_t seq = 0;
+  for (const schemas::LoggedEvent& e : change.events) seq = std::max(seq, e.seq);
+  return seq;
+}
+
+}  // namespace
 
 RocksStore::RocksStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 RocksStore::~RocksStore() = default;
 
 Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, bool sync) {
+  return Open(dir, OpenOptions{.sync = sync});
+}
+
+Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, const OpenOptions& open) {
   rocksdb::Options options;
-  options.create_if_missing = true;
   options.IncreaseParallelism(2);
   // Small footprint by default: the broker holds little and reads little.
   options.write_buffer_size = 8 << 20;
@@ -205,28 +111,37 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, boo
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-  if (!s.ok()) return FromRocks(s, ("open " + dir).c_str());
-  auto db = std::make_unique<Db>();
-  db->db.reset(raw);
-  if (Status upgraded = FormatUpgrade(*db->db).Run(); !upgraded.ok()) return upgraded;
-  db->write_options.sync = sync;
+  auto opened = rocks::OpenDatabase(options, {.dir = dir, .accept_data_loss = open.accept_data_loss});
+  if (!opened.ok()) return opened.status();
+  auto high_water = rocks::HighWater::Open(dir);
+  if (!high_water.ok()) return high_water.status();
+  auto db = std::make_unique<Db>(std::move(opened).value(), std::move(high_water).value());
+  db->write_options.sync = open.sync;
   return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }
+
+const std::string& RocksStore::incarnation() const { return db_->incarnation; }
+const std::string& RocksStore::data_loss() const { return db_->data_loss; }
 
 Status RocksStore::Commit(const Change& change) {
   rocksdb::WriteBatch batch;
   AddToBatch(change, batch);
-  return FromRocks(db_->db->Write(db_->write_options, &batch), "commit");
+  Status s = FromRocks(db_->db->Write(db_->write_options, &batch), "commit");
+  if (const std::uint64_t seq = MaxSeq(change); s.ok() && seq > 0) db_->high_water.Record(db_->incarnation, seq);
+  return s;
 }
 
-void RocksStore::Stage(const Change& change) { AddToBatch(change, db_->staged); }
+void RocksStore::Stage(const Change& change) {
+  AddToBatch(change, db_->staged);
+  db_->staged_seq = std::max(db_->staged_seq, MaxSeq(change));
+}
 
 Status RocksStore::Flush() {
   if (db_->staged.Count() == 0) return Status();
   Status s = FromRocks(db_->db->Write(db_->write_options, &db_->staged), "commit");
+  if (s.ok() && db_->staged_seq > 0) db_->high_water.Record(db_->incarnation, db_->staged_seq);
   db_->staged.Clear();
+  db_->staged_seq = 0;
   return s;
 }
 

@@ -8,6 +8,8 @@
 //        S/<team:10>           TeamStatus
 //        e/<seq:20>            LoggedEvent       (event log, for replay)
 //        M/format              store format, decimal (absent: release 1)
+//        M/id, M/incarnation   the store's identity (rocks_open.h)
+//        M/data-loss/<ms>      what an --accept-data-loss start lost
 #pragma once
 
 #include <memory>
@@ -18,18 +20,35 @@
 namespace broker {
 
 // The key holding the store's format. Release 1 wrote none; format 2 names
-// scheduled runs by local date only (`sched:<team>:<date>`).
+// scheduled runs by local date only (`sched:<team>:<date>`); format 3 has an
+// identity (a database id and an incarnation).
 inline constexpr char kStoreFormatKey[] = "M/format";
-inline constexpr int kStoreFormat = 2;
+inline constexpr int kStoreFormat = 3;
+
+struct OpenOptions {
+  // Every commit waits for the WAL to reach the disk (power-loss safe).
+  bool sync = true;
+  // Start on whatever survives damage (repairing what RocksDB can), under a
+  // new incarnation; data_loss() then says what was accepted.
+  bool accept_data_loss = false;
+};
 
 class RocksStore final : public Store {
  public:
-  // Opens (creating if needed) the database in `dir`. With `sync`, every
-  // commit waits for the WAL to reach the disk (power-loss safe).
+  // Opens the database in `dir`, creating one only if `dir` is missing or
+  // empty; damage is refused with an error naming it (rocks_open.h).
+  static common::Result<std::unique_ptr<RocksStore>> Open(const std::string& dir,
+                                                          const OpenOptions& options);
   static common::Result<std::unique_ptr<RocksStore>> Open(const std::string& dir, bool sync);
   ~RocksStore() override;
   RocksStore(const RocksStore&) = delete;
   RocksStore& operator=(const RocksStore&) = delete;
+
+  // A random id, new whenever the store's history may differ from what was
+  // announced before (a restore, an accepted loss).
+  const std::string& incarnation() const;
+  // Empty, or what this open accepted as lost.
+  const std::string& data_loss() const;
 
   common::Status Commit(const Change& change) override;
   void Stage(const Change& change) override;

@@ -344,6 +344,18 @@ void RunManager::CheckSilentTeams() {
   });
 }
 
+void RunManager::RaiseAlert(std::string_view kind, const std::string& message) {
+  schemas::AlertEvent alert;
+  alert.kind = std::string(kind);
+  alert.message = message;
+  alert.at_unix_ms = WallMs();
+  alert.seq = journal_.next_seq();
+  Change change;
+  change.events.push_back(journal_.MakeEvent(schemas::AlertTopic(alert.kind), schemas::Encode(alert)));
+  journal_.RecordChange(std::move(change));
+  spdlog::error("alert {}: {}", alert.kind, message);
+}
+
 void RunManager::PruneEventLog(common::Clock::Mono now) {
   // In slices, so a long backlog never holds up the loop for long.
   constexpr std::size_t kPruneSlice = 20'000;

@@ -73,6 +73,9 @@ class RunManager : private RunLifecycle {
   // Rebuilds memory from the store: team locks, queues, retry timers, and
   // runs that were out with runners (claimed again by hello, or lost).
   common::Status Load();
+  // Records and announces an alert that is no team's (team 0), e.g. the
+  // store's accepted data loss.
+  void RaiseAlert(std::string_view kind, const std::string& message);
 
   Admission Admit(const schemas::DueEvent& due);
   common::Result<schemas::RunRecord> Cancel(const std::string& run_id);

@@ -46,7 +46,9 @@ struct Config {
 
   // [broker]
   std::string http_listen = "127.0.0.1:7480";  // dashboard, /metrics; "" = off
-  bool sync_writes = false;
+  // Every group commit fsyncs its WAL write (power-loss safe); false trades
+  // the last moments before a power loss for fewer syncs.
+  bool sync_writes = true;
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;
   // A dispatch its runner has not started by then is lost and retried; more

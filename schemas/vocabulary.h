@@ -154,7 +154,9 @@ namespace alert {
 inline constexpr std::string_view kConsecutiveFailures = "consecutive_failures";
 inline constexpr std::string_view kNoSuccess = "no_success";
 inline constexpr std::string_view kRecovered = "recovered";
-inline constexpr std::array kAll = {kConsecutiveFailures, kNoSuccess, kRecovered};
+// The broker started on a damaged store with --accept-data-loss (team 0).
+inline constexpr std::string_view kDataLoss = "data_loss";
+inline constexpr std::array kAll = {kConsecutiveFailures, kNoSuccess, kRecovered, kDataLoss};
 }  // namespace alert
 
 // ---- topics ------------------------------------------------------------------

@@ -73,7 +73,7 @@ TEST_CASE("with no file and no environment every setting has its default") {
   CHECK(c.backoff_initial_s == doctest::Approx(30));
   CHECK(c.backoff_max_s == doctest::Approx(900));
   CHECK(c.retry_on == "transient");
-  CHECK_FALSE(c.sync_writes);
+  CHECK(c.sync_writes);  // durable by default
   CHECK(c.heartbeat_ms == 1000);
   CHECK(c.heartbeat_liveness == 3);
   CHECK(c.failure_alert_threshold == 3);
@@ -115,7 +115,7 @@ backoff_max_s = 60
 retry_on = "any"
 
 [broker]
-sync_writes = true
+sync_writes = false
 heartbeat_ms = 250
 heartbeat_liveness = 4
 failure_alert_threshold = 2
@@ -150,7 +150,7 @@ level = "debug"
   CHECK(c.backoff_initial_s == doctest::Approx(2.5));
   CHECK(c.backoff_max_s == doctest::Approx(60));  // an integer where a number goes
   CHECK(c.retry_on == "any");
-  CHECK(c.sync_writes);
+  CHECK_FALSE(c.sync_writes);
   CHECK(c.heartbeat_ms == 250);
   CHECK(c.heartbeat_liveness == 4);
   CHECK(c.failure_alert_threshold == 2);
@@ -202,7 +202,7 @@ TEST_CASE("the environment overrides the file and the defaults") {
     CHECK(c.misfire_grace_s == 120);    // from the file
     CHECK(c.max_attempts == 5);
     CHECK(c.backoff_initial_s == doctest::Approx(1.5));
-    CHECK(c.sync_writes);
+    CHECK(c.sync_writes);  // the environment wins over the file's false
     CHECK(c.overlap == "queue");
     CHECK(c.retry_on == "any");
     CHECK(c.work == "tcp://10.0.0.1:1");

@@ -1,0 +1,28 @@
+// The key layout of RocksStore (see rocks_store.h) and the mapping of
+// RocksDB's statuses onto ours, shared by the store and its opening.
+// Internal to the broker's RocksDB files: nothing else includes RocksDB.
+#pragma once
+
+#include <fmt/format.h>
+#include <rocksdb/status.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace broker::rocks {
+
+inline common::Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  using common::Code;
+  if (s.ok()) return common::Status();
+  if (s.IsNotFound()) return common::Status::Error(Code::kNotFound, what);
+  return common::Status::Error(s.IsCorruption() ? Code::kCorrupt : Code::kIoError,
+                               what + ": " + s.ToString());
+}
+
+inline std::string TeamKey(char prefix, std::uint32_t team) { return fmt::format("{}/{:010}", prefix, team); }
+inline std::string RunKey(const std::string& run_id) { return "r/" + run_id; }
+inline std::string EventKey(std::uint64_t seq) { return fmt::format("e/{:020}", seq); }
+
+}  // namespace broker::rocks
