@@ -28,6 +28,16 @@ struct ProtocolTiming {
   std::chrono::milliseconds dispatch_timeout{30'000};
 };
 
+// TEST-ONLY: faults put into the protocol on purpose, so the interleaving
+// test (tests/interleaving) can show it catches a protocol without each
+// fence. Both default off, and nothing but that test ever sets them.
+struct ProtocolMutations {
+  bool no_attempt_fencing = false;  // Owns() ignores the attempt and token
+  bool no_authority_check = false;  // Owns() ignores which runner speaks
+};
+// The process-wide switches (test-only, see ProtocolMutations).
+inline ProtocolMutations test_only_mutations;
+
 struct ProtocolCounters {
   std::uint64_t stale_results = 0;  // started/result/leases that did not count
   std::uint64_t refused_hellos = 0;
