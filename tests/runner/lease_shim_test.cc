@@ -283,6 +283,47 @@ TEST_CASE("in cgroup mode a KILL of the run reaches what left the group, and rel
   CHECK_FALSE(std::filesystem::exists(run_cgroup));
 }
 
+TEST_CASE("cgroup sweeps: a restart takes all of this runner's, a retry its run's of the deployment") {
+  testing::TempDir dir;
+  TestCgroup mine;
+  if (mine.dir().empty()) {
+    MESSAGE("skipped: cgroup v2 is not writable here (" << mine.why() << ")");
+    return;
+  }
+  // Another runner of the same deployment: a sibling folder.
+  const std::string other = std::filesystem::path(mine.dir()).parent_path() / "runner-b";
+  REQUIRE(runner::cgroup::Create(other).ok());
+  // A leftover: a sleeper in `cgroup` with nobody left to kill it.
+  auto leftover = [&](const std::string& cgroup) {
+    REQUIRE(runner::cgroup::Create(cgroup).ok());
+    SpawnSpec spec = Shell(dir, "echo 0 > " + cgroup + "/cgroup.procs && exec sleep 1000");
+    auto child = runner::ChildProcess::Spawn(spec);
+    REQUIRE(child.ok());
+    const pid_t pid = child.value().pid();
+    REQUIRE(WaitUntil([&] { return runner::cgroup::Pids(cgroup).size() == 1; }));
+    return std::make_pair(std::move(child).value(), pid);
+  };
+  SystemProcessHost host(-1, {.shim = kShim, .cgroup_dir = mine.dir()});
+  SUBCASE("a retry of r5 kills r5's cgroups under any runner, and nothing else") {
+    auto [a, a_pid] = leftover(other + "/r5-a1");
+    auto [b, b_pid] = leftover(other + "/r6-a1");
+    CHECK(host.SweepCgroups("r5") == 1);
+    CHECK(WaitUntil([&] { return IsGone(a_pid); }));
+    CHECK_FALSE(std::filesystem::exists(other + "/r5-a1"));
+    CHECK_FALSE(IsGone(b_pid));
+    runner::cgroup::Remove(other + "/r6-a1", 2000ms);
+  }
+  SUBCASE("a restart kills every cgroup of this runner's, and no other runner's") {
+    auto [a, a_pid] = leftover(mine.dir() + "/r5-a1");
+    auto [b, b_pid] = leftover(other + "/r5-a2");
+    CHECK(host.SweepCgroups("") == 1);
+    CHECK(WaitUntil([&] { return IsGone(a_pid); }));
+    CHECK_FALSE(IsGone(b_pid));
+    runner::cgroup::Remove(other + "/r5-a2", 2000ms);
+  }
+  rmdir(other.c_str());
+}
+
 TEST_CASE("cgroup paths come from mountinfo and /proc/self/cgroup") {
   const std::string mountinfo =
       "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
