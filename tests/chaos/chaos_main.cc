@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
   // run fails the check now, named, instead of being waited for.
   const std::vector<std::string> open = WaitForEnds(
       ledger, hooks, steady_clock::now() + seconds(args.finish_s), seconds(args.stuck_s));
-  for (const std::string& key : open) {
+  for (std::size_t i = 0; i < open.size() && i < 40; ++i) {
+    const std::string& key = open[i];
     const chaos::Expectation& e = ledger.all().at(key);
     schemas::ControlRequest get;
     get.op = std::string(schemas::op::kRunGet);
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
                                                         schemas::Name(r.value().run.state),
                                                         r.value().run.attempt, r.value().run.runner_id));
   }
+  if (open.size() > 40) fmt::print("  ... and {} more unfinished\n", open.size() - 40);
   schemas::ControlRequest stats_req;
   stats_req.op = std::string(schemas::op::kStats);
   auto stats = cluster.Call(stats_req);

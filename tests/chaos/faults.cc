@@ -44,12 +44,19 @@ void FaultInjector::Loop() {
   const Time start = steady_clock::now();
   const Time end = start + settings_.window;
   Time next_fault = start + milliseconds(700);
+  // About half as many faults again as the minimums ask for, 0.3-3 s
+  // apart on average: more would leave the broker too little time between
+  // restarts to do the work whose survival is being proved.
+  const FaultCounts& m = settings_.minimum;
+  const int wanted = (m.broker_kills + m.runner_kills + m.stalls + m.link_downs) * 3 / 2;
+  const auto mean = std::clamp<milliseconds::rep>(
+      wanted == 0 ? 900 : duration_cast<milliseconds>(settings_.window).count() / wanted, 300, 3000);
   while (!stop_.load() && steady_clock::now() < end) {
     Heal(false);
     const Time now = steady_clock::now();
     if (now >= next_fault) {
       Inject(Choose(duration<double>(now - start) / settings_.window));
-      next_fault = steady_clock::now() + milliseconds(300 + rng_() % 1200);
+      next_fault = steady_clock::now() + milliseconds(mean / 3 + rng_() % (mean * 4 / 3));
     }
     std::this_thread::sleep_for(milliseconds(20));  // fault timing, not synchronisation
   }

@@ -39,7 +39,7 @@ std::string LocalDate(system_clock::time_point t, int offset_min) {
 Workload::Workload(testing::Cluster& cluster, Ledger& ledger, std::mt19937_64& rng,
                    WorkloadSettings settings)
     : cluster_(cluster), ledger_(ledger), rng_(rng), settings_(std::move(settings)) {
-  const int extra = std::max(2, settings_.teams / 10);
+  const int extra = std::max(1, settings_.teams / 10);
   std::uint32_t id = 5;
   for (int i = 0; i < extra; ++i) ticker_teams_.push_back(id++);
   for (int i = 0; i < extra; ++i) skip_teams_.push_back(id++);
