@@ -43,6 +43,8 @@ KeySet Keys(Config& c) {
       .Int("broker.heartbeat_ms", &c.heartbeat_ms, {10, kIntMax}, {"DAYBREAK_HEARTBEAT_MS"})
       .Int("broker.heartbeat_liveness", &c.heartbeat_liveness, {2, kIntMax}, {"DAYBREAK_HEARTBEAT_LIVENESS"})
       .Int("broker.dispatch_timeout_s", &c.dispatch_timeout_s, {1, kIntMax}, {"DAYBREAK_DISPATCH_TIMEOUT_S"})
+      .Int("broker.lease_ms", &c.lease_ms, {0, kIntMax}, {"DAYBREAK_LEASE_MS"})
+      .Int("broker.lease_grace_ms", &c.lease_grace_ms, {0, kIntMax}, {"DAYBREAK_LEASE_GRACE_MS"})
       .Int("broker.failure_alert_threshold", &c.failure_alert_threshold, {1, kIntMax},
            {"DAYBREAK_FAILURE_ALERT_THRESHOLD"})
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})
@@ -124,6 +126,12 @@ Status ValidateConfig(const Config& c) {
   }
   if (!schemas::IsOneOf(c.retry_on, schemas::retry_on::kAll)) {
     return Bad("retry.retry_on", "\"" + c.retry_on + "\" is not " + Alternatives(schemas::retry_on::kAll));
+  }
+  // Renewals ride on the broker's heartbeats: a lease shorter than two of
+  // them would lapse between beats.
+  if (c.lease_ms != 0 && c.lease_ms < 2LL * c.heartbeat_ms) {
+    return Bad("broker.lease_ms", "must be 0 (heartbeat_ms x heartbeat_liveness) or at least 2 x heartbeat_ms (" +
+                                      std::to_string(2LL * c.heartbeat_ms) + ")");
   }
   if (c.backoff_max_s < c.backoff_initial_s) return Bad("retry.backoff_max_s", "must be >= backoff_initial_s >= 0");
   for (const std::string* e : {&c.bus_publish, &c.bus_subscribe, &c.control, &c.work}) {

@@ -54,6 +54,11 @@ struct Config {
   // A dispatch its runner has not started by then is lost and retried; more
   // than the runner's kill grace, which a superseded attempt may take.
   int dispatch_timeout_s = 30;
+  // A pipeline whose runner has not heard from the broker for lease_ms is
+  // killed (TERM, KILL lease_grace_ms later) by its shim; a silent runner's
+  // runs are retried no sooner than that. 0: heartbeat_ms x heartbeat_liveness.
+  int lease_ms = 0;
+  int lease_grace_ms = 2000;
   int failure_alert_threshold = 3;
   double no_success_alert_h = 26;  // 0: no such alert
   int event_retention_days = 30;

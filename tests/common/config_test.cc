@@ -320,6 +320,9 @@ TEST_CASE("values that cannot make sense are rejected naming the setting") {
       {"[retry]\nbackoff_initial_s = 100\nbackoff_max_s = 10\n", "backoff_max_s", ""},
       {"[broker]\nheartbeat_ms = 5\n", "heartbeat_ms", ""},
       {"[broker]\nheartbeat_liveness = 1\n", "heartbeat_liveness", ""},
+      // A lease must outlast two of the heartbeats that renew it.
+      {"[broker]\nheartbeat_ms = 1000\nlease_ms = 1500\n", "broker.lease_ms", "2000"},
+      {"[broker]\nlease_grace_ms = -1\n", "lease_grace_ms", ""},
       {"[runner]\nslots = 0\n", "slots", ""},
       {"[endpoints]\ncontrol = \"localhost:7403\"\n", "endpoints", "localhost:7403"},
   };
@@ -343,6 +346,17 @@ TEST_CASE("a missing config file is an error naming it") {
   testing::TempDir dir;
   const std::string path = dir.Sub("absent.toml");
   CHECK_CONTAINS(ErrorOf(path), path);
+}
+
+TEST_CASE("the lease keys default to heartbeat x liveness and a 2 s grace, and can be set") {
+  testing::TempDir dir;
+  const Config defaults = MustLoad("");
+  CHECK(defaults.lease_ms == 0);  // the broker derives heartbeat_ms x heartbeat_liveness
+  CHECK(defaults.lease_grace_ms == 2000);
+  const Config set = MustLoad(dir.WriteFile("c.toml", "[broker]\nlease_ms = 2000\nlease_grace_ms = 0\n"),
+                              Env{{"DAYBREAK_LEASE_GRACE_MS", "750"}});
+  CHECK(set.lease_ms == 2000);
+  CHECK(set.lease_grace_ms == 750);
 }
 
 TEST_CASE("ValidateConfig accepts the defaults") {
