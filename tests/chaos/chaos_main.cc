@@ -62,9 +62,7 @@ milliseconds ClockOffset() {
   return duration_cast<milliseconds>(target - now);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int RunChaos(int argc, char** argv) {
   Args args;
   CLI::App app{"daybreak chaos: every kind of run under random faults, then every invariant"};
   app.add_option("--runs", args.work.runs, "runs in all (manual, backfilled, chained, ticker)")
@@ -201,4 +199,17 @@ int main(int argc, char** argv) {
                   delivery.malformed == 0;
   fmt::print("\nchaos: {}\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Unwinding on a throw runs the destructors that stop the processes and
+  // delete the network namespaces.
+  try {
+    return RunChaos(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print("chaos: FAIL: {}\n", e.what());
+    return 1;
+  }
 }

@@ -50,7 +50,7 @@ pid_t OwnerOf(const std::string& name) {
 
 bool Alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
-// Removes namespaces and bridges of chaos processes that died without
+// Removes namespaces, bridges and host veth ends of chaos processes that died without
 // cleaning up (kill -9): deleting a namespace deletes its veth pair.
 void SweepLeftovers() {
   std::error_code ec;
@@ -58,13 +58,14 @@ void SweepLeftovers() {
     const std::string name = e.path().filename().string();
     if (pid_t pid = OwnerOf(name); pid > 0 && !Alive(pid)) Run("ip netns delete " + name);
   }
-  std::istringstream links(Output("ip -o link show type bridge"));
+  std::istringstream links(Output("ip -o link show"));
   std::string line;
   while (std::getline(links, line)) {
     std::istringstream f(line);
     std::string index, name;
     f >> index >> name;
     if (!name.empty() && name.back() == ':') name.pop_back();
+    name = name.substr(0, name.find('@'));  // a veth end: "dbc123h0@if82"
     if (pid_t pid = OwnerOf(name); pid > 0 && !Alive(pid)) Run("ip link delete " + name);
   }
 }
