@@ -137,24 +137,38 @@ void Broker::HandleWork() {
   if (!message.ok()) {
     ++counters_.bad_frames;
     spdlog::warn("dropped runner message from {}: {}", identity, message.status().message());
+    // A result is answered all the same, or its runner would resend it
+    // forever: its attempt ends (transient) and the runner drops it.
+    auto header = schemas::PeekRunnerMessage(parts[1].to_string_view());
+    if (header.ok() && !header.value().run_id.empty() &&
+        (header.value().type == schemas::runner_msg::kResult ||
+         header.value().type == schemas::runner_msg::kPromoted) &&
+        MaySpeak(identity, header.value().runner_id, header.value().type, parts[1])) {
+      manager_.OnRefusedResult(identity, header.value(), message.status().message());
+    }
     return;
   }
-  if (message.value().runner_id != identity) {
+  if (!MaySpeak(identity, message.value().runner_id, message.value().type, parts[1])) return;
+  manager_.OnRunnerMessage(identity, message.value());
+}
+
+bool Broker::MaySpeak(const std::string& identity, const std::string& runner_id,
+                      const std::string& type, const zmq::message_t& frame) {
+  if (runner_id != identity) {
     ++counters_.bad_frames;
-    spdlog::warn("dropped runner message: runner_id {} sent from socket identity {}",
-                 message.value().runner_id, identity);
-    return;
+    spdlog::warn("dropped runner message: runner_id {} sent from socket identity {}", runner_id,
+                 identity);
+    return false;
   }
   if (sockets_.zap != nullptr) {
-    const std::string user = UserIdOf(parts[1]);
+    const std::string user = UserIdOf(frame);
     if (auto s = RunnerProtocol::KeyMaySpeakFor(user, identity); !s.ok()) {
       ++counters_.refused_keys;
-      spdlog::warn("dropped runner message {} from {}: {}", message.value().type, identity,
-                   s.message());
-      return;
+      spdlog::warn("dropped runner message {} from {}: {}", type, identity, s.message());
+      return false;
     }
   }
-  manager_.OnRunnerMessage(identity, message.value());
+  return true;
 }
 
 bool Broker::MayAsk(std::vector<zmq::message_t>& parts) {

@@ -55,6 +55,10 @@ class Broker {
   // With CURVE: false (the request answered with a refusal) when the key's
   // role may not send it (a publisher key: PublisherMayAsk).
   bool MayAsk(std::vector<zmq::message_t>& parts);
+  // Whether a work frame may speak as `runner_id`: sent from that socket
+  // identity and, with CURVE, by the key bound to it. Logs and counts a no.
+  bool MaySpeak(const std::string& identity, const std::string& runner_id, const std::string& type,
+                const zmq::message_t& frame);
   // Writes the pending group, then sends what it allows; false when the
   // write failed (the broker must stop).
   bool Flush();

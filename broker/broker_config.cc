@@ -16,6 +16,8 @@ Settings SettingsFrom(const common::Config& c) {
   s.heartbeat = std::chrono::milliseconds(c.heartbeat_ms);
   s.heartbeat_liveness = c.heartbeat_liveness;
   s.dispatch_timeout = std::chrono::seconds(c.dispatch_timeout_s);
+  s.lease = std::chrono::milliseconds(c.lease_ms);
+  s.lease_grace = std::chrono::milliseconds(c.lease_grace_ms);
   return s;
 }
 

@@ -3,6 +3,7 @@
 // which attempt); the lifecycle decides what the run does next.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -18,9 +19,12 @@ class RunLifecycle {
   virtual void AttemptStarted(const std::string& run_id, const std::string& runner_id,
                               const std::string& log_path) = 0;
   // The current attempt ended with `outcome` (an outcome:: word); `result`
-  // is the runner's report, or nullptr when the attempt was lost.
+  // is the runner's report, or nullptr when the attempt was lost. `hold`:
+  // its pipeline may live that much longer (a lost runner's, until its
+  // lease has lapsed and the kill is done), so no retry starts sooner.
   virtual void AttemptEnded(const std::string& run_id, std::string_view outcome,
-                            const schemas::RunnerMessage* result, const std::string& error) = 0;
+                            const schemas::RunnerMessage* result, const std::string& error,
+                            std::chrono::milliseconds hold = std::chrono::milliseconds(0)) = 0;
   // Hands ready runs to runners with free slots.
   virtual void Dispatch() = 0;
 

@@ -29,7 +29,8 @@ RunManager::RunManager(Store& store, TeamRegistry& teams, const common::Clock& c
                        Settings settings)
     : teams_(teams), clock_(clock), settings_(settings), store_(store), journal_(store, clock),
       protocol_(*this, runners_, journal_, clock,
-                {settings.heartbeat, settings.heartbeat_liveness, settings.dispatch_timeout}),
+                {settings.heartbeat, settings.heartbeat_liveness, settings.dispatch_timeout,
+                 settings.lease, settings.lease_grace}),
       dependencies_(teams, journal_), backoff_(settings.jitter_seed),
       alerts_(settings.failure_alert_threshold, settings.no_success_alert) {}
 
@@ -233,6 +234,9 @@ void RunManager::Dispatch() {
       m.timeout_s = team->timeout_s;
       m.zone = teams_.Resolved(*team).timezone;
     }
+    // The runner's lease terms, so both sides count the same lapse.
+    m.lease_ms = static_cast<std::uint32_t>(protocol_.lease().count());
+    m.lease_grace_ms = static_cast<std::uint32_t>(protocol_.lease_grace().count());
     protocol_.SendDispatch(runner->id, m);
   }
 }
@@ -247,7 +251,8 @@ void RunManager::AttemptStarted(const std::string& run_id, const std::string& ru
 }
 
 void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcome,
-                              const schemas::RunnerMessage* result, const std::string& error) {
+                              const schemas::RunnerMessage* result, const std::string& error,
+                              std::chrono::milliseconds hold) {
   auto it = active_.find(run_id);
   if (it == active_.end()) return;
   RunRecord run = it->second;
@@ -270,7 +275,8 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
     run.error = "cancelled by request";
   } else if (policy.Retries(outcome) && run.attempt < run.max_attempts) {
     next = RunState::kRetryWait;
-    run.next_attempt_unix_ms = WallMs() + backoff_.Delay(policy, run.attempt).count();
+    // Never while the lost attempt may still run: its lease decides.
+    run.next_attempt_unix_ms = WallMs() + std::max(backoff_.Delay(policy, run.attempt), hold).count();
   } else {
     next = RunState::kFailed;
   }

@@ -45,6 +45,11 @@ struct Settings {
   std::chrono::milliseconds heartbeat{1000};
   int heartbeat_liveness = 3;
   std::chrono::milliseconds dispatch_timeout{30'000};
+  // A dispatched pipeline dies when its runner has not heard from us for
+  // `lease` (0: heartbeat x liveness), TERM first and KILL `lease_grace`
+  // later; a silent runner's runs are retried no sooner (PROTOCOL.md).
+  std::chrono::milliseconds lease{0};
+  std::chrono::milliseconds lease_grace{2000};
   std::uint64_t jitter_seed = std::random_device{}();
 };
 
@@ -91,6 +96,11 @@ class RunManager : private RunLifecycle {
   void OnRunnerMessage(const std::string& runner_id, const schemas::RunnerMessage& message) {
     protocol_.OnMessage(runner_id, message);
   }
+  // A result frame that did not decode, answered so it is not resent.
+  void OnRefusedResult(const std::string& runner_id, const schemas::RunnerMessageHeader& header,
+                       const std::string& why) {
+    protocol_.OnRefusedResult(runner_id, header, why);
+  }
   // Queues a frame that is not a state change (e.g. "due.ack") to go out
   // after the pending group is written.
   void Announce(std::string_view topic, std::string payload) { journal_.Publish(topic, std::move(payload)); }
@@ -118,7 +128,8 @@ class RunManager : private RunLifecycle {
   void AttemptStarted(const std::string& run_id, const std::string& runner_id,
                       const std::string& log_path) override;
   void AttemptEnded(const std::string& run_id, std::string_view outcome,
-                    const schemas::RunnerMessage* result, const std::string& error) override;
+                    const schemas::RunnerMessage* result, const std::string& error,
+                    std::chrono::milliseconds hold = std::chrono::milliseconds(0)) override;
   void Dispatch() override;
 
   // The one place a run changes state: records `run` entering `to` with its

@@ -15,7 +15,9 @@ namespace broker_msg = schemas::broker_msg;
 
 RunnerProtocol::RunnerProtocol(RunLifecycle& runs, RunnerTable& runners, Journal& journal,
                                const common::Clock& clock, ProtocolTiming timing)
-    : runs_(runs), runners_(runners), journal_(journal), clock_(clock), timing_(timing) {}
+    : runs_(runs), runners_(runners), journal_(journal), clock_(clock), timing_(timing) {
+  if (timing_.lease.count() <= 0) timing_.lease = timing_.heartbeat * timing_.liveness;
+}
 
 std::string RunnerProtocol::NewToken() {
   std::string token;
@@ -26,6 +28,8 @@ std::string RunnerProtocol::NewToken() {
 void RunnerProtocol::SendDispatch(const std::string& runner_id,
                                   const schemas::BrokerMessage& dispatch) {
   unstarted_[dispatch.run_id] = {clock_.Now() + timing_.dispatch_timeout, dispatch.attempt};
+  // A new attempt: what an earlier one's `started` said no longer counts.
+  if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->started_seq.erase(dispatch.run_id);
   journal_.SendToRunner(runner_id, dispatch);
 }
 
@@ -99,6 +103,13 @@ void RunnerProtocol::OnMessage(const std::string& runner_id, const RunnerMessage
     journal_.SendToRunner(runner_id, reset);
     return;
   }
+  if (!m.incarnation.empty() && m.incarnation != runner->incarnation) {
+    // An earlier life of this runner (killed, then restarted under its id):
+    // what it says no longer describes anything that runs.
+    ++counters_.stale_results;
+    spdlog::warn("ignoring {} from an earlier process of runner {}", m.type, runner_id);
+    return;
+  }
   runners_.Touch(runner_id, clock_.Now());
   if (m.type == runner_msg::kHeartbeat) OnHeartbeat(*runner, m);
   if (m.type == runner_msg::kStarted) OnStarted(runner_id, m);
@@ -135,6 +146,7 @@ std::size_t RunnerProtocol::NoteHeld(RunnerTable::Runner& runner, const RunnerMe
       unstarted_.erase(lease.run_id);
       runs_.AttemptStarted(lease.run_id, runner.id, "");
     }
+    if (running && runner.started_seq.count(lease.run_id) == 0) runner.started_seq[lease.run_id] = m.seq;
   };
   for (const schemas::Lease& lease : m.holding) note(lease, true);
   for (const schemas::Lease& lease : m.finished) note(lease, false);
@@ -162,6 +174,7 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
   }
   runners_.Upsert(runner_id, m.slots, clock_.Now());
   RunnerTable::Runner& runner = *runners_.Find(runner_id);
+  runner.incarnation = m.incarnation;
   const std::size_t current = NoteHeld(runner, m);
   schemas::BrokerMessage welcome;
   welcome.type = std::string(broker_msg::kWelcome);
@@ -187,6 +200,28 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
 
 void RunnerProtocol::OnHeartbeat(RunnerTable::Runner& runner, const RunnerMessage& m) {
   NoteHeld(runner, m);
+  // A run this runner started that a newer heartbeat of the same process
+  // names neither as held nor as finished is gone from it (e.g. the
+  // `started` came from its earlier life and crossed its new hello).
+  std::set<std::string> named;
+  for (const schemas::Lease& lease : m.holding) named.insert(lease.run_id);
+  for (const schemas::Lease& lease : m.finished) named.insert(lease.run_id);
+  std::vector<std::string> gone;
+  for (const auto& [run_id, seq] : runner.started_seq) {
+    if (named.count(run_id) != 0 || m.seq <= seq) continue;
+    if (runner.runs.count(run_id) == 0 && runner.promoting.count(run_id) == 0) continue;
+    const schemas::RunRecord* run = runs_.FindActive(run_id);
+    if (run != nullptr && run->runner_id == runner.id && run->state == RunState::kRunning) {
+      gone.push_back(run_id);
+    }
+  }
+  for (const std::string& run_id : gone) {
+    runner.runs.erase(run_id);
+    runner.promoting.erase(run_id);
+    runner.started_seq.erase(run_id);
+    runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
+                       "runner " + runner.id + " no longer holds it");
+  }
 }
 
 void RunnerProtocol::OnStarted(const std::string& runner_id, const RunnerMessage& m) {
@@ -202,6 +237,7 @@ void RunnerProtocol::OnStarted(const std::string& runner_id, const RunnerMessage
     return;
   }
   unstarted_.erase(m.run_id);
+  if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->started_seq[m.run_id] = m.seq;
   runs_.AttemptStarted(m.run_id, runner_id, m.log_path);
 }
 
@@ -236,14 +272,33 @@ void RunnerProtocol::OnResult(const std::string& runner_id, const RunnerMessage&
   Send(runner_id, broker_msg::kAck, m.run_id, m.attempt, m.token);
 }
 
-void RunnerProtocol::LoseRuns(const RunnerTable::Runner& runner, const std::string& why) {
+void RunnerProtocol::OnRefusedResult(const std::string& runner_id,
+                                     const schemas::RunnerMessageHeader& header,
+                                     const std::string& why) {
+  const std::string error = "result refused: " + why;
+  if (Owns(runner_id, header.run_id, header.attempt, header.token)) {
+    unclaimed_.erase(header.run_id);
+    unstarted_.erase(header.run_id);
+    if (RunnerTable::Runner* r = runners_.Find(runner_id)) {
+      r->runs.erase(header.run_id);
+      r->promoting.erase(header.run_id);
+    }
+    runs_.AttemptEnded(header.run_id, schemas::outcome::kTransient, nullptr, error);
+  } else {
+    ++counters_.stale_results;
+  }
+  Send(runner_id, broker_msg::kAck, header.run_id, header.attempt, header.token, error);
+}
+
+void RunnerProtocol::LoseRuns(const RunnerTable::Runner& runner, const std::string& why,
+                              std::chrono::milliseconds hold) {
   std::set<std::string> held = runner.runs;
   held.insert(runner.promoting.begin(), runner.promoting.end());
   for (const std::string& run_id : held) {
     const schemas::RunRecord* run = runs_.FindActive(run_id);
     if (run == nullptr || run->runner_id != runner.id) continue;
     unstarted_.erase(run_id);
-    runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr, why);
+    runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr, why, hold);
   }
 }
 
@@ -252,7 +307,9 @@ void RunnerProtocol::Tick() {
   for (const RunnerTable::Runner& dead : runners_.Expire(now - timing_.heartbeat * timing_.liveness)) {
     spdlog::warn("runner {} silent for {} heartbeats; its {} runs are lost", dead.id,
                  timing_.liveness, dead.runs.size());
-    LoseRuns(dead, "runner " + dead.id + " stopped answering");
+    // Its pipelines may run on (it is stopped or cut off) until their
+    // leases lapse: the retry waits for that, not for the backoff only.
+    LoseRuns(dead, "runner " + dead.id + " stopped answering", LostRunHold());
   }
   for (auto it = unclaimed_.begin(); it != unclaimed_.end();) {
     if (it->second.at > now) {
@@ -264,8 +321,9 @@ void RunnerProtocol::Tick() {
     it = unclaimed_.erase(it);
     if (still_out) {
       unstarted_.erase(run_id);
+      // Its runner may be cut off with the pipeline still going.
       runs_.AttemptEnded(run_id, schemas::outcome::kTransient, nullptr,
-                         "no runner claimed it after the broker restarted");
+                         "no runner claimed it after the broker restarted", LostRunHold());
     }
   }
   for (auto it = unstarted_.begin(); it != unstarted_.end();) {

@@ -18,6 +18,7 @@
 #include "broker/run_lifecycle.h"
 #include "broker/runner_table.h"
 #include "common/clock.h"
+#include "schemas/codec.h"
 #include "schemas/messages.h"
 
 namespace broker {
@@ -26,6 +27,8 @@ struct ProtocolTiming {
   std::chrono::milliseconds heartbeat{1000};
   int liveness = 3;  // heartbeats of silence before a runner is gone
   std::chrono::milliseconds dispatch_timeout{30'000};
+  std::chrono::milliseconds lease{0};  // 0: heartbeat x liveness
+  std::chrono::milliseconds lease_grace{2000};
 };
 
 // TEST-ONLY: faults put into the protocol on purpose, so the interleaving
@@ -64,10 +67,24 @@ class RunnerProtocol {
   void Tick();
   common::Clock::Mono NextDeadline() const;
   const ProtocolCounters& counters() const { return counters_; }
+  // The lease every dispatch carries, and its kill grace.
+  std::chrono::milliseconds lease() const { return timing_.lease; }
+  std::chrono::milliseconds lease_grace() const { return timing_.lease_grace; }
+  // How long a run lost with a silent runner waits before its retry: the
+  // lease and the grace, and a heartbeat for broker frames still in flight
+  // when we gave up (they may renew the lease once more).
+  std::chrono::milliseconds LostRunHold() const {
+    return timing_.lease + timing_.lease_grace + timing_.heartbeat;
+  }
   // With CURVE: may the key a work message came with -- its ZAP User-Id,
   // common::UserIdOf -- speak for `runner_id`? A runner key only for the
   // runner_id it is bound to, an "any" key for every runner, any other or
   // no User-Id for none. OK, or the reason (for the log) when not.
+  // A result (or `promoted`) that did not decode (`why`): its attempt, if
+  // current, ends transient with the reason; the runner gets an ack naming
+  // it either way, and drops the result.
+  void OnRefusedResult(const std::string& runner_id, const schemas::RunnerMessageHeader& header,
+                       const std::string& why);
   static common::Status KeyMaySpeakFor(std::string_view user_id, const std::string& runner_id);
 
  private:
@@ -80,7 +97,9 @@ class RunnerProtocol {
   // Records what the runner says it holds; stale leases get a cancel.
   // Returns how many leases were current.
   std::size_t NoteHeld(RunnerTable::Runner& runner, const schemas::RunnerMessage& m);
-  void LoseRuns(const RunnerTable::Runner& runner, const std::string& why);
+  // `hold`: how long its pipelines may still run (AttemptEnded).
+  void LoseRuns(const RunnerTable::Runner& runner, const std::string& why,
+                std::chrono::milliseconds hold = std::chrono::milliseconds(0));
   void Send(const std::string& runner_id, std::string_view type, const std::string& run_id = "",
             std::uint32_t attempt = 0, const std::string& token = "",
             const std::string& error = "");

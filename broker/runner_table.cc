@@ -10,6 +10,7 @@ void RunnerTable::Upsert(const std::string& id, std::uint32_t slots,
   r.runs.clear();
   r.reported.clear();
   r.promoting.clear();
+  r.started_seq.clear();
   r.last_seen = now;
 }
 

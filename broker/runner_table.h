@@ -26,6 +26,10 @@ class RunnerTable {
     // Successes it is publishing (asked to promote): still its runs, but
     // their pipelines have exited, so they take no slot.
     std::set<std::string> promoting;
+    // The runner process its hello came from (RunnerMessage.incarnation),
+    // and for each run it started, the seq of the message that said so.
+    std::string incarnation;
+    std::map<std::string, std::uint64_t> started_seq;
     common::Clock::Mono last_seen{};
   };
 

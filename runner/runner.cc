@@ -2,10 +2,12 @@
 
 #include <signal.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cassert>
+#include <random>
 
 #include "common/text.h"
 #include "schemas/codec.h"
@@ -46,7 +48,10 @@ schemas::RunnerMessage Runner::ResultFor(const schemas::BrokerMessage& dispatch)
 
 Runner::Runner(SocketFactory connect, ProcessHost& host, const common::Clock& clock,
                RunnerSettings settings)
-    : connect_(std::move(connect)), host_(host), clock_(clock), settings_(std::move(settings)) {}
+    : connect_(std::move(connect)), host_(host), clock_(clock), settings_(std::move(settings)) {
+  std::random_device entropy;
+  incarnation_ = fmt::format("{:08x}{:08x}", entropy(), entropy());
+}
 
 Runner::~Runner() {
   for (const auto& [id, job] : jobs_) host_.Release(job.pid);
@@ -73,6 +78,8 @@ Status Runner::Connect() {
 void Runner::Send(const schemas::RunnerMessage& message) {
   schemas::RunnerMessage m = message;
   m.runner_id = settings_.runner_id;
+  m.incarnation = incarnation_;
+  m.seq = ++sent_;
   // The broker refuses a str that is not UTF-8, and a refused result would
   // be resent forever: text from the system (errors, paths) goes escaped.
   for (std::string* text : {&m.error, &m.log_path}) {
@@ -257,7 +264,7 @@ Status Runner::Handle(const schemas::BrokerMessage& m) {
   last_from_broker_ = clock_.Now();
   RenewLeases(m);  // a lease measures "the broker still has us"
   if (m.type == broker_msg::kDispatch) {
-    StartJob(m);
+    if (FirstSight(m)) StartJob(m);
   } else if (m.type == broker_msg::kAck) {
     auto it = unacked_.find(Key(m.run_id, m.attempt));
     if (it != unacked_.end()) {

@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <zmq.hpp>
@@ -132,6 +134,8 @@ class Runner {
   void AddLeases(schemas::RunnerMessage& message) const;
   // Receives one frame from the socket, decodes it and Handle()s it.
   common::Status HandleBrokerMessage();
+  // False for a dispatch already received (its token seen before).
+  bool FirstSight(const schemas::BrokerMessage& dispatch);
   void StartJob(const schemas::BrokerMessage& dispatch);
   void StopJob(Job& job, const std::string& reason);
   void ReapChildren();
@@ -163,6 +167,14 @@ class Runner {
   std::map<std::string, Unacked> unacked_;  // results, by run#attempt
   // Dispatches of a newer attempt waiting for the older one here to exit.
   std::map<std::string, schemas::BrokerMessage> superseding_;
+  // Tokens of the latest dispatches, to drop a duplicate of one.
+  static constexpr std::size_t kSeenDispatches = 65536;
+  std::unordered_set<std::string> seen_dispatches_;
+  std::deque<std::string> seen_order_;
+  // Stamped on every message (RunnerMessage.incarnation, seq): this
+  // process's life, and how many messages it has sent.
+  std::string incarnation_;
+  std::uint64_t sent_ = 0;
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
   common::Clock::Mono last_turn_{};     // the end of the latest turn

@@ -53,6 +53,22 @@ std::string LogTail(const std::string& path) {
 
 }  // namespace
 
+bool Runner::FirstSight(const schemas::BrokerMessage& dispatch) {
+  // Each dispatch has its own token: one seen before is a duplicate, even
+  // when its attempt has already ended here (a copy must not run it again).
+  if (dispatch.token.empty()) return true;
+  if (!seen_dispatches_.insert(dispatch.token).second) {
+    spdlog::warn("dispatch of {} attempt {} seen before; ignored", dispatch.run_id, dispatch.attempt);
+    return false;
+  }
+  seen_order_.push_back(dispatch.token);
+  if (seen_order_.size() > kSeenDispatches) {
+    seen_dispatches_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+  return true;
+}
+
 void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   if (auto it = jobs_.find(dispatch.run_id); it != jobs_.end()) {
     Job& old = it->second;

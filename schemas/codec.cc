@@ -2,6 +2,7 @@
 
 #include <array>
 #include <initializer_list>
+#include <limits>
 
 #include "common/schedule.h"
 #include "common/team.h"
@@ -266,6 +267,42 @@ Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes) {
     return Invalid("runner message", "hello needs slots 1-1024");
   }
   return r;
+}
+
+Result<RunnerMessageHeader> PeekRunnerMessage(std::string_view bytes) {
+  // Wide enough for what the strict decoder refuses, still bounded by the frame.
+  static const msgpack::unpack_limit kPeekLimits(/*array=*/1'000'000, /*map=*/1'000'000,
+                                                 /*str=*/kMaxFrameBytes, /*bin=*/kMaxFrameBytes,
+                                                 /*ext=*/kMaxFrameBytes, /*depth=*/64);
+  if (bytes.size() > kMaxFrameBytes) return Invalid("runner message", "frame exceeds the limit");
+  RunnerMessageHeader header;
+  try {
+    std::size_t offset = 0;
+    msgpack::object_handle handle =
+        msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, kPeekLimits);
+    const msgpack::object& map = handle.get();
+    if (map.type != msgpack::type::MAP) return Invalid("runner message", "not a msgpack map");
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+      const msgpack::object& k = map.via.map.ptr[i].key;
+      const msgpack::object& v = map.via.map.ptr[i].val;
+      if (k.type != msgpack::type::STR) continue;
+      const std::string_view key(k.via.str.ptr, k.via.str.size);
+      if (v.type == msgpack::type::POSITIVE_INTEGER && key == "attempt" &&
+          v.via.u64 <= std::numeric_limits<std::uint32_t>::max()) {
+        header.attempt = static_cast<std::uint32_t>(v.via.u64);
+      }
+      if (v.type != msgpack::type::STR || v.via.str.size > 256) continue;
+      const std::string value(v.via.str.ptr, v.via.str.size);
+      if (!common::IsUtf8(value)) continue;
+      if (key == "type") header.type = value;
+      if (key == "runner_id") header.runner_id = value;
+      if (key == "run_id") header.run_id = value;
+      if (key == "token") header.token = value;
+    }
+  } catch (const std::exception& e) {
+    return Invalid("runner message", e.what());
+  }
+  return header;
 }
 
 Result<BrokerMessage> DecodeBrokerMessage(std::string_view bytes) {

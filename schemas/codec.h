@@ -26,6 +26,18 @@ common::Result<RunEvent> DecodeRunEvent(std::string_view bytes);
 common::Result<AlertEvent> DecodeAlertEvent(std::string_view bytes);
 common::Result<ScheduleChanged> DecodeScheduleChanged(std::string_view bytes);
 common::Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes);
+// What a runner message that DecodeRunnerMessage refused still says about
+// itself (read with wide limits: a map too big to decode, a bad field), so
+// the broker can answer a refused result instead of leaving the runner to
+// resend it. Every field is empty unless it was a well-formed str or uint.
+struct RunnerMessageHeader {
+  std::string type;
+  std::string runner_id;
+  std::string run_id;
+  std::uint32_t attempt = 0;
+  std::string token;
+};
+common::Result<RunnerMessageHeader> PeekRunnerMessage(std::string_view bytes);
 common::Result<BrokerMessage> DecodeBrokerMessage(std::string_view bytes);
 common::Result<ControlRequest> DecodeControlRequest(std::string_view bytes);
 common::Result<ControlReply> DecodeControlReply(std::string_view bytes);

@@ -222,9 +222,14 @@ struct RunnerMessage {
   std::map<std::string, double> metrics;
   std::string log_path;
   std::string stderr_tail;  // result: the end of the pipeline's log
+  // Every message: random per runner process, so a message of a runner's
+  // earlier life (killed, restarted under the same id) is told apart; and
+  // a count within it, so a heartbeat is known to be newer than a `started`.
+  std::string incarnation;
+  std::uint64_t seq = 0;
   MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, finished, run_id,
                      attempt, token, outcome, exit_code, error, total_loans,
-                     exceptions_count, metrics, log_path, stderr_tail);
+                     exceptions_count, metrics, log_path, stderr_tail, incarnation, seq);
 };
 
 // Broker -> runner on the work socket.

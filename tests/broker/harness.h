@@ -140,6 +140,8 @@ class Harness {
     msg.holding = WithTokens(std::move(holding));
     Send(runner, msg);
   }
+  // Any runner message, as built by the test.
+  void SendRaw(const std::string& runner, const schemas::RunnerMessage& msg) { Send(runner, msg); }
   // The token the dispatch of `run_id` attempt `attempt` carried ("" if none seen).
   std::string Token(const std::string& run_id, std::uint32_t attempt) const {
     auto it = tokens_.find(run_id + "#" + std::to_string(attempt));

@@ -261,5 +261,86 @@ TEST_CASE("a stale attempt's success is never asked to promote") {
   CHECK(h.State(id) == "retry_wait");
 }
 
+// A message of runner-a's process `life`, numbered `seq` within it.
+schemas::RunnerMessage FromLife(const std::string& type, const std::string& life, std::uint64_t seq) {
+  schemas::RunnerMessage m;
+  m.type = type;
+  m.runner_id = "runner-a";
+  m.incarnation = life;
+  m.seq = seq;
+  return m;
+}
+
+TEST_CASE("a started from a runner's earlier life that crosses its new hello does not strand the run") {
+  // The interleaving checker's trace: runner-a starts attempt 1, is killed
+  // and restarted; its new hello (holding nothing) arrives before the old
+  // process's `started`. The run must not sit `running` forever.
+  Harness h;
+  h.AddTeam(1);
+  schemas::RunnerMessage hello = FromLife("hello", "old", 1);
+  hello.protocol = schemas::kWorkProtocol;
+  hello.slots = 1;
+  h.SendRaw("runner-a", hello);
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  schemas::RunnerMessage again = FromLife("hello", "new", 1);
+  again.protocol = schemas::kWorkProtocol;
+  again.slots = 1;
+  h.SendRaw("runner-a", again);
+  schemas::RunnerMessage started = FromLife("started", "old", 2);
+  started.run_id = id;
+  started.attempt = 1;
+  started.token = h.Token(id, 1);
+  h.SendRaw("runner-a", started);
+  CHECK(h.State(id) == "dispatched");  // the old life's word does not count
+  h.SendRaw("runner-a", FromLife("heartbeat", "new", 2));
+  h.Advance(kDispatchTimeout + std::chrono::seconds(1));
+  CHECK(h.State(id) == "retry_wait");  // its dispatch deadline decided
+}
+
+TEST_CASE("a started run that a newer heartbeat of its runner no longer names is lost, an older one is not") {
+  Harness h;
+  h.AddTeam(1);
+  schemas::RunnerMessage hello = FromLife("hello", "life", 1);
+  hello.protocol = schemas::kWorkProtocol;
+  hello.slots = 1;
+  h.SendRaw("runner-a", hello);
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  schemas::RunnerMessage started = FromLife("started", "life", 3);
+  started.run_id = id;
+  started.attempt = 1;
+  started.token = h.Token(id, 1);
+  h.SendRaw("runner-a", started);
+  REQUIRE(h.State(id) == "running");
+  h.SendRaw("runner-a", FromLife("heartbeat", "life", 2));  // left before `started`
+  CHECK(h.State(id) == "running");
+  h.SendRaw("runner-a", FromLife("heartbeat", "life", 4));  // after it, and empty
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRetryWait);
+  CHECK(r.error.find("no longer holds it") != std::string::npos);
+}
+
+TEST_CASE("a result that does not decode is answered: its attempt ends transient, nothing is resent") {
+  Harness h;
+  const std::string id = RunningOnA(h);
+  schemas::RunnerMessageHeader header;
+  header.type = "result";
+  header.runner_id = "runner-a";
+  header.run_id = id;
+  header.attempt = 1;
+  header.token = h.Token(id, 1);
+  h.m().OnRefusedResult("runner-a", header, "map size overflow");
+  h.Collect();
+  const RunRecord r = h.Run(id);
+  CHECK(r.state == schemas::RunState::kRetryWait);
+  CHECK(r.error.find("result refused: map size overflow") != std::string::npos);
+  bool answered = false;
+  for (const BrokerMessage& m : h.Sent("runner-a", "ack")) {
+    if (m.run_id == id && m.error.find("map size overflow") != std::string::npos) answered = true;
+  }
+  CHECK(answered);
+}
+
 }  // namespace
 }  // namespace broker

@@ -1,0 +1,88 @@
+// Leases on the broker's side (PROTOCOL.md, "Leases"): every dispatch
+// carries the lease and its grace, and a run lost with a silent runner --
+// stopped or cut off, its pipeline possibly still going -- is redispatched
+// only once that lease has lapsed and the kill is done, however short its
+// backoff. Fake clock throughout.
+#include "tests/broker/harness.h"
+
+namespace broker {
+namespace {
+
+using namespace testing_support;
+
+Settings QuickRetries() {
+  Settings s = TestSettings();
+  s.retry.initial = 100ms;  // the backoff alone would retry at once
+  s.retry.max = 100ms;
+  return s;
+}
+
+TEST_CASE("a dispatch carries the lease and its grace") {
+  Settings s = QuickRetries();
+  std::chrono::milliseconds lease = 3000ms;  // heartbeat x liveness
+  std::chrono::milliseconds grace = 2000ms;
+  SUBCASE("by default") {}
+  SUBCASE("configured") {
+    s.lease = lease = 7000ms;
+    s.lease_grace = grace = 500ms;
+  }
+  Harness h(s);
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  CHECK(d.lease_ms == lease.count());
+  CHECK(d.lease_grace_ms == grace.count());
+}
+
+TEST_CASE("a run lost with a silent runner is not redispatched before lease plus grace") {
+  // Issue 11: a stopped or partitioned runner's pipeline keeps running, so
+  // the broker retried while the first attempt was still alive.
+  Settings s = QuickRetries();
+  SUBCASE("default lease") {}
+  SUBCASE("a longer lease") {
+    s.lease = 8000ms;
+    s.lease_grace = 1000ms;
+  }
+  const auto lease = s.lease.count() > 0 ? s.lease : s.heartbeat * s.heartbeat_liveness;
+  Harness h(s);
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  h.Hello("runner-b");
+  h.Silence("runner-a");  // kill -STOP, or its link is down
+  h.Advance(3000ms);
+  REQUIRE(h.State(id) == "running");
+  h.Advance(1ms);
+  REQUIRE(h.State(id) == "retry_wait");
+  const std::int64_t lost_at = h.NowMs();
+  const RunRecord r = h.Run(id);
+  CHECK(r.next_attempt_unix_ms >= lost_at + (lease + s.lease_grace).count());
+  // Up to the moment the lease has lapsed and the grace is over, nothing.
+  h.Advance(lease + s.lease_grace - 1ms);
+  CHECK(h.DispatchCount() == 0);
+  CHECK(h.State(id) == "retry_wait");
+  // Then the retry goes to the runner that answers.
+  CHECK(h.RetryDispatch(id, "runner-b").attempt == 2);
+  CHECK(h.NowMs() >= lost_at + (lease + s.lease_grace).count());
+}
+
+TEST_CASE("a run lost because its runner left, or restarted, is retried after its backoff only") {
+  // Those runners stopped their pipelines themselves (drain; the sweep
+  // before hello), so no lease needs waiting for.
+  Harness h(QuickRetries());
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  SUBCASE("bye") { h.Bye("runner-a"); }
+  SUBCASE("a fresh hello without it") { h.Hello("runner-a"); }
+  REQUIRE(h.State(id) == "retry_wait");
+  CHECK(h.Run(id).next_attempt_unix_ms <= h.NowMs() + 100);
+}
+
+}  // namespace
+}  // namespace broker
