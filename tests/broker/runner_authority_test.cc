@@ -271,27 +271,34 @@ schemas::RunnerMessage FromLife(const std::string& type, const std::string& life
   return m;
 }
 
+// runner-a's hello from process `life`, with one slot and nothing held.
+void HelloFromLife(Harness& h, const std::string& life) {
+  schemas::RunnerMessage hello = FromLife("hello", life, 1);
+  hello.protocol = schemas::kWorkProtocol;
+  hello.slots = 1;
+  h.SendRaw("runner-a", hello);
+}
+
+// The `started` of process `life` for attempt 1 of `id`, numbered `seq`.
+void StartedFromLife(Harness& h, const std::string& id, const std::string& life, std::uint64_t seq) {
+  schemas::RunnerMessage started = FromLife("started", life, seq);
+  started.run_id = id;
+  started.attempt = 1;
+  started.token = h.Token(id, 1);
+  h.SendRaw("runner-a", started);
+}
+
 TEST_CASE("a started from a runner's earlier life that crosses its new hello does not strand the run") {
   // The interleaving checker's trace: runner-a starts attempt 1, is killed
   // and restarted; its new hello (holding nothing) arrives before the old
   // process's `started`. The run must not sit `running` forever.
   Harness h;
   h.AddTeam(1);
-  schemas::RunnerMessage hello = FromLife("hello", "old", 1);
-  hello.protocol = schemas::kWorkProtocol;
-  hello.slots = 1;
-  h.SendRaw("runner-a", hello);
+  HelloFromLife(h, "old");
   const std::string id = h.AdmitOk(1);
   h.OneDispatch("runner-a");
-  schemas::RunnerMessage again = FromLife("hello", "new", 1);
-  again.protocol = schemas::kWorkProtocol;
-  again.slots = 1;
-  h.SendRaw("runner-a", again);
-  schemas::RunnerMessage started = FromLife("started", "old", 2);
-  started.run_id = id;
-  started.attempt = 1;
-  started.token = h.Token(id, 1);
-  h.SendRaw("runner-a", started);
+  HelloFromLife(h, "new");
+  StartedFromLife(h, id, "old", 2);
   CHECK(h.State(id) == "dispatched");  // the old life's word does not count
   h.SendRaw("runner-a", FromLife("heartbeat", "new", 2));
   h.Advance(kDispatchTimeout + std::chrono::seconds(1));
@@ -301,17 +308,10 @@ TEST_CASE("a started from a runner's earlier life that crosses its new hello doe
 TEST_CASE("a started run that a newer heartbeat of its runner no longer names is lost, an older one is not") {
   Harness h;
   h.AddTeam(1);
-  schemas::RunnerMessage hello = FromLife("hello", "life", 1);
-  hello.protocol = schemas::kWorkProtocol;
-  hello.slots = 1;
-  h.SendRaw("runner-a", hello);
+  HelloFromLife(h, "life");
   const std::string id = h.AdmitOk(1);
   h.OneDispatch("runner-a");
-  schemas::RunnerMessage started = FromLife("started", "life", 3);
-  started.run_id = id;
-  started.attempt = 1;
-  started.token = h.Token(id, 1);
-  h.SendRaw("runner-a", started);
+  StartedFromLife(h, id, "life", 3);
   REQUIRE(h.State(id) == "running");
   h.SendRaw("runner-a", FromLife("heartbeat", "life", 2));  // left before `started`
   CHECK(h.State(id) == "running");
