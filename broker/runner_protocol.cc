@@ -30,7 +30,15 @@ void RunnerProtocol::SendDispatch(const std::string& runner_id,
   unstarted_[dispatch.run_id] = {clock_.Now() + timing_.dispatch_timeout, dispatch.attempt};
   // A new attempt: what an earlier one's `started` said no longer counts.
   if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->started_seq.erase(dispatch.run_id);
-  journal_.SendToRunner(runner_id, dispatch);
+  ToRunner(runner_id, dispatch);
+}
+
+void RunnerProtocol::ToRunner(const std::string& runner_id, schemas::BrokerMessage m) {
+  if (const RunnerTable::Runner* r = runners_.Find(runner_id)) {
+    m.seen_seq = r->seen_seq;
+    m.incarnation = r->incarnation;
+  }
+  journal_.SendToRunner(runner_id, m);
 }
 
 void RunnerProtocol::ExpectClaim(const std::string& run_id, std::uint32_t attempt) {
@@ -46,7 +54,7 @@ void RunnerProtocol::Send(const std::string& runner_id, std::string_view type,
   m.attempt = attempt;
   m.token = token;
   m.error = error;
-  journal_.SendToRunner(runner_id, m);
+  ToRunner(runner_id, std::move(m));
 }
 
 bool RunnerProtocol::IsCurrent(const std::string& run_id, std::uint32_t attempt) const {
@@ -111,6 +119,7 @@ void RunnerProtocol::OnMessage(const std::string& runner_id, const RunnerMessage
     return;
   }
   runners_.Touch(runner_id, clock_.Now());
+  runner->seen_seq = std::max(runner->seen_seq, m.seq);
   if (m.type == runner_msg::kHeartbeat) OnHeartbeat(*runner, m);
   if (m.type == runner_msg::kStarted) OnStarted(runner_id, m);
   if (m.type == runner_msg::kResult || m.type == runner_msg::kPromoted) OnResult(runner_id, m);
@@ -175,11 +184,12 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
   runners_.Upsert(runner_id, m.slots, clock_.Now());
   RunnerTable::Runner& runner = *runners_.Find(runner_id);
   runner.incarnation = m.incarnation;
+  runner.seen_seq = m.seq;
   const std::size_t current = NoteHeld(runner, m);
   schemas::BrokerMessage welcome;
   welcome.type = std::string(broker_msg::kWelcome);
   welcome.protocol = schemas::kWorkProtocol;
-  journal_.SendToRunner(runner_id, welcome);
+  ToRunner(runner_id, std::move(welcome));
   spdlog::info("runner {} ready with {} slots, holding {} runs (work protocol {})", runner_id,
                m.slots, current, protocol);
   for (const std::string& run_id : had) {

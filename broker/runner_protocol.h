@@ -100,6 +100,9 @@ class RunnerProtocol {
   // `hold`: how long its pipelines may still run (AttemptEnded).
   void LoseRuns(const RunnerTable::Runner& runner, const std::string& why,
                 std::chrono::milliseconds hold = std::chrono::milliseconds(0));
+  // Sends `m`, stamped with what the broker has seen of that runner
+  // (BrokerMessage.seen_seq, incarnation).
+  void ToRunner(const std::string& runner_id, schemas::BrokerMessage m);
   void Send(const std::string& runner_id, std::string_view type, const std::string& run_id = "",
             std::uint32_t attempt = 0, const std::string& token = "",
             const std::string& error = "");

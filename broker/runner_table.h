@@ -30,6 +30,8 @@ class RunnerTable {
     // and for each run it started, the seq of the message that said so.
     std::string incarnation;
     std::map<std::string, std::uint64_t> started_seq;
+    // The newest seq had from that process: echoed in every frame to it.
+    std::uint64_t seen_seq = 0;
     common::Clock::Mono last_seen{};
   };
 

@@ -80,6 +80,8 @@ void Runner::Send(const schemas::RunnerMessage& message) {
   m.runner_id = settings_.runner_id;
   m.incarnation = incarnation_;
   m.seq = ++sent_;
+  sent_times_.emplace_back(m.seq, clock_.Now());
+  if (sent_times_.size() > kSentTimes) sent_times_.pop_front();
   // The broker refuses a str that is not UTF-8, and a refused result would
   // be resent forever: text from the system (errors, paths) goes escaped.
   for (std::string* text : {&m.error, &m.log_path}) {

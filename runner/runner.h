@@ -121,6 +121,7 @@ class Runner {
     schemas::RunnerMessage result;  // a result, or once promoted, `promoted`
     common::Clock::Mono sent_at;
     std::optional<Workspace> staged;  // a success's outputs, until promote
+    std::chrono::milliseconds lease{0};  // its attempt's: the promote must come within it
   };
 
   // "run#attempt": the key of unacked_.
@@ -141,7 +142,14 @@ class Runner {
   void ReapChildren();
   // `run_id` by value: callers pass the key of the job this erases.
   void FinishJob(std::string run_id, int wait_status);
-  void Report(schemas::RunnerMessage result, std::optional<Workspace> staged = std::nullopt);
+  void Report(schemas::RunnerMessage result, std::optional<Workspace> staged = std::nullopt,
+              std::chrono::milliseconds lease = std::chrono::milliseconds(0));
+  // The lease the dispatch gives its attempt (or our default).
+  std::chrono::milliseconds LeaseOf(const schemas::BrokerMessage& dispatch) const;
+  // When we sent the message `m` answers (BrokerMessage.seen_seq): now for
+  // a broker that does not say; nullopt for another process's message or
+  // one too old to be remembered.
+  std::optional<common::Clock::Mono> SentAt(const schemas::BrokerMessage& m) const;
   // The broker confirmed a success is current: promote it and say so.
   void PromoteConfirmed(const schemas::BrokerMessage& m);
   void EnforceDeadlines();
@@ -175,6 +183,9 @@ class Runner {
   // process's life, and how many messages it has sent.
   std::string incarnation_;
   std::uint64_t sent_ = 0;
+  // When the latest messages left, by seq, oldest first (SentAt).
+  static constexpr std::size_t kSentTimes = 4096;
+  std::deque<std::pair<std::uint64_t, common::Clock::Mono>> sent_times_;
   common::Clock::Mono last_from_broker_{};
   common::Clock::Mono next_heartbeat_{};
   common::Clock::Mono last_turn_{};     // the end of the latest turn

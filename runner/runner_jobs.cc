@@ -3,6 +3,7 @@
 // promote step of a success. runner.cc holds the socket and the loop.
 #include <signal.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -134,8 +135,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   spec.argv = dispatch.command.empty() ? settings_.default_command : dispatch.command;
   // The broker says how long the lease is: it waits that long (and the
   // grace) before it retries a run whose runner went silent.
-  spec.lease = dispatch.lease_ms > 0 ? std::chrono::milliseconds(dispatch.lease_ms)
-                                     : settings_.heartbeat * settings_.heartbeat_liveness;
+  spec.lease = LeaseOf(dispatch);
   spec.lease_grace = dispatch.lease_ms > 0 ? std::chrono::milliseconds(dispatch.lease_grace_ms)
                                            : kDefaultLeaseGrace;
   spec.name = dispatch.run_id + "-a" + std::to_string(dispatch.attempt);
@@ -146,7 +146,10 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   auto pid = host_.Spawn(spec);
   if (!pid.ok()) {
     job.workspace.Discard();
-    result.outcome = outcome::kFailed;
+    // A command that is not there or empty fails the same way again; a
+    // fork, pipe, log or folder that failed is the host's, not the run's.
+    result.outcome = pid.status().code() == common::Code::kIoError ? outcome::kTransient
+                                                                   : outcome::kFailed;
     result.error = pid.status().message();
     result.log_path = job.log_path;
     Report(result);
@@ -226,8 +229,9 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
   }
   spdlog::info("run {} attempt {} {}{}", run_id, result.attempt, result.outcome,
                result.error.empty() ? "" : ": " + result.error);
+  const std::chrono::milliseconds lease = LeaseOf(job.dispatch);
   jobs_.erase(run_id);
-  Report(result, std::move(staged));
+  Report(result, std::move(staged), lease);
   if (auto next = superseding_.find(run_id); next != superseding_.end()) {
     const schemas::BrokerMessage dispatch = next->second;
     superseding_.erase(next);
@@ -242,9 +246,25 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
   }
 }
 
-void Runner::Report(schemas::RunnerMessage result, std::optional<Workspace> staged) {
-  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now(), std::move(staged)};
+void Runner::Report(schemas::RunnerMessage result, std::optional<Workspace> staged,
+                    std::chrono::milliseconds lease) {
+  unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now(), std::move(staged), lease};
   Send(result);
+}
+
+std::chrono::milliseconds Runner::LeaseOf(const schemas::BrokerMessage& dispatch) const {
+  if (dispatch.lease_ms > 0) return std::chrono::milliseconds(dispatch.lease_ms);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(settings_.heartbeat *
+                                                               settings_.heartbeat_liveness);
+}
+
+std::optional<common::Clock::Mono> Runner::SentAt(const schemas::BrokerMessage& m) const {
+  if (m.seen_seq == 0 && m.incarnation.empty()) return clock_.Now();  // a broker that does not say
+  if (m.incarnation != incarnation_) return std::nullopt;
+  auto it = std::lower_bound(sent_times_.begin(), sent_times_.end(), m.seen_seq,
+                             [](const auto& sent, std::uint64_t seq) { return sent.first < seq; });
+  if (it == sent_times_.end() || it->first != m.seen_seq) return std::nullopt;
+  return it->second;
 }
 
 void Runner::PromoteConfirmed(const schemas::BrokerMessage& m) {
@@ -253,6 +273,22 @@ void Runner::PromoteConfirmed(const schemas::BrokerMessage& m) {
   Unacked& pending = it->second;
   if (pending.result.type == runner_msg::kResult) {
     pending.result.type = runner_msg::kPromoted;
+    // The broker may retry a run once the lease since it last heard from
+    // us is over, so a promote that answers a message older than the lease
+    // (it waited in a cut link) may come after the retry: publish nothing.
+    const std::optional<common::Clock::Mono> asked = SentAt(m);
+    const common::Clock::Mono now = clock_.Now();
+    if (pending.staged && pending.lease.count() > 0 && (!asked || now - *asked > pending.lease)) {
+      pending.result.outcome = outcome::kTransient;
+      pending.result.error =
+          asked ? fmt::format("promote came {} ms after what it answers, past the {} ms lease",
+                              std::chrono::duration_cast<std::chrono::milliseconds>(now - *asked)
+                                  .count(),
+                              pending.lease.count())
+                : "promote answers a message this runner no longer knows; past the lease";
+      pending.staged->Discard();
+      pending.staged.reset();
+    }
     // Promotion is idempotent: a repeated promote finds the outputs moved.
     if (pending.staged) {
       if (Status s = pending.staged->Promote(); !s.ok()) {
@@ -317,6 +353,10 @@ void Runner::RenewLeases(const schemas::BrokerMessage& m) {
   // broker's cancel of a lost attempt has arrived, and that one never will.
   if (now - last_turn_ >= 2 * settings_.heartbeat) renew_after_ = now + settings_.heartbeat;
   if (now < renew_after_) return;
+  // A frame that answers what we said long ago (it waited in a cut link,
+  // or the broker has not heard us since) says nothing about now.
+  const std::optional<Mono> asked = SentAt(m);
+  if (!asked || now - *asked > 2 * settings_.heartbeat) return;
   for (const auto& [id, job] : jobs_) {
     if (!job.disowned) host_.RenewLease(job.pid);
   }

@@ -10,7 +10,10 @@
 #include <system_error>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "runner/dir_fd.h"
+#include "runner/publish_log.h"
 
 namespace runner {
 
@@ -83,6 +86,8 @@ struct Move {
   std::string name;
   std::string from;  // paths, for messages
   std::string to;
+  std::uint64_t inode = 0;  // kept by the rename: they name the published file
+  std::uint64_t mtime_ns = 0;
 };
 
 // Lists the staged files in `from_dir` as moves into `to_dir`, refusing
@@ -107,8 +112,45 @@ Status PlanMoves(int from_dir, const std::string& from, int to_dir, const std::s
       return Status::Error(Code::kInvalid,
                            "refusing to promote " + path + ": not a regular file");
     }
-    moves.push_back({from_dir, to_dir, name, path, to + "/" + name});
+    moves.push_back({from_dir, to_dir, name, path, to + "/" + name, st.st_ino, MtimeNs(st)});
   }
+  return Status();
+}
+
+// The newer of two attempts of one run takes back what the older one
+// published, and fences it (PublishLog). `mine` lists what attempt
+// `attempt` publishes now (nothing when it is only being prepared).
+Status ClaimRun(const Tree& tree, const common::TeamDirs& dirs, const std::string& run_id,
+                PublishLog::Record mine) {
+  auto log = PublishLog::Open(tree.team.get(), WithoutTrailingSlashes(dirs.team_root));
+  if (!log.ok()) return log.status();
+  auto previous = log.value().Read(run_id);
+  if (!previous.ok()) return previous.status();
+  if (previous.value()) {
+    const PublishLog::Record& before = *previous.value();
+    if (before.attempt > mine.attempt) {
+      return Status::Error(Code::kRejected,
+                           "attempt " + std::to_string(before.attempt) + " of run " + run_id +
+                               " has started since, so attempt " +
+                               std::to_string(mine.attempt) + " publishes nothing");
+    }
+    if (before.attempt < mine.attempt) {
+      auto removed = Retract(before, tree.output.get(), dirs.output, tree.share.get(), dirs.share);
+      if (!removed.ok()) return removed.status();
+      if (removed.value() > 0) {
+        spdlog::warn("run {} attempt {}: took back {} files that attempt {} published", run_id,
+                     mine.attempt, removed.value(), before.attempt);
+      }
+    } else {
+      // The same attempt again (an interrupted promotion resumed): what it
+      // moved the first time is still its own.
+      mine.output.insert(mine.output.end(), before.output.begin(), before.output.end());
+      mine.share.insert(mine.share.end(), before.share.begin(), before.share.end());
+    }
+  }
+  if (Status s = log.value().Write(run_id, mine); !s.ok()) return s;
+  static unsigned promotions = 0;
+  if (++promotions % 256 == 0) log.value().Prune();
   return Status();
 }
 
@@ -124,6 +166,8 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   }
   w.result_name_ = "result_" + (compact.empty() ? run_id : compact) + ".json";
   w.dirs_ = dirs;
+  w.run_id_ = run_id;
+  w.attempt_ = attempt;
   w.staging_name_ = run_id + "." + std::to_string(attempt);
   w.staging_ =
       WithoutTrailingSlashes(dirs.team_root) + "/" + kStagingFolder + "/" + w.staging_name_;
@@ -135,6 +179,11 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   if (ec) return Status::Error(Code::kIoError, "cannot create " + dirs.input + ": " + ec.message());
   auto tree = OpenTree(dirs, /*create=*/true);
   if (!tree.ok()) return tree.status();
+  // A retry: whatever an earlier attempt of this run published goes, and
+  // that attempt may no longer publish (see PublishLog).
+  if (attempt > 1) {
+    if (Status s = ClaimRun(tree.value(), dirs, run_id, {attempt, {}, {}}); !s.ok()) return s;
+  }
   const int staging_root = tree.value().staging_root.get();
   // A leftover from a crashed runner.
   if (Status s = RemoveTreeAt(staging_root, w.staging_name_, w.staging_); !s.ok()) return s;
@@ -184,6 +233,13 @@ Status Workspace::Promote() const {
   std::stable_partition(moves.begin(), moves.end(), [&](const Move& m) {
     return !(m.from_dir == staged_output.value().get() && m.name == result_name_);
   });
+  // Recorded before anything moves: a crash in between leaves a record
+  // naming files that are not there, which a later retraction skips.
+  PublishLog::Record mine{attempt_, {}, {}};
+  for (const Move& m : moves) {
+    (m.to_dir == tree.value().output.get() ? mine.output : mine.share).push_back({m.name, m.inode, m.mtime_ns});
+  }
+  if (Status s = ClaimRun(tree.value(), dirs_, run_id_, std::move(mine)); !s.ok()) return s;
   for (const Move& m : moves) {
     if (::renameat(m.from_dir, m.name.c_str(), m.to_dir, m.name.c_str()) != 0) {
       return Status::Error(Code::kIoError,

@@ -25,7 +25,8 @@ namespace runner {
 class Workspace {
  public:
   // Creates the team's folders and a fresh staging folder for this attempt.
-  // `pdate` (YYYY-MM-DD) names the result file.
+  // `pdate` (YYYY-MM-DD) names the result file. A retry (attempt > 1)
+  // first takes back what earlier attempts of the run published.
   static common::Result<Workspace> Prepare(const common::TeamDirs& dirs,
                                            const std::string& run_id,
                                            std::uint32_t attempt, const std::string& pdate);
@@ -45,7 +46,9 @@ class Workspace {
   // before anything moves, as does a symlinked folder anywhere in the tree.
   // A failed move is kIoError and leaves the rest staged. Idempotent: after
   // an interrupted Promote, calling it again moves what is left and ends
-  // with the same outputs.
+  // with the same outputs. Attempts of one run never publish side by side
+  // (PublishLog): promoting takes back an earlier attempt's files, and is
+  // refused (kRejected, nothing moves) once a later attempt was prepared.
   common::Status Promote() const;
   // Removes the staging folder and whatever the attempt left in it, never
   // through a link (a staged link is removed, not its target).
@@ -53,6 +56,8 @@ class Workspace {
 
  private:
   common::TeamDirs dirs_;
+  std::string run_id_;
+  std::uint32_t attempt_ = 0;
   std::string staging_;
   std::string staging_name_;  // "<run_id>.<attempt>", inside .staging
   std::string result_name_;

@@ -255,8 +255,15 @@ struct BrokerMessage {
   // first and KILL lease_grace_ms later. 0: the runner's defaults.
   std::uint32_t lease_ms = 0;
   std::uint32_t lease_grace_ms = 0;
+  // Every message: the newest RunnerMessage.seq the broker has had from the
+  // runner process `incarnation` names (0: none yet). The runner measures a
+  // lease from when it sent that message, not from when this one arrived,
+  // so a frame that waited in a cut link renews nothing it should not.
+  std::uint64_t seen_seq = 0;
+  std::string incarnation;
   MSGPACK_DEFINE_MAP(v, type, run_id, attempt, token, team, pdate, key, local_date,
-                     zone, command, timeout_s, protocol, error, lease_ms, lease_grace_ms);
+                     zone, command, timeout_s, protocol, error, lease_ms, lease_grace_ms,
+                     seen_seq, incarnation);
 };
 
 // A request on the control socket. `op` says which fields matter.

@@ -101,9 +101,10 @@ Verdict Judge(const Ledger& ledger, const std::map<std::uint64_t, Notice>& notic
     const Notice& end = *r->second.ends.front();
     const RunState state = *schemas::ParseRunState(end.state);
     if (e.allowed.count(state) == 0) {
-      problem(v.lost, fmt::format("{} {} ({}, team {}): ended {} at attempt {}{}", run_id, key,
+      problem(v.lost, fmt::format("{} {} ({}, team {}): ended {} at attempt {}{}{}", run_id, key,
                                   e.source, e.team, end.state, end.attempt,
-                                  e.note.empty() ? "" : " (" + e.note + ")"));
+                                  e.note.empty() ? "" : " (" + e.note + ")",
+                                  end.error.empty() ? "" : ": " + end.error));
     } else if (state == RunState::kSucceeded) {
       ++v.succeeded;
     } else if (state == RunState::kCancelled) {

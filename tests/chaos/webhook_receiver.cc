@@ -42,6 +42,7 @@ void WebhookReceiver::Handle(const std::string& body) {
       n.kind = run.value("kind", "");
       n.team = run.value("team", 0u);
       n.attempt = run.value("attempt", 0u);
+      n.error = run.value("error", "");
     }
   } catch (const std::exception&) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -30,6 +30,7 @@ struct Notice {
   std::string kind;
   std::uint32_t team = 0;
   std::uint32_t attempt = 0;
+  std::string error;  // the run's, for the report
 };
 
 class WebhookReceiver {

@@ -250,6 +250,14 @@ TEST_CASE("a dispatch the runner cannot start is answered with a result") {
     CHECK(result.log_path == h.settings.log_dir + "/r1.1.log");
     CHECK_FALSE(std::filesystem::exists(h.settings.output_root + "/sales_team_7/.staging/r1.1"));
   }
+  SUBCASE("the host cannot spawn it (fork, log, folder): transient, staging removed") {
+    h.host.spawn_error = common::Status::Error(common::Code::kIoError,
+                                               "cannot start pipeline: open r1.1.log: No space left on device");
+    const RunnerMessage result = h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
+    CHECK(result.outcome == outcome::kTransient);
+    CHECK(result.error == "cannot start pipeline: open r1.1.log: No space left on device");
+    CHECK_FALSE(std::filesystem::exists(h.settings.output_root + "/sales_team_7/.staging/r1.1"));
+  }
   SUBCASE("the team's folders cannot be made: transient") {
     std::ofstream(h.settings.output_root) << "a file where a folder should be";
     const RunnerMessage result = h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));

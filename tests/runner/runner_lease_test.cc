@@ -4,6 +4,11 @@
 // cancelled or stale run is left to lapse, and the sweep before hello.
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "common/team.h"
+
 #include "runner/lease_shim.h"
 #include "tests/runner/runner_harness.h"
 
@@ -77,6 +82,83 @@ TEST_CASE("after a stall, what waited in the socket renews nothing for a heartbe
   h.clock.Advance(h.settings.heartbeat);
   h.Deliver(RunnerHarness::Message(broker_msg::kHeartbeat));
   CHECK(h.host.renewals[pid] == before + 1);
+}
+
+TEST_CASE("a frame renews only if it answers what the runner said within two heartbeats") {
+  // A heartbeat that waited in a cut link, or a broker that has not heard
+  // us since (one-way loss), names an old seq: the broker may be about to
+  // give up on us, so the lease must not be stretched past what it waits.
+  RunnerHarness h;
+  const schemas::RunnerMessage hello = h.Start();
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
+  const pid_t pid = h.host.last_pid();
+  h.clock.Advance(h.settings.heartbeat);
+  h.Expect(schemas::runner_msg::kHeartbeat);
+  h.clock.Advance(h.settings.heartbeat);
+  const schemas::RunnerMessage recent = h.Expect(schemas::runner_msg::kHeartbeat);
+  h.clock.Advance(h.settings.heartbeat / 2);
+  h.Turn();
+  auto beat = RunnerHarness::Message(broker_msg::kHeartbeat);
+  beat.incarnation = hello.incarnation;
+  const int before = h.host.renewals[pid];
+  SUBCASE("an answer to the hello, 2.5 heartbeats ago, does not renew") {
+    beat.seen_seq = hello.seq;
+    h.Deliver(beat);
+    CHECK(h.host.renewals[pid] == before);
+  }
+  SUBCASE("an answer to the latest heartbeat does") {
+    beat.seen_seq = recent.seq;
+    h.Deliver(beat);
+    CHECK(h.host.renewals[pid] == before + 1);
+  }
+  SUBCASE("an answer to another process of this runner does not") {
+    beat.seen_seq = recent.seq;
+    beat.incarnation = "another-life";
+    h.Deliver(beat);
+    CHECK(h.host.renewals[pid] == before);
+  }
+  SUBCASE("an answer to a seq never sent does not") {
+    beat.seen_seq = recent.seq + 1000;
+    h.Deliver(beat);
+    CHECK(h.host.renewals[pid] == before);
+  }
+}
+
+TEST_CASE("a promote that comes more than the lease after what it answers publishes nothing") {
+  // The broker retries a silent runner's run once the lease (and grace and
+  // a heartbeat) is over: a promote that waited longer than the lease may
+  // come after that retry, and its outputs would sit beside the retry's.
+  RunnerHarness h;
+  h.Start();
+  auto d = RunnerHarness::Dispatch("r1");
+  d.lease_ms = 3000;
+  h.DispatchAndAnswer(d);
+  std::ofstream(h.host.spawned[0].cwd + "/output/purchase.csv") << "today";
+  h.host.Exit(h.host.last_pid(), FakeProcessHost::ExitCode(0));
+  const schemas::RunnerMessage result = h.Expect(schemas::runner_msg::kResult);
+  REQUIRE(result.outcome == schemas::outcome::kSucceeded);
+  auto promote = RunnerHarness::Message(broker_msg::kPromote, "r1", 1);
+  promote.token = d.token;
+  promote.seen_seq = result.seq;
+  promote.incarnation = result.incarnation;
+  const std::string published =
+      common::DirsFor(7, h.settings.input_root, h.settings.output_root).output + "/purchase.csv";
+  SUBCASE("past the lease: transient, nothing published") {
+    h.clock.Advance(3001ms);
+    const auto answer = h.Deliver(promote);
+    REQUIRE(answer.size() == 1);
+    CHECK(answer[0].type == schemas::runner_msg::kPromoted);
+    CHECK(answer[0].outcome == schemas::outcome::kTransient);
+    CHECK(answer[0].error == "promote came 3001 ms after what it answers, past the 3000 ms lease");
+    CHECK_FALSE(std::filesystem::exists(published));
+  }
+  SUBCASE("within it: published") {
+    h.clock.Advance(2999ms);
+    const auto answer = h.Deliver(promote);
+    REQUIRE(answer.size() == 1);
+    CHECK(answer[0].outcome == schemas::outcome::kSucceeded);
+    CHECK(std::filesystem::exists(published));
+  }
 }
 
 TEST_CASE("a runner sweeps what an earlier runner of its id left before its hello") {
