@@ -53,12 +53,23 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
       manager_.Tick();
       // One write for everything this turn changed, then the announcements.
       if (!Flush()) return manager_.failure();
+      RunPeriodic();
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // signal: re-check `stop`
       return common::Status::Error(common::Code::kIoError, e.what());
     }
   }
   return common::Status();
+}
+
+void Broker::RunPeriodic() {
+  const auto now = clock_.Now();
+  for (Periodic& p : periodic_) {
+    if (p.next == common::Clock::Mono{}) p.next = now + p.every;  // the first turn
+    if (now < p.next) continue;
+    p.next = now + p.every;
+    p.task();
+  }
 }
 
 void Broker::HandleBusFrame() {
@@ -75,6 +86,13 @@ void Broker::HandleBusFrame() {
     if (!due.ok()) {
       ++counters_.bad_frames;
       spdlog::warn("dropped due event: {}", due.status().message());
+      return;
+    }
+    if (!manager_.no_space().ok()) {
+      // Not acknowledged: its publisher sends it again, and the run is
+      // taken (or, past its grace, recorded missed) once space returns.
+      ++counters_.held_dues;
+      spdlog::warn("due event {} not taken now: the disk is full", due.value().key);
       return;
     }
     Admission admission = manager_.Admit(due.value());
@@ -112,9 +130,21 @@ void Broker::HandleControl() {
   if (sockets_.zap != nullptr && !MayAsk(parts)) return;
   // Listings read the store: write the pending group first. And a reply is
   // an announcement too: it leaves only after what it reports is written.
-  if (!manager_.Persist().ok()) return;
-  const std::string reply = control_.Handle(parts.back().to_string_view());
+  // While the disk is full the group waits, reads answer from what is
+  // written, and changes are refused (ControlHandler).
+  if (const common::Status s = manager_.Persist(); !s.ok() && s.code() != common::Code::kNoSpace) return;
+  const bool had_space = manager_.no_space().ok();
+  std::string reply = control_.Handle(parts.back().to_string_view());
   if (!Flush()) return;
+  if (had_space && !manager_.no_space().ok()) {
+    // The disk filled while this request's change was being written: it is
+    // kept and written when space returns, but may not be reported yet.
+    schemas::ControlReply held;
+    held.error = manager_.no_space().message() +
+                 "; this request's change is written once space returns: ask again then";
+    held.code = std::string(schemas::error_code::kNoSpace);
+    reply = schemas::Encode(held);
+  }
   // Envelope (identity, and the empty delimiter from REQ/our DEALER) goes
   // back unchanged; the last frame is the request.
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct BrokerCounters {
   // With CURVE: runner messages whose key may not speak for their runner,
   // and control requests a publisher key may not send.
   std::uint64_t refused_keys = 0;
+  std::uint64_t held_dues = 0;  // due events left unacknowledged while the disk was full
 };
 
 class Broker {
@@ -48,7 +51,21 @@ class Broker {
 
   const BrokerCounters& counters() const { return counters_; }
 
+  // Runs `task` on the loop's thread every `every` (first `every` after
+  // Run starts), between turns: it sees what the turn wrote. For upkeep
+  // such as backups; a task must not block for long.
+  void AddPeriodic(std::chrono::milliseconds every, std::function<void()> task) {
+    periodic_.push_back({every, std::move(task), {}});
+  }
+
  private:
+  struct Periodic {
+    std::chrono::milliseconds every;
+    std::function<void()> task;
+    common::Clock::Mono next;
+  };
+  void RunPeriodic();
+
   void HandleBusFrame();
   void HandleControl();
   void HandleWork();
@@ -68,6 +85,7 @@ class Broker {
   ControlHandler& control_;
   const common::Clock& clock_;
   BrokerCounters counters_;
+  std::vector<Periodic> periodic_;
 };
 
 }  // namespace broker

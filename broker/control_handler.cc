@@ -27,6 +27,14 @@ std::uint32_t Limit(std::uint32_t requested) {
   return std::min(requested, kMaxListLimit);
 }
 
+// Ops that change state: refused while the disk is full, because their
+// reply may leave only after what it reports is written.
+bool Writes(std::string_view op) {
+  namespace o = schemas::op;
+  return op == o::kTrigger || op == o::kBackfill || op == o::kTeamPut || op == o::kTeamRemove ||
+         op == o::kCancel || op == o::kBackupCreate;
+}
+
 }  // namespace
 
 ControlHandler::ControlHandler(RunManager& manager, Store& store, TeamRegistry& teams,
@@ -48,8 +56,19 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
   ControlReply reply;
   reply.ok = true;
   const std::string& op = request.op;
+  if (!manager_.no_space().ok() && Writes(op)) return Error(manager_.no_space());
+  if (auto extra = extra_ops_.find(op); extra != extra_ops_.end()) {
+    auto answered = extra->second(request);
+    if (!answered.ok()) return Error(answered.status());
+    ControlReply out = std::move(answered).value();
+    out.ok = true;
+    return out;
+  }
   if (op == schemas::op::kPing) {
     reply.last_seq = manager_.last_seq();
+    reply.incarnation = store_.incarnation();
+    reply.incarnation_from = store_.incarnation_from();
+    reply.stats["no_space"] = manager_.no_space().ok() ? 0 : 1;  // /healthz reads it
   } else if (op == schemas::op::kTrigger) {
     if (!request.key.empty()) {
       if (auto s = schemas::ValidateRunKey(request.key); !s.ok()) return Error(s);
@@ -88,6 +107,8 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     if (!events.ok()) return Error(events.status());
     reply.events = std::move(events).value();
     reply.last_seq = manager_.last_seq();
+    reply.incarnation = store_.incarnation();
+    reply.incarnation_from = store_.incarnation_from();
   } else if (op == schemas::op::kBackfill) {
     auto runs = manager_.Backfill(request.team, request.from_date, request.to_date,
                                   max_backfill_days_, request.requested_by);
@@ -101,6 +122,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
                    {"duplicates", static_cast<std::int64_t>(c.duplicates)},
                    {"store_errors", static_cast<std::int64_t>(c.store_errors)},
                    {"refused_hellos", static_cast<std::int64_t>(c.refused_hellos)},
+                   {"no_space", manager_.no_space().ok() ? 0 : 1},
                    {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
     for (const auto& source : stats_sources_) source(reply.stats);
   } else if (op == schemas::op::kCancel) {

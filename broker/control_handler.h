@@ -32,6 +32,11 @@ class ControlHandler {
   using StatsSource = std::function<void(std::map<std::string, std::int64_t>&)>;
   void AddStatsSource(StatsSource source) { stats_sources_.push_back(std::move(source)); }
 
+  // Answers `op` with `answer` (ops that need what only the daemon has, such
+  // as the RocksDB store's backups). An error Status becomes the refusal.
+  using OpAnswer = std::function<common::Result<schemas::ControlReply>(const schemas::ControlRequest&)>;
+  void AddOp(std::string_view op, OpAnswer answer) { extra_ops_[std::string(op)] = std::move(answer); }
+
  private:
   schemas::ControlReply Answer(const schemas::ControlRequest& request);
 
@@ -39,6 +44,7 @@ class ControlHandler {
   Store& store_;
   TeamRegistry& teams_;
   std::vector<StatsSource> stats_sources_;
+  std::map<std::string, OpAnswer, std::less<>> extra_ops_;
   int max_backfill_days_;
 };
 

@@ -147,7 +147,17 @@ void HttpApi::Routes() {
     ping.op = std::string(schemas::op::kPing);
     auto reply = Ask(ping);
     if (!reply.ok()) return SendJson(res, {{"ok", false}, {"error", reply.status().message()}}, 503);
-    SendJson(res, {{"ok", true}, {"last_seq", reply.value().last_seq}});
+    const auto& stats = reply.value().stats;
+    if (auto full = stats.find("no_space"); full != stats.end() && full->second != 0) {
+      // Alive and answering reads, but taking no new work.
+      return SendJson(res,
+                      {{"ok", false},
+                       {"status", "degraded: no space"},
+                       {"error", "the broker's disk is full: it refuses new runs until space returns"},
+                       {"last_seq", reply.value().last_seq}},
+                      503);
+    }
+    SendJson(res, {{"ok", true}, {"status", "ok"}, {"last_seq", reply.value().last_seq}});
   });
   server_->Get("/api/stats", [this](const httplib::Request&, httplib::Response& res) {
     schemas::ControlRequest stats;
@@ -206,6 +216,13 @@ void HttpApi::Routes() {
       for (const auto& [name, value] : reply.value().stats) {
         gauges.Add({{"figure", name}}).Set(static_cast<double>(value));
       }
+      const auto full = reply.value().stats.find("no_space");
+      prometheus::BuildGauge().Name("daybreak_broker_degraded")
+          .Help("1 while the broker is degraded, by reason (no_space: it refuses new work until "
+                "space returns)")
+          .Register(registry)
+          .Add({{"reason", "no_space"}})
+          .Set(full != reply.value().stats.end() && full->second != 0 ? 1 : 0);
       schemas::ControlRequest runs;
       runs.op = std::string(schemas::op::kRunsList);
       runs.limit = 1000;

@@ -33,6 +33,12 @@ schemas::LoggedEvent Journal::MakeEvent(const std::string& topic, std::string pa
   return e;
 }
 
+schemas::LoggedEvent Journal::MakeAlert(schemas::AlertEvent alert) {
+  alert.seq = next_seq_;
+  alert.incarnation = store_.incarnation();
+  return MakeEvent(schemas::AlertTopic(alert.kind), schemas::Encode(alert));
+}
+
 void Journal::RecordRun(const RunRecord& run, std::string_view event, Extras extras) {
   Change change;
   schemas::RunEvent run_event;
@@ -40,11 +46,9 @@ void Journal::RecordRun(const RunRecord& run, std::string_view event, Extras ext
   run_event.at_unix_ms = WallMs();
   run_event.run = run;
   run_event.seq = next_seq_;
+  run_event.incarnation = store_.incarnation();
   change.events.push_back(MakeEvent(schemas::RunTopic(event), schemas::Encode(run_event)));
-  for (schemas::AlertEvent& alert : extras.alerts) {
-    alert.seq = next_seq_;
-    change.events.push_back(MakeEvent(schemas::AlertTopic(alert.kind), schemas::Encode(alert)));
-  }
+  for (schemas::AlertEvent& alert : extras.alerts) change.events.push_back(MakeAlert(std::move(alert)));
   change.run = run;
   change.new_run = extras.new_run;
   change.team_status = std::move(extras.team_status);
@@ -72,6 +76,10 @@ void Journal::Publish(std::string_view topic, std::string payload) {
 
 void Journal::SendToRunner(const std::string& runner_id, const schemas::BrokerMessage& message) {
   outbox_.push_back({Outgoing::To::kRunner, runner_id, schemas::Encode(message)});
+}
+
+void Journal::SendToRunnerNow(const std::string& runner_id, const schemas::BrokerMessage& message) {
+  outbox_.push_back({Outgoing::To::kRunner, runner_id, schemas::Encode(message), false});
 }
 
 Result<RunRecord> Journal::GetRun(const std::string& run_id) {
@@ -105,10 +113,24 @@ Result<std::vector<RunRecord>> Journal::RecentRuns(std::uint32_t team, std::size
 Status Journal::Persist() {
   if (!failure_.ok()) return failure_;
   if (Status s = store_.Flush(); !s.ok()) {
+    if (s.code() == common::Code::kNoSpace) {
+      if (no_space_.ok()) {
+        spdlog::error("{}; reads are still answered, and what is decided waits in memory "
+                      "until it can be written",
+                      s.message());
+      }
+      no_space_ = s;
+      return s;
+    }
     failure_ = s;
     spdlog::critical("could not write run state: {}; stopping (a restart reloads what was written)",
                      s.ToString());
     return s;
+  }
+  if (!no_space_.ok()) {
+    spdlog::info("space is back: the run store writes again, and {} held messages go out",
+                 outbox_.size());
+    no_space_ = Status();
   }
   staged_runs_.clear();
   staged_keys_.clear();
@@ -117,8 +139,15 @@ Status Journal::Persist() {
 }
 
 std::vector<Outgoing> Journal::TakeOutbox() {
-  if (!Persist().ok()) return {};
   std::vector<Outgoing> out;
+  if (Status s = Persist(); !s.ok()) {
+    if (s.code() != common::Code::kNoSpace) return out;
+    // Hold every announcement for the write; let the heartbeats through.
+    std::vector<Outgoing> held;
+    for (Outgoing& o : outbox_) (o.after_write ? held : out).push_back(std::move(o));
+    outbox_.swap(held);
+    return out;
+  }
   out.swap(outbox_);
   return out;
 }

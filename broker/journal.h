@@ -26,6 +26,9 @@ struct Outgoing {
   To to;
   std::string address;  // topic, or runner id
   std::string payload;
+  // False for a frame that reports nothing newer than what is written (a
+  // heartbeat): it goes out even while the pending group waits for space.
+  bool after_write = true;
 };
 
 // What else a run's state change writes in the same batch.
@@ -51,6 +54,8 @@ class Journal {
   void RecordChange(Change change);
   // Numbers an event-log entry for a change about to be recorded.
   schemas::LoggedEvent MakeEvent(const std::string& topic, std::string payload);
+  // Numbers `alert` (seq, incarnation) and makes its event-log entry.
+  schemas::LoggedEvent MakeAlert(schemas::AlertEvent alert);
   std::uint64_t next_seq() const { return next_seq_; }
   std::uint64_t last_seq() const { return next_seq_ - 1; }
 
@@ -58,6 +63,9 @@ class Journal {
   // a message to a runner) to go out after the pending group is written.
   void Publish(std::string_view topic, std::string payload);
   void SendToRunner(const std::string& runner_id, const schemas::BrokerMessage& message);
+  // A message that reports no state change (a heartbeat): sent at the next
+  // turn even while writes wait for space.
+  void SendToRunnerNow(const std::string& runner_id, const schemas::BrokerMessage& message);
 
   // Reads through the pending group: what is staged wins over the store.
   common::Result<schemas::RunRecord> GetRun(const std::string& run_id);
@@ -66,11 +74,15 @@ class Journal {
   common::Result<std::vector<schemas::RunRecord>> RecentRuns(std::uint32_t team, std::size_t limit);
 
   // Writes the pending group as one batch. On failure the error is kept
-  // (failure()) and every later call returns it.
+  // (failure()) and every later call returns it. kNoSpace is not a failure:
+  // the group stays pending (no_space() says why) and every Persist tries it
+  // again, so the broker resumes by itself when space returns.
   common::Status Persist();
-  // Persist, then hand over what may now be announced (nothing on failure).
+  // Persist, then hand over what may now be announced (on failure nothing;
+  // while no space, only what reports no change).
   std::vector<Outgoing> TakeOutbox();
   const common::Status& failure() const { return failure_; }
+  const common::Status& no_space() const { return no_space_; }
 
  private:
   std::int64_t WallMs() const;
@@ -83,6 +95,7 @@ class Journal {
   std::unordered_map<std::string, std::string> staged_keys_;
   std::unordered_map<std::uint32_t, std::vector<std::string>> staged_new_runs_;  // by team
   common::Status failure_;
+  common::Status no_space_;
 };
 
 }  // namespace broker

@@ -9,7 +9,9 @@ using common::Result;
 using common::Status;
 
 Status MemoryStore::WriteFault() const {
-  if (faults_.no_space) return Status::Error(Code::kIoError, "commit: IO error: No space left on device");
+  if (faults_.no_space || faults_.no_space_when_writing) {
+    return Status::Error(Code::kNoSpace, "commit: IO error: No space left on device");
+  }
   if (faults_.fail_writes) return Status::Error(Code::kIoError, "commit: IO error: write failed");
   return Status();
 }
@@ -48,8 +50,17 @@ Status MemoryStore::Commit(const Change& change) {
 
 void MemoryStore::Stage(const Change& change) { staged_.push_back(change); }
 
+void MemoryStore::set_incarnation(std::string incarnation) {
+  incarnation_ = std::move(incarnation);
+  incarnation_from_ = events_.empty() ? 0 : events_.rbegin()->first;
+}
+
 Status MemoryStore::Flush() {
+  // Full even with nothing to write, as RocksStore checks the reserve; a
+  // staged group is kept for the next Flush.
+  if (faults_.no_space) return WriteFault();
   if (staged_.empty()) return Status();
+  if (faults_.no_space_when_writing) return WriteFault();
   std::vector<Change> group;
   group.swap(staged_);
   if (Status s = WriteFault(); !s.ok()) return s;  // the whole group is lost, as in RocksDB

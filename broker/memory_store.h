@@ -17,7 +17,10 @@ class MemoryStore final : public Store {
   // Which operations fail, and how. A failed write changes nothing.
   struct Faults {
     bool fail_writes = false;  // Commit/Flush: kIoError "write failed"
-    bool no_space = false;     // Commit/Flush: kIoError "No space left on device"
+    bool no_space = false;     // Commit/Flush: kNoSpace, writing nothing (Flush keeps the group)
+    // The same, but only once there is something to write: the disk fills
+    // as a write meets it (an empty Flush still succeeds).
+    bool no_space_when_writing = false;
     bool fail_reads = false;   // every read: kIoError "read failed"
   };
 
@@ -28,6 +31,11 @@ class MemoryStore final : public Store {
   Faults& faults() { return faults_; }
   // Writes that reached the "disk" (Commit calls and non-empty Flushes).
   std::size_t writes() const { return writes_; }
+
+  // As a restore would: a new incarnation beginning after the last event.
+  void set_incarnation(std::string incarnation);
+  const std::string& incarnation() const override { return incarnation_; }
+  std::uint64_t incarnation_from() const override { return incarnation_from_; }
 
   common::Status Commit(const Change& change) override;
   void Stage(const Change& change) override;
@@ -53,6 +61,8 @@ class MemoryStore final : public Store {
   void Apply(const Change& change);
 
   Faults faults_;
+  std::string incarnation_ = "memory";
+  std::uint64_t incarnation_from_ = 0;
   std::size_t writes_ = 0;
   std::vector<Change> staged_;
   std::map<std::string, schemas::RunRecord> runs_;

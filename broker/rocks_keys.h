@@ -17,6 +17,10 @@ inline common::Status FromRocks(const rocksdb::Status& s, const std::string& wha
   using common::Code;
   if (s.ok()) return common::Status();
   if (s.IsNotFound()) return common::Status::Error(Code::kNotFound, what);
+  // RocksDB reports ENOSPC as an IOError with subcode kNoSpace.
+  if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos) {
+    return common::Status::Error(Code::kNoSpace, what + ": " + s.ToString());
+  }
   return common::Status::Error(s.IsCorruption() ? Code::kCorrupt : Code::kIoError,
                                what + ": " + s.ToString());
 }

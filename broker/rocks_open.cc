@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -133,7 +134,28 @@ Status Settle(OpenedDb& opened, const std::string& dir, bool fresh) {
   batch.Put(kStoreFormatKey, std::to_string(kStoreFormat));
   opened.id = id.value().empty() ? RandomHex() : id.value();
   opened.incarnation = incarnation.value();
-  if (opened.incarnation.empty() || !opened.data_loss.empty()) opened.incarnation = RandomHex();
+  auto from_text = GetOr(db, kIncarnationFromKey);
+  if (!from_text.ok()) return from_text.status();
+  if (!from_text.value().empty()) {
+    const std::string& t = from_text.value();
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), opened.incarnation_from);
+    if (ec != std::errc() || end != t.data() + t.size()) {
+      return Status::Error(Code::kCorrupt, std::string(kIncarnationFromKey) + " holds \"" + t +
+                                               "\", not a sequence number");
+    }
+  }
+  if (opened.incarnation.empty() || !opened.data_loss.empty()) {
+    opened.incarnation = RandomHex();
+    auto last = LastSeq(db);
+    if (!last.ok()) return last.status();
+    opened.incarnation_from = last.value();
+    batch.Put(kIncarnationFromKey, std::to_string(opened.incarnation_from));
+    if (!fresh) {
+      spdlog::warn("store {} begins incarnation {} after event {}: event ids from here on read "
+                   "{}:<seq>, so none is mistaken for an earlier store's",
+                   dir, opened.incarnation, opened.incarnation_from, opened.incarnation);
+    }
+  }
   batch.Put(kIdKey, opened.id);
   batch.Put(kIncarnationKey, opened.incarnation);
   if (!opened.data_loss.empty()) {
@@ -225,12 +247,17 @@ HighWater::~HighWater() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::uint64_t HighWater::Read(const std::string& dir, const std::string& incarnation) {
+HighWater::Mark HighWater::ReadMark(const std::string& dir) {
   std::ifstream in(fs::path(dir) / kHighWaterFile);
-  std::string who;
-  std::uint64_t seq = 0;
-  if (!(in >> who >> seq) || incarnation.empty() || who != incarnation) return 0;
-  return seq;
+  Mark mark;
+  if (!(in >> mark.incarnation >> mark.seq)) return Mark();
+  return mark;
+}
+
+std::uint64_t HighWater::Read(const std::string& dir, const std::string& incarnation) {
+  const Mark mark = ReadMark(dir);
+  if (incarnation.empty() || mark.incarnation != incarnation) return 0;
+  return mark.seq;
 }
 
 void HighWater::Record(const std::string& incarnation, std::uint64_t seq) {

@@ -21,6 +21,10 @@ namespace broker::rocks {
 inline constexpr char kIdKey[] = "M/id";                    // never changes
 inline constexpr char kIncarnationKey[] = "M/incarnation";  // new at a restore or accepted loss
 inline constexpr char kDataLossPrefix[] = "M/data-loss/";   // <unix ms> -> what was accepted
+// The last event seq written before the current incarnation began. To give a
+// store a new incarnation (a restore), delete kIncarnationKey before opening
+// it: the open makes a new one and records where it began.
+inline constexpr char kIncarnationFromKey[] = "M/incarnation-from";
 
 // Beside the database files: the last event seq a commit wrote, so a WAL that
 // lost acknowledged writes (cut, or unsynced at a power loss) is noticed.
@@ -30,6 +34,7 @@ struct OpenedDb {
   std::unique_ptr<rocksdb::DB> db;
   std::string id;
   std::string incarnation;
+  std::uint64_t incarnation_from = 0;
   // Non-empty when this open accepted a loss: what was lost, for the log and
   // an alert.
   std::string data_loss;
@@ -52,6 +57,12 @@ class HighWater {
   ~HighWater();
   // The last seq recorded for `incarnation`, or 0 (none, or another's).
   static std::uint64_t Read(const std::string& dir, const std::string& incarnation);
+  // What the file in `dir` says, whoever wrote it (empty and 0 if nothing).
+  struct Mark {
+    std::string incarnation;
+    std::uint64_t seq = 0;
+  };
+  static Mark ReadMark(const std::string& dir);
   // Best effort: a failed write only weakens the check at the next open.
   void Record(const std::string& incarnation, std::uint64_t seq);
 

@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "broker/disk_space.h"
+#include "broker/rocks_backup.h"
+#include "broker/rocks_check.h"
 #include "broker/rocks_keys.h"
 #include "broker/rocks_open.h"
 #include "schemas/codec.h"
@@ -69,6 +72,7 @@ struct RocksStore::Db {
       : db(std::move(opened.db)),
         high_water(std::move(water)),
         incarnation(std::move(opened.incarnation)),
+        incarnation_from(opened.incarnation_from),
         data_loss(std::move(opened.data_loss)) {}
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::WriteOptions write_options;
@@ -76,10 +80,34 @@ struct RocksStore::Db {
   std::uint64_t staged_seq = 0;  // the highest event seq in `staged`
   rocks::HighWater high_water;
   std::string incarnation;
+  std::uint64_t incarnation_from = 0;
   std::string data_loss;
+  std::string dir;
+  std::uint64_t min_free_bytes = 0;
+  // RocksDB stopped writing after an ENOSPC (a background error): Resume()
+  // before the next write.
+  bool must_resume = false;
 };
 
 namespace {
+
+// One batch to the disk, unless the disk is (nearly) full: then nothing is
+// written and the caller keeps the batch for later. Below the reserve the
+// write is not even tried, so RocksDB itself rarely meets ENOSPC.
+Status WriteBatchTo(RocksStore::Db& db, rocksdb::WriteBatch& batch, std::uint64_t seq) {
+  if (Status s = CheckSpace(db.dir, db.min_free_bytes); !s.ok()) return s;
+  if (db.must_resume) {
+    if (Status s = FromRocks(db.db->Resume(), "resume writing after the disk filled"); !s.ok()) {
+      return Status::Error(Code::kNoSpace, s.message());
+    }
+    db.must_resume = false;
+    spdlog::info("the run store writes again");
+  }
+  Status s = FromRocks(db.db->Write(db.write_options, &batch), "commit");
+  if (s.code() == Code::kNoSpace) db.must_resume = true;
+  if (s.ok() && seq > 0) db.high_water.Record(db.incarnation, seq);
+  return s;
+}
 
 std::uint64_t MaxSeq(const Change& change) {
   std::uint64_t seq = 0;
@@ -117,18 +145,19 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& dir, con
   if (!high_water.ok()) return high_water.status();
   auto db = std::make_unique<Db>(std::move(opened).value(), std::move(high_water).value());
   db->write_options.sync = open.sync;
+  db->dir = dir;
+  db->min_free_bytes = open.min_free_bytes;
   return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }
 
 const std::string& RocksStore::incarnation() const { return db_->incarnation; }
+std::uint64_t RocksStore::incarnation_from() const { return db_->incarnation_from; }
 const std::string& RocksStore::data_loss() const { return db_->data_loss; }
 
 Status RocksStore::Commit(const Change& change) {
   rocksdb::WriteBatch batch;
   AddToBatch(change, batch);
-  Status s = FromRocks(db_->db->Write(db_->write_options, &batch), "commit");
-  if (const std::uint64_t seq = MaxSeq(change); s.ok() && seq > 0) db_->high_water.Record(db_->incarnation, seq);
-  return s;
+  return WriteBatchTo(*db_, batch, MaxSeq(change));
 }
 
 void RocksStore::Stage(const Change& change) {
@@ -137,9 +166,12 @@ void RocksStore::Stage(const Change& change) {
 }
 
 Status RocksStore::Flush() {
-  if (db_->staged.Count() == 0) return Status();
-  Status s = FromRocks(db_->db->Write(db_->write_options, &db_->staged), "commit");
-  if (s.ok() && db_->staged_seq > 0) db_->high_water.Record(db_->incarnation, db_->staged_seq);
+  // With nothing to write the reserve is still checked, so the broker's
+  // no-space state ends when space is back, not when its group happens to
+  // be empty.
+  if (db_->staged.Count() == 0) return CheckSpace(db_->dir, db_->min_free_bytes);
+  Status s = WriteBatchTo(*db_, db_->staged, db_->staged_seq);
+  if (s.code() == Code::kNoSpace) return s;  // kept whole for the next Flush
   db_->staged.Clear();
   db_->staged_seq = 0;
   return s;
@@ -280,6 +312,15 @@ Result<std::uint64_t> RocksStore::LastSeq() {
   auto key = LastKeyWithPrefix("e/");
   if (!key.ok()) return key.status();
   return key.value() ? std::stoull(key.value()->substr(2)) : std::uint64_t{0};
+}
+
+Result<CheckReport> RocksStore::Check() { return rocks::CheckDatabase(*db_->db, 0, /*snapshot=*/true); }
+
+Result<BackupEntry> RocksStore::CreateBackup(const std::string& backup_dir, std::uint32_t keep) {
+  if (Status s = Flush(); !s.ok()) return s;
+  auto last = LastSeq();
+  if (!last.ok()) return last.status();
+  return rocks::CreateBackupOf(*db_->db, backup_dir, db_->incarnation, last.value(), keep);
 }
 
 Result<std::uint64_t> RocksStore::LastRunNumber() {

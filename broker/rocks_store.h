@@ -9,13 +9,16 @@
 //        e/<seq:20>            LoggedEvent       (event log, for replay)
 //        M/format              store format, decimal (absent: release 1)
 //        M/id, M/incarnation   the store's identity (rocks_open.h)
+//        M/incarnation-from    the last seq before the incarnation began
 //        M/data-loss/<ms>      what an --accept-data-loss start lost
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "broker/backups.h"
 #include "broker/store.h"
+#include "broker/store_check.h"
 
 namespace broker {
 
@@ -31,6 +34,9 @@ struct OpenOptions {
   // Start on whatever survives damage (repairing what RocksDB can), under a
   // new incarnation; data_loss() then says what was accepted.
   bool accept_data_loss = false;
+  // Writes stop (kNoSpace, the group kept) while less than this is free on
+  // the state folder's filesystem; 0: no check.
+  std::uint64_t min_free_bytes = 64ull << 20;
 };
 
 class RocksStore final : public Store {
@@ -46,7 +52,8 @@ class RocksStore final : public Store {
 
   // A random id, new whenever the store's history may differ from what was
   // announced before (a restore, an accepted loss).
-  const std::string& incarnation() const;
+  const std::string& incarnation() const override;
+  std::uint64_t incarnation_from() const override;
   // Empty, or what this open accepted as lost.
   const std::string& data_loss() const;
 
@@ -68,8 +75,19 @@ class RocksStore final : public Store {
   common::Result<std::uint64_t> LastSeq() override;
   common::Result<std::uint64_t> LastRunNumber() override;
 
- private:
+  // The consistency check (store_check.h) of what is written, at one
+  // snapshot; the staged group is not seen. The high-water mark is not
+  // compared: this open already did.
+  common::Result<CheckReport> Check();
+  // A backup (backups.h) of everything written so far (the staged group is
+  // written first) into `backup_dir`, then only the newest `keep` are kept
+  // (0: all).
+  common::Result<BackupEntry> CreateBackup(const std::string& backup_dir, std::uint32_t keep);
+
+  // The RocksDB handles, defined (and used) only in the .cc.
   struct Db;
+
+ private:
   explicit RocksStore(std::unique_ptr<Db> db);
   common::Result<std::optional<std::string>> LastKeyWithPrefix(const std::string& prefix);
 

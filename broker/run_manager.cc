@@ -343,8 +343,7 @@ void RunManager::CheckSilentTeams() {
     Change change;
     change.team_status = {{team.id, status}};
     team_status_[team.id] = status;
-    alert->seq = journal_.next_seq();
-    change.events.push_back(journal_.MakeEvent(schemas::AlertTopic(alert->kind), schemas::Encode(*alert)));
+    change.events.push_back(journal_.MakeAlert(*alert));
     journal_.RecordChange(std::move(change));
     spdlog::warn("{}", alert->message);
   });
@@ -355,9 +354,8 @@ void RunManager::RaiseAlert(std::string_view kind, const std::string& message) {
   alert.kind = std::string(kind);
   alert.message = message;
   alert.at_unix_ms = WallMs();
-  alert.seq = journal_.next_seq();
   Change change;
-  change.events.push_back(journal_.MakeEvent(schemas::AlertTopic(alert.kind), schemas::Encode(alert)));
+  change.events.push_back(journal_.MakeAlert(alert));
   journal_.RecordChange(std::move(change));
   spdlog::error("alert {}: {}", alert.kind, message);
 }

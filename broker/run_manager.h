@@ -117,6 +117,8 @@ class RunManager : private RunLifecycle {
   // Writes pending changes without taking the outbox.
   common::Status Persist() { return journal_.Persist(); }
   const common::Status& failure() const { return journal_.failure(); }
+  // Not OK while the disk is full: the broker then takes no new work.
+  const common::Status& no_space() const { return journal_.no_space(); }
   Counters counters() const;
   std::size_t active_runs() const { return active_.size(); }
   std::size_t runner_count() const { return runners_.size(); }

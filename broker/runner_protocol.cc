@@ -38,7 +38,13 @@ void RunnerProtocol::ToRunner(const std::string& runner_id, schemas::BrokerMessa
     m.seen_seq = r->seen_seq;
     m.incarnation = r->incarnation;
   }
-  journal_.SendToRunner(runner_id, m);
+  // A heartbeat reports no state change: it goes out even while writes
+  // wait for space, so the runners' leases hold through a full disk.
+  if (m.type == broker_msg::kHeartbeat) {
+    journal_.SendToRunnerNow(runner_id, m);
+  } else {
+    journal_.SendToRunner(runner_id, m);
+  }
 }
 
 void RunnerProtocol::ExpectClaim(const std::string& run_id, std::uint32_t attempt) {

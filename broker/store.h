@@ -37,10 +37,21 @@ class Store {
   virtual common::Status Commit(const Change& change) = 0;
   // Group commit: Stage adds a change to the pending group; Flush writes the
   // whole group as one batch (one WAL write, one fsync in sync mode). Reads
-  // do not see staged changes until Flush (the Journal overlays them). A
-  // failed Flush drops the group: the caller must stop.
+  // do not see staged changes until Flush (the Journal overlays them).
+  // kNoSpace (the disk is full, or below the reserve) writes nothing and
+  // keeps the group, to be written by a later Flush once space returns; any
+  // other failure drops the group: the caller must stop. With nothing
+  // staged, Flush still says kNoSpace while the disk is below the reserve.
   virtual void Stage(const Change& change) = 0;
   virtual common::Status Flush() = 0;
+
+  // The store's incarnation: new whenever its history may differ from what
+  // was announced before (a restore, an accepted loss). Every event carries
+  // it; an event's id is "<incarnation>:<seq>".
+  virtual const std::string& incarnation() const = 0;
+  // The last event seq written before this incarnation began: events after
+  // it are the incarnation's own.
+  virtual std::uint64_t incarnation_from() const = 0;
 
   virtual common::Result<std::vector<schemas::TeamRecord>> LoadTeams() = 0;
   virtual common::Result<std::vector<std::pair<std::uint32_t, schemas::TeamStatus>>>

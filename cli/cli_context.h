@@ -51,5 +51,6 @@ void PrintJson(const nlohmann::json& j);
 void AddRunCommands(CLI::App& app, Context& ctx, int* result);
 void AddTeamCommands(CLI::App& app, Context& ctx, int* result);
 void AddBusCommands(CLI::App& app, Context& ctx, int* result);
+void AddBackupCommands(CLI::App& app, Context& ctx, int* result);
 
 }  // namespace cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cli::AddRunCommands(app, ctx, &result);
   cli::AddTeamCommands(app, ctx, &result);
   cli::AddBusCommands(app, ctx, &result);
+  cli::AddBackupCommands(app, ctx, &result);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& e) {

@@ -40,6 +40,7 @@ KeySet Keys(Config& c) {
       .String("retry.retry_on", &c.retry_on, {"DAYBREAK_RETRY_ON"});
   k.String("broker.http_listen", &c.http_listen, {"DAYBREAK_HTTP_LISTEN"})
       .Bool("broker.sync_writes", &c.sync_writes, {"DAYBREAK_SYNC_WRITES"})
+      .Int("broker.min_free_mb", &c.min_free_mb, {0, kIntMax}, {"DAYBREAK_MIN_FREE_MB"})
       .Int("broker.heartbeat_ms", &c.heartbeat_ms, {10, kIntMax}, {"DAYBREAK_HEARTBEAT_MS"})
       .Int("broker.heartbeat_liveness", &c.heartbeat_liveness, {2, kIntMax}, {"DAYBREAK_HEARTBEAT_LIVENESS"})
       .Int("broker.dispatch_timeout_s", &c.dispatch_timeout_s, {1, kIntMax}, {"DAYBREAK_DISPATCH_TIMEOUT_S"})
@@ -50,6 +51,9 @@ KeySet Keys(Config& c) {
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})
       .Int("broker.event_retention_days", &c.event_retention_days, {0, kIntMax},
            {"DAYBREAK_EVENT_RETENTION_DAYS"});
+  k.String("backup.dir", &c.backup_dir, {"DAYBREAK_BACKUP_DIR"})
+      .Double("backup.every_h", &c.backup_every_h, {0}, {"DAYBREAK_BACKUP_EVERY_H"})
+      .Int("backup.keep", &c.backup_keep, {0, 100000}, {"DAYBREAK_BACKUP_KEEP"});
   k.String("deployment.id", &c.deployment_id, {"DAYBREAK_DEPLOYMENT_ID"});
   k.String("runner.runner_id", &c.runner_id, {"DAYBREAK_RUNNER_ID"})
       .Int("runner.slots", &c.slots, {1, 1024}, {"DAYBREAK_SLOTS"})

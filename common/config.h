@@ -49,6 +49,15 @@ struct Config {
   // Every group commit fsyncs its WAL write (power-loss safe); false trades
   // the last moments before a power loss for fewer syncs.
   bool sync_writes = true;
+  // The broker takes no new work while less than this is free on the state
+  // folder's filesystem (and resumes by itself); 0: no check.
+  int min_free_mb = 64;
+  // Backups of the run store ([backup]): where (empty: <state_dir>/../backups),
+  // how often the broker takes one by itself (0: only when asked), and how
+  // many it keeps (0: all).
+  std::string backup_dir;
+  double backup_every_h = 24;
+  int backup_keep = 7;
   int heartbeat_ms = 1000;
   int heartbeat_liveness = 3;
   // A dispatch its runner has not started by then is lost and retried; more

@@ -10,6 +10,7 @@ const char* CodeName(Code code) {
     case Code::kIoError: return "io error";
     case Code::kRejected: return "rejected";
     case Code::kInvalid: return "invalid";
+    case Code::kNoSpace: return "no space";
   }
   return "unknown";
 }
@@ -22,12 +23,13 @@ const char* CodeId(Code code) {
     case Code::kIoError: return "io_error";
     case Code::kRejected: return "rejected";
     case Code::kInvalid: return "invalid";
+    case Code::kNoSpace: return "no_space";
   }
   return "rejected";
 }
 
 Code CodeFromId(std::string_view id) {
-  for (Code c : {Code::kNotFound, Code::kCorrupt, Code::kIoError, Code::kInvalid}) {
+  for (Code c : {Code::kNotFound, Code::kCorrupt, Code::kIoError, Code::kInvalid, Code::kNoSpace}) {
     if (id == CodeId(c)) return c;
   }
   return Code::kRejected;

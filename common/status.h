@@ -8,7 +8,8 @@
 
 namespace common {
 
-enum class Code { kOk, kNotFound, kCorrupt, kIoError, kRejected, kInvalid };
+// kNoSpace: the disk is full; a state the broker waits out, not a crash.
+enum class Code { kOk, kNotFound, kCorrupt, kIoError, kRejected, kInvalid, kNoSpace };
 
 const char* CodeName(Code code);
 // Stable ids for the wire ("not_found"), and back (unknown ids: kRejected).

@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace notifier {
 
@@ -19,13 +22,21 @@ bool CursorFile::Exists() const {
   return stat(path_.c_str(), &st) == 0;
 }
 
-common::Result<std::uint64_t> CursorFile::Load() const {
+std::uint64_t Rebase(const CursorPosition& position, const StoreIdentity& store) {
+  if (position.incarnation.empty() || store.incarnation.empty() ||
+      position.incarnation == store.incarnation) {
+    return position.seq;
+  }
+  return std::min(position.seq, store.from);
+}
+
+common::Result<CursorPosition> CursorFile::Load() const {
   const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return std::uint64_t{0};
+    if (errno == ENOENT) return CursorPosition{};
     return Status::Error(Code::kIoError, "cannot read cursor file " + path_ + ": " + std::strerror(errno));
   }
-  char buffer[64];
+  char buffer[128];
   const ssize_t n = read(fd, buffer, sizeof buffer);
   const int read_errno = errno;
   close(fd);
@@ -34,20 +45,30 @@ common::Result<std::uint64_t> CursorFile::Load() const {
   }
   std::string text(buffer, static_cast<std::size_t>(n));
   if (!text.empty() && text.back() == '\n') text.pop_back();  // written by hand, perhaps
-  std::uint64_t seq = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return Status::Error(Code::kCorrupt, "cursor file " + path_ + " holds \"" + text +
-                                             "\", not a sequence number");
+  CursorPosition position;
+  std::string_view number = text;
+  if (const std::size_t colon = text.rfind(':'); colon != std::string::npos) {
+    position.incarnation = text.substr(0, colon);
+    number = std::string_view(text).substr(colon + 1);
   }
-  return seq;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), position.seq);
+  const bool named_ok = std::all_of(position.incarnation.begin(), position.incarnation.end(),
+                                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+  if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
+      (text.find(':') != std::string::npos && position.incarnation.empty()) || !named_ok) {
+    return Status::Error(Code::kCorrupt, "cursor file " + path_ + " holds \"" + text +
+                                             "\", not [<incarnation>:]<sequence number>");
+  }
+  return position;
 }
 
-Status CursorFile::Store(std::uint64_t seq) const {
+Status CursorFile::Store(const CursorPosition& position) const {
   const std::string tmp = path_ + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Error(Code::kIoError, "cannot write " + tmp + ": " + std::strerror(errno));
-  const std::string text = std::to_string(seq);
+  const std::string text = position.incarnation.empty()
+                               ? std::to_string(position.seq)
+                               : position.incarnation + ":" + std::to_string(position.seq);
   const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                        fsync(fd) == 0;
   close(fd);

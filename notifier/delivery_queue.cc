@@ -37,10 +37,24 @@ common::Status DeliveryQueue::Start() {
   if (persist_) {
     auto loaded = cursor_.Load();
     if (!loaded.ok()) return loaded.status();
-    persisted_at_start_ = loaded.value();
+    loaded_ = loaded.value();
+    persisted_at_start_ = loaded_.seq;
+    incarnation_ = loaded_.incarnation;
   }
   worker_ = std::thread([this] { Work(); });
   return common::Status();
+}
+
+void DeliveryQueue::Adopt(const StoreIdentity& store) {
+  if (!persist_) return;
+  const std::uint64_t rebased = Rebase(loaded_, store);
+  if (rebased != persisted_at_start_) {
+    spdlog::warn("sink {}: its cursor {}:{} is of another store; resuming after seq {} of store {}",
+                 name_, loaded_.incarnation, loaded_.seq, rebased, store.incarnation);
+    persisted_at_start_ = rebased;
+  }
+  std::lock_guard lock(mu_);
+  incarnation_ = store.incarnation;
 }
 
 bool DeliveryQueue::HasRoom() const {
@@ -118,7 +132,12 @@ std::uint64_t DeliveryQueue::FinishFront(bool delivered) {
 }
 
 void DeliveryQueue::Persist(std::uint64_t seq) {
-  if (common::Status s = cursor_.Store(seq); !s.ok()) spdlog::error("sink {}: {}", name_, s.message());
+  CursorPosition position{.incarnation = "", .seq = seq};
+  {
+    std::lock_guard lock(mu_);
+    position.incarnation = incarnation_;
+  }
+  if (common::Status s = cursor_.Store(position); !s.ok()) spdlog::error("sink {}: {}", name_, s.message());
 }
 
 void DeliveryQueue::Work() {

@@ -50,6 +50,10 @@ class DeliveryQueue {
 
   // Reads this sink's own cursor, then starts the worker.
   common::Status Start();
+  // The broker store the events come from, learnt before the first Push:
+  // a cursor of another incarnation is rebased (Rebase) to where that
+  // store's own events begin, and later cursors name `store`.
+  void Adopt(const StoreIdentity& store);
 
   const std::string& name() const { return name_; }
   // False when this sink already finished `seq` before a restart.
@@ -100,6 +104,8 @@ class DeliveryQueue {
   bool draining_ = false;
   int since_persist_ = 0;
   std::uint64_t persisted_at_start_ = 0;
+  CursorPosition loaded_;    // this sink's cursor as Start found it
+  std::string incarnation_;  // guarded by mu_: the store incarnation cursors name
   QueueStats stats_;
   std::mt19937_64 random_{std::random_device{}()};  // the worker's, for Backoff
   std::thread worker_;

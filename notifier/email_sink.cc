@@ -78,15 +78,18 @@ std::string EmailMessage(const Notification& n, const std::string& from,
         Count(r.exceptions_count), d < 0 ? std::string("-") : fmt::format("{:.1f} s", d),
         r.error.empty() ? "-" : r.error, r.log_path.empty() ? "-" : r.log_path);
   }
-  body += fmt::format("Event id:   {} ({})\n", n.seq, n.topic);
+  body += fmt::format("Event id:   {} ({})\n", n.event_id(), n.topic);
   std::string message;
   message += "From: Daybreak <" + from + ">\r\n";
   message += "To: " + recipients + "\r\n";
   message += "Subject: " + EmailSubject(n) + "\r\n";
   message += "Date: " + RfcDate(at) + "\r\n";
-  message += fmt::format("Message-ID: <daybreak.{}.{}@daybreak>\r\n", n.seq,
+  // ':' may not appear in a Message-ID's left part: the incarnation and seq
+  // are dot-separated there.
+  message += fmt::format("Message-ID: <daybreak.{}{}.{}@daybreak>\r\n",
+                         n.incarnation.empty() ? "" : n.incarnation + ".", n.seq,
                          OneLine(n.run_id().empty() ? "event" : n.run_id()));
-  message += fmt::format("X-Daybreak-Event-Id: {}\r\n", n.seq);
+  message += fmt::format("X-Daybreak-Event-Id: {}\r\n", n.event_id());
   message += "X-Daybreak-Topic: " + OneLine(n.topic) + "\r\n";
   message += "MIME-Version: 1.0\r\n";
   message += "Content-Type: text/plain; charset=utf-8\r\n";

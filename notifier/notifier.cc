@@ -26,11 +26,13 @@ common::Result<Notification> DecodeNotification(const std::string& topic, std::s
     if (!e.ok()) return e.status();
     n.run = e.value();
     n.seq = n.run.seq;
+    n.incarnation = n.run.incarnation;
   } else if (topic.starts_with(schemas::topic::kAlertPrefix)) {
     auto a = schemas::DecodeAlertEvent(payload);
     if (!a.ok()) return a.status();
     n.alert = a.value();
     n.seq = n.alert.seq;
+    n.incarnation = n.alert.incarnation;
     n.is_alert = true;
   } else {
     return Status::Error(common::Code::kRejected, "not a notification topic: " + topic);
@@ -43,15 +45,48 @@ Notifier::Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control,
     : subscriber_(subscriber), control_(control), cursor_(cursor), router_(router), clock_(clock) {}
 
 bool Notifier::Offer(const Notification& n) {
+  if (n.incarnation.empty() && !incarnation_.empty()) {
+    Notification named = n;  // written before events named their store
+    named.incarnation = incarnation_;
+    return Offer(named);
+  }
   if (!router_.Offer(n)) return false;
   offered_ = n.seq;
+  offered_any_ = true;
+  return true;
+}
+
+bool Notifier::SameStore(const std::string& incarnation, std::uint64_t from) {
+  if (incarnation.empty() || incarnation == incarnation_) return true;
+  const StoreIdentity store{incarnation, from};
+  if (incarnation_.empty()) {  // the first answer, or a cursor from before incarnations
+    incarnation_ = incarnation;
+    router_.Adopt(store);
+    return true;
+  }
+  if (offered_any_) {
+    fatal_ = Status::Error(common::Code::kRejected,
+                           fmt::format("the broker's store is now incarnation {} (its own events begin "
+                                       "after seq {}), not {}: restart the notifier to resume there",
+                                       incarnation, from, incarnation_));
+    return false;
+  }
+  const std::uint64_t rebased = Rebase({incarnation_, offered_}, store);
+  spdlog::critical(
+      "the broker's store was restored or rebuilt: it is incarnation {} (its own events begin after "
+      "seq {}), the cursor names {} at seq {}; resuming after seq {} of the new store",
+      incarnation, from, incarnation_, offered_, rebased);
+  incarnation_ = incarnation;
+  offered_ = committed_ = rebased;
+  if (Status s = cursor_.Store({incarnation_, committed_}); !s.ok()) spdlog::error("{}", s.message());
+  router_.Adopt(store);
   return true;
 }
 
 void Notifier::Commit() {
   const std::uint64_t through = router_.FinishedThrough(offered_);
   if (through <= committed_) return;
-  if (Status s = cursor_.Store(through); !s.ok()) {
+  if (Status s = cursor_.Store({incarnation_, through}); !s.ok()) {
     spdlog::error("{}", s.message());
     return;
   }
@@ -69,6 +104,9 @@ bool Notifier::CatchUp() {
       spdlog::warn("cannot replay events after seq {}: {}", offered_, reply.status().message());
       return false;
     }
+    const std::uint64_t asked = offered_;
+    if (!SameStore(reply.value().incarnation, reply.value().incarnation_from)) return false;
+    if (offered_ != asked) continue;  // rebased: ask again from there
     const auto& events = reply.value().events;
     for (const schemas::LoggedEvent& e : events) {
       if (e.seq <= offered_) continue;
@@ -92,6 +130,10 @@ void Notifier::Consider(const std::string& topic, std::string_view payload) {
     spdlog::warn("dropped bus event on {}: {}", topic, n.status().message());
     return;
   }
+  if (!n.value().incarnation.empty() && n.value().incarnation != incarnation_) {
+    behind_ = !CatchUp();  // its store is not ours: the log's answer says which it is
+    return;
+  }
   const std::uint64_t seq = n.value().seq;
   if (seq <= offered_) return;  // replayed already
   if (behind_) return;          // the loop replays it from the log soon
@@ -105,7 +147,8 @@ void Notifier::Consider(const std::string& topic, std::string_view payload) {
 Status Notifier::Start(const std::atomic<bool>& stop) {
   auto loaded = cursor_.Load();
   if (!loaded.ok()) return loaded.status();
-  offered_ = committed_ = loaded.value();
+  offered_ = committed_ = loaded.value().seq;
+  incarnation_ = loaded.value().incarnation;
   if (!cursor_.Exists() && from_newest_) {
     // First start: begin at the newest event (asking until the broker answers).
     schemas::ControlRequest ping;
@@ -114,7 +157,8 @@ Status Notifier::Start(const std::atomic<bool>& stop) {
       auto reply = control_.Call(ping, std::chrono::milliseconds(2000));
       if (reply.ok()) {
         offered_ = committed_ = reply.value().last_seq;
-        if (Status s = cursor_.Store(committed_); !s.ok()) return s;
+        SameStore(reply.value().incarnation, reply.value().incarnation_from);
+        if (Status s = cursor_.Store({incarnation_, committed_}); !s.ok()) return s;
         spdlog::info("no cursor yet: starting after the newest event, seq {}", committed_);
         break;
       }
@@ -155,7 +199,7 @@ Status Notifier::Turn(std::chrono::milliseconds max_wait) {
     next_check_ = clock_.Now() + kQuietCheck;
   }
   Commit();
-  return Status();
+  return fatal_;
 }
 
 void Notifier::Finish(std::chrono::milliseconds drain_grace) {

@@ -63,6 +63,10 @@ class Notifier {
   // Fetches and offers logged events after `offered_`. False when the
   // broker did not answer or a sink queue is full (we try again soon).
   bool CatchUp();
+  // Checks the store a reply names against the one we deliver from. False
+  // when it changed under events already offered: fatal_ is set, and a
+  // restart rebases the cursor (a new store's seqs may repeat old ones).
+  bool SameStore(const std::string& incarnation, std::uint64_t from);
   void Consider(const std::string& topic, std::string_view payload);
   // False when the router had no room (nothing was queued).
   bool Offer(const Notification& n);
@@ -78,6 +82,9 @@ class Notifier {
   std::uint64_t committed_ = 0;  // on disk: every sink finished through it
   bool from_newest_ = false;
   bool behind_ = true;           // a gap we have not filled yet
+  bool offered_any_ = false;     // this process offered an event
+  std::string incarnation_;      // the store we deliver from (empty: not known yet)
+  common::Status fatal_;         // Turn's answer once the store changed mid-delivery
   common::Clock::Mono next_check_{};  // when a quiet bus next asks the log
 };
 

@@ -16,12 +16,20 @@ namespace notifier {
 struct Notification {
   std::string topic;
   std::uint64_t seq = 0;
+  // The broker store's incarnation the event was written in; with `seq` it
+  // names the event for good (event_id).
+  std::string incarnation;
   bool is_alert = false;
   schemas::RunEvent run;      // when !is_alert
   schemas::AlertEvent alert;  // when is_alert
 
   std::uint32_t team() const { return is_alert ? alert.team : run.run.team; }
   const std::string& run_id() const { return is_alert ? alert.run_id : run.run.run_id; }
+  // "<incarnation>:<seq>", or "<seq>" for an event from before incarnations:
+  // unique across a restored or rebuilt store, where seqs repeat.
+  std::string event_id() const {
+    return incarnation.empty() ? std::to_string(seq) : incarnation + ":" + std::to_string(seq);
+  }
 };
 
 // The outcome of one attempt. kRetry may carry the server's own idea of when

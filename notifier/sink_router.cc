@@ -20,6 +20,10 @@ std::size_t SinkRouter::AddQueue(std::unique_ptr<Sink> sink, RetryPolicy policy,
 
 void SinkRouter::AddRoute(Route route) { routes_.push_back(std::move(route)); }
 
+void SinkRouter::Adopt(const StoreIdentity& store) {
+  for (auto& q : queues_) q->Adopt(store);
+}
+
 common::Status SinkRouter::Start() {
   for (auto& q : queues_) {
     if (common::Status s = q->Start(); !s.ok()) return s;

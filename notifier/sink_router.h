@@ -48,6 +48,9 @@ class SinkRouter {
 
   // Starts every queue's worker.
   common::Status Start();
+  // Tells every queue which broker store the events come from (before the
+  // first Offer, or when a store first names itself).
+  void Adopt(const StoreIdentity& store);
 
   // Queues `n` for every destination that wants it. False, with nothing
   // queued anywhere, when one of them is full and healthy: offer it again

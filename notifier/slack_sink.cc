@@ -69,7 +69,7 @@ SlackSink::SlackSink(std::string name, std::string url, std::chrono::millisecond
 
 Attempt SlackSink::Deliver(const Notification& n) {
   return AttemptFromHttp(client_.Post(url_, "application/json", SlackBody(n),
-                                      {"X-Daybreak-Event-Id: " + std::to_string(n.seq)}));
+                                      {"X-Daybreak-Event-Id: " + n.event_id()}));
 }
 
 // The descriptor sink_registry.cc lists: [notifier.slack] url and events.

@@ -8,7 +8,9 @@ namespace notifier {
 std::string WebhookBody(const Notification& n) {
   nlohmann::json j = n.is_alert ? schemas::ToJson(n.alert) : schemas::ToJson(n.run);
   j["topic"] = n.topic;
-  j["event_id"] = n.seq;
+  // Unique for good, so a receiver can drop a redelivery; seqs alone repeat
+  // after a store restore or an accepted data loss.
+  j["event_id"] = n.event_id();
   j["seq"] = n.seq;  // a replayed event carries the log's seq
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -19,7 +21,7 @@ WebhookSink::WebhookSink(std::string name, std::string url, std::chrono::millise
 
 Attempt WebhookSink::Deliver(const Notification& n) {
   return AttemptFromHttp(client_.Post(url_, "application/json", WebhookBody(n),
-                                      {"X-Daybreak-Event-Id: " + std::to_string(n.seq),
+                                      {"X-Daybreak-Event-Id: " + n.event_id(),
                                        "X-Daybreak-Topic: " + n.topic}));
 }
 

@@ -20,13 +20,17 @@ nlohmann::json ToJson(const RunRecord& r) {
 }
 
 nlohmann::json ToJson(const RunEvent& e) {
-  return {{"seq", e.seq}, {"event", e.event}, {"at_unix_ms", e.at_unix_ms}, {"run", ToJson(e.run)}};
+  return {{"seq", e.seq},
+          {"incarnation", e.incarnation},
+          {"event", e.event},
+          {"at_unix_ms", e.at_unix_ms},
+          {"run", ToJson(e.run)}};
 }
 
 nlohmann::json ToJson(const AlertEvent& a) {
   return {{"seq", a.seq},       {"kind", a.kind},       {"team", a.team},
           {"count", a.count},   {"run_id", a.run_id},   {"message", a.message},
-          {"at_unix_ms", a.at_unix_ms}};
+          {"at_unix_ms", a.at_unix_ms}, {"incarnation", a.incarnation}};
 }
 
 nlohmann::json ToJson(const TeamRecord& t) {

@@ -122,7 +122,10 @@ struct RunEvent {
   std::string event;  // one of event::kAll
   std::int64_t at_unix_ms = 0;
   RunRecord run;
-  MSGPACK_DEFINE_MAP(v, seq, event, at_unix_ms, run);
+  // The store incarnation that wrote the event: the event's id is
+  // "<incarnation>:<seq>", never reused by a restored or rebuilt store.
+  std::string incarnation;
+  MSGPACK_DEFINE_MAP(v, seq, event, at_unix_ms, run, incarnation);
 };
 
 // Topics "alert.<kind>": something people must look at.
@@ -135,7 +138,8 @@ struct AlertEvent {
   std::string run_id;       // the run that raised or cleared it
   std::string message;
   std::int64_t at_unix_ms = 0;
-  MSGPACK_DEFINE_MAP(v, seq, kind, team, count, run_id, message, at_unix_ms);
+  std::string incarnation;  // as in RunEvent
+  MSGPACK_DEFINE_MAP(v, seq, kind, team, count, run_id, message, at_unix_ms, incarnation);
 };
 
 // Topic "schedule.changed": a team was added, changed or removed.
@@ -266,6 +270,18 @@ struct BrokerMessage {
                      seen_seq, incarnation);
 };
 
+// One backup of the run store, as backup.create, backup.list and
+// backup.verify answer.
+struct BackupInfo {
+  std::uint32_t id = 0;
+  std::int64_t created_unix_ms = 0;
+  std::uint64_t size_bytes = 0;
+  std::uint32_t files = 0;
+  std::uint64_t last_seq = 0;  // the newest event it holds
+  std::string incarnation;     // the store's incarnation when it was taken
+  MSGPACK_DEFINE_MAP(id, created_unix_ms, size_bytes, files, last_seq, incarnation);
+};
+
 // A request on the control socket. `op` says which fields matter.
 struct ControlRequest {
   std::uint32_t v = kVersion;
@@ -281,8 +297,9 @@ struct ControlRequest {
   std::string requested_by;
   std::string from_date;  // backfill, YYYY-MM-DD
   std::string to_date;    // backfill, inclusive
+  std::uint32_t backup_id = 0;  // backup.verify (0: the newest)
   MSGPACK_DEFINE_MAP(v, op, team, all_teams, pdate, key, run_id, limit,
-                     since_seq, team_record, requested_by, from_date, to_date);
+                     since_seq, team_record, requested_by, from_date, to_date, backup_id);
 };
 
 struct ControlReply {
@@ -297,8 +314,13 @@ struct ControlReply {
   std::vector<LoggedEvent> events;
   std::uint64_t last_seq = 0;
   std::map<std::string, std::int64_t> stats;  // op "stats"
+  // events.since, ping: the store's incarnation, and the last seq written
+  // before it began (events after it are this incarnation's own).
+  std::string incarnation;
+  std::uint64_t incarnation_from = 0;
+  std::vector<BackupInfo> backups;  // backup.create, backup.list, backup.verify
   MSGPACK_DEFINE_MAP(v, ok, error, code, duplicate, run, runs, teams, events,
-                     last_seq, stats);
+                     last_seq, stats, incarnation, incarnation_from, backups);
 };
 
 }  // namespace schemas

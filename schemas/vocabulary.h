@@ -249,8 +249,13 @@ inline constexpr std::string_view kTeamsList = "teams.list";
 inline constexpr std::string_view kTeamPut = "team.put";
 inline constexpr std::string_view kTeamRemove = "team.remove";
 inline constexpr std::string_view kEventsSince = "events.since";
-inline constexpr std::array kAll = {kPing,      kTrigger, kBackfill, kStats,   kRunsList,   kRunGet,
-                                    kCancel,    kTeamsList, kTeamPut, kTeamRemove, kEventsSince};
+inline constexpr std::string_view kBackupCreate = "backup.create";
+inline constexpr std::string_view kBackupList = "backup.list";
+inline constexpr std::string_view kBackupVerify = "backup.verify";
+inline constexpr std::array kAll = {kPing,         kTrigger,    kBackfill,    kStats,
+                                    kRunsList,     kRunGet,     kCancel,      kTeamsList,
+                                    kTeamPut,      kTeamRemove, kEventsSince, kBackupCreate,
+                                    kBackupList,   kBackupVerify};
 }  // namespace op
 
 // ControlReply.code when ok is false
@@ -260,7 +265,10 @@ inline constexpr std::string_view kInvalid = "invalid";
 inline constexpr std::string_view kRejected = "rejected";
 inline constexpr std::string_view kCorrupt = "corrupt";
 inline constexpr std::string_view kIoError = "io_error";
-inline constexpr std::array kAll = {kNotFound, kInvalid, kRejected, kCorrupt, kIoError};
+// The broker's disk is full: it refuses new work and answers reads until
+// space returns (then it resumes by itself).
+inline constexpr std::string_view kNoSpace = "no_space";
+inline constexpr std::array kAll = {kNotFound, kInvalid, kRejected, kCorrupt, kIoError, kNoSpace};
 }  // namespace error_code
 
 template <typename List>

@@ -2,10 +2,12 @@
 // daemon binds them) around a RunManager on a MemoryStore. A store write
 // that fails stops the loop by itself, with a critical log line saying why,
 // and Run returns the error (the daemon then exits 1, design.md); nothing
-// the failed group held is announced.
+// the failed group held is announced. A full disk does not stop it: writes
+// wait, refused with no_space, and go out once space returns.
 #include "broker/broker.h"
 
 #include <doctest/doctest.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -91,98 +93,156 @@ std::vector<std::string> DrainRunTopics(zmq::socket_t& sub, std::chrono::millise
   }
 }
 
-TEST_CASE("a failed store write stops the broker loop, logged, and nothing it held goes out") {
+// A broker loop running on its own thread over real loopback sockets, with
+// team 2 known (queueing its runs) and one trigger ("written") answered and
+// announced.
+struct LiveBroker {
   CapturedLog log;
   MemoryStore store;
   ::testing::FakeClock clock;
   TeamRegistry teams{TeamDefaults{}};
-  RunManager manager(store, teams, clock, testing_support::TestSettings());
-  REQUIRE(manager.Load().ok());
-  schemas::TeamRecord team;
-  team.id = 2;
-  REQUIRE(manager.PutTeam(team).ok());
-  manager.TakeOutbox();  // written; the schedule.changed is nobody's business here
-  ControlHandler control(manager, store, teams);
-
-  zmq::context_t context(1);
+  RunManager manager{store, teams, clock, testing_support::TestSettings()};
+  std::unique_ptr<ControlHandler> control;
+  zmq::context_t context{1};
   common::Config config;
-  config.bus_publish = Loopback();
-  config.bus_subscribe = Loopback();
-  config.control = Loopback();
-  config.work = Loopback();
-  auto listeners = Listeners::Open(context, config);
-  REQUIRE_MESSAGE(listeners.ok(), listeners.status().ToString());
-  Broker broker(listeners.value()->sockets(), manager, control, clock);
-
-  zmq::socket_t sub(context, zmq::socket_type::sub);
-  sub.set(zmq::sockopt::linger, 0);
-  sub.set(zmq::sockopt::subscribe, std::string(schemas::topic::kRunPrefix));
-  sub.set(zmq::sockopt::subscribe, "probe");
-  sub.connect(config.bus_subscribe);
-  zmq::socket_t pub(context, zmq::socket_type::pub);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.connect(config.bus_publish);
-
+  std::unique_ptr<Listeners> listeners;
+  std::unique_ptr<Broker> broker;
+  zmq::socket_t sub{context, zmq::socket_type::sub};
+  zmq::socket_t pub{context, zmq::socket_type::pub};
+  std::unique_ptr<schemas::ControlClient> client;
   std::atomic<bool> stop{false};
-  std::future<common::Status> ran =
-      std::async(std::launch::async, [&broker, &stop] { return broker.Run(stop); });
+  std::future<common::Status> ran;
+  std::string written;  // the run id of the healthy trigger
 
-  REQUIRE(WaitForSubscriptions(pub, sub, 10s));
-
-  // A healthy turn first: the trigger is answered and announced.
-  schemas::ControlClient client(context, config.control);
-  schemas::ControlRequest trigger;
-  trigger.op = std::string(schemas::op::kTrigger);
-  trigger.team = 2;
-  trigger.key = "written";
-  auto first = client.Call(trigger, 5000ms);
-  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
-  const std::string written = first.value().run.run_id;
-  // Published before the reply, so it is there by now.
-  CHECK(DrainRunTopics(sub, 0ms) == std::vector<std::string>{"run.accepted"});
-
-  std::string reason;
-  SUBCASE("write failed") {
-    store.faults().fail_writes = true;
-    reason = "write failed";
+  LiveBroker() {
+    REQUIRE(manager.Load().ok());
+    schemas::TeamRecord team;
+    team.id = 2;
+    team.overlap = "queue";  // no runner: later runs queue behind "written"
+    REQUIRE(manager.PutTeam(team).ok());
+    manager.TakeOutbox();  // written; the schedule.changed is nobody's business here
+    control = std::make_unique<ControlHandler>(manager, store, teams);
+    config.bus_publish = Loopback();
+    config.bus_subscribe = Loopback();
+    config.control = Loopback();
+    config.work = Loopback();
+    auto opened = Listeners::Open(context, config);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    listeners = std::move(opened).value();
+    broker = std::make_unique<Broker>(listeners->sockets(), manager, *control, clock);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, std::string(schemas::topic::kRunPrefix));
+    sub.set(zmq::sockopt::subscribe, "probe");
+    sub.connect(config.bus_subscribe);
+    pub.set(zmq::sockopt::linger, 0);
+    pub.connect(config.bus_publish);
+    ran = std::async(std::launch::async, [this] { return broker->Run(stop); });
+    REQUIRE(WaitForSubscriptions(pub, sub, 10s));
+    client = std::make_unique<schemas::ControlClient>(context, config.control);
+    auto first = client->Call(Trigger("written"), 5000ms);
+    REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+    written = first.value().run.run_id;
+    // Published before the reply, so it is there by now.
+    CHECK(DrainRunTopics(sub, 0ms) == std::vector<std::string>{"run.accepted"});
   }
-  SUBCASE("disk full") {
-    store.faults().no_space = true;
-    reason = "No space left on device";
+  ~LiveBroker() {
+    stop.store(true);
+    if (ran.valid()) ran.wait();
   }
+
+  static schemas::ControlRequest Trigger(const std::string& key) {
+    schemas::ControlRequest trigger;
+    trigger.op = std::string(schemas::op::kTrigger);
+    trigger.team = 2;
+    trigger.key = key;
+    return trigger;
+  }
+  // The reply; a refusal comes back as its error Status.
+  common::Result<schemas::ControlReply> Call(const schemas::ControlRequest& request) {
+    return client->Call(request, 5000ms);
+  }
+};
+
+TEST_CASE("a failed store write stops the broker loop, logged, and nothing it held goes out") {
+  LiveBroker b;
+  b.store.faults().fail_writes = true;
+  const std::string reason = "write failed";
   // The next request's change cannot be written: the loop must end by
   // itself, without `stop`, and without answering.
-  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  zmq::socket_t raw(b.context, zmq::socket_type::dealer);
   raw.set(zmq::sockopt::linger, 0);
-  raw.connect(config.control);
-  trigger.key = "lost";
+  raw.connect(b.config.control);
   raw.send(zmq::message_t(), zmq::send_flags::sndmore);
-  raw.send(zmq::buffer(schemas::Encode(trigger)), zmq::send_flags::none);
+  raw.send(zmq::buffer(schemas::Encode(LiveBroker::Trigger("lost"))), zmq::send_flags::none);
 
-  const bool stopped = ran.wait_for(10s) == std::future_status::ready;
+  const bool stopped = b.ran.wait_for(10s) == std::future_status::ready;
   if (!stopped) {
-    stop.store(true);  // let the test end; the check below reports the bug
-    ran.wait();
+    b.stop.store(true);  // let the test end; the check below reports the bug
+    b.ran.wait();
   }
   REQUIRE_MESSAGE(stopped, "the broker kept running after a failed write");
-  const common::Status s = ran.get();
+  const common::Status s = b.ran.get();
   CHECK_FALSE(s.ok());
   CHECK(s.code() == common::Code::kIoError);
   CHECK(s.message().find(reason) != std::string::npos);
-  CHECK(s.message() == manager.failure().message());  // the daemon logs it as "broker stopped: ..."
+  CHECK(s.message() == b.manager.failure().message());  // the daemon logs it as "broker stopped: ..."
 
   // The clear log line: what failed, and that the broker is stopping.
-  CHECK(log.Has("[critical] could not write run state: " + s.ToString() +
-                "; stopping (a restart reloads what was written)"));
+  CHECK(b.log.Has("[critical] could not write run state: " + s.ToString() +
+                  "; stopping (a restart reloads what was written)"));
 
   // The loop has returned, so what it did not send by now it never sends:
   // no reply to the lost trigger, no event for it.
   zmq::pollitem_t item{raw.handle(), 0, ZMQ_POLLIN, 0};
   CHECK(zmq::poll(&item, 1, 0ms) == 0);
-  CHECK(DrainRunTopics(sub, 0ms).empty());
-  CHECK(store.FindRunIdByKey("lost").status().code() == common::Code::kNotFound);
-  CHECK(store.GetRun(written).ok());
-  CHECK(store.FindRunIdByKey("written").value() == written);
+  CHECK(DrainRunTopics(b.sub, 0ms).empty());
+  CHECK(b.store.FindRunIdByKey("lost").status().code() == common::Code::kNotFound);
+  CHECK(b.store.GetRun(b.written).ok());
+  CHECK(b.store.FindRunIdByKey("written").value() == b.written);
+}
+
+TEST_CASE("a full disk is a state, not a stop: writes refused with no_space, reads answered, all written once space returns") {
+  LiveBroker b;
+  b.store.faults().no_space_when_writing = true;  // the next write meets the full disk
+
+  // The request that met the full disk: decided, not written, and its reply
+  // says so (it is not an acknowledgement).
+  const auto first = b.Call(LiveBroker::Trigger("held"));
+  REQUIRE_FALSE(first.ok());
+  CHECK(first.status().code() == common::Code::kNoSpace);
+  CHECK(first.status().message().find("ask again") != std::string::npos);
+  // Later writes are refused up front, with the same code and the setting to change.
+  const auto refused = b.Call(LiveBroker::Trigger("refused"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == common::Code::kNoSpace);
+  // Reads are answered, and ping says why the broker is degraded.
+  schemas::ControlRequest ping;
+  ping.op = std::string(schemas::op::kPing);
+  const auto pong = b.Call(ping);
+  REQUIRE(pong.ok());
+  CHECK(pong.value().stats.at("no_space") == 1);
+  schemas::ControlRequest get;
+  get.op = std::string(schemas::op::kRunGet);
+  get.run_id = b.written;
+  CHECK(b.Call(get).ok());
+  CHECK(DrainRunTopics(b.sub, 100ms).empty());  // nothing announced that is not written
+  CHECK(b.ran.wait_for(0ms) == std::future_status::timeout);  // still running
+  CHECK(b.log.Has("No space left on device"));
+
+  b.store.faults().no_space_when_writing = false;  // space is back
+  // The held run is written and announced on the next turn.
+  const std::vector<std::string> announced = DrainRunTopics(b.sub, 5000ms);
+  CHECK_MESSAGE(announced == std::vector<std::string>{"run.queued"}, fmt::format("{}", fmt::join(announced, " ")));
+  CHECK(b.store.FindRunIdByKey("held").ok());
+  CHECK(b.store.FindRunIdByKey("refused").status().code() == common::Code::kNotFound);
+  // Asking again finds the held run; the refused one is new now.
+  const auto again = b.Call(LiveBroker::Trigger("held"));
+  REQUIRE(again.ok());
+  CHECK(again.value().duplicate);
+  CHECK(again.value().run.run_id == b.store.FindRunIdByKey("held").value());
+  CHECK(b.Call(LiveBroker::Trigger("refused")).ok());
+  CHECK(b.Call(ping).value().stats.at("no_space") == 0);
+  CHECK(b.log.Has("space is back"));
 }
 
 }  // namespace

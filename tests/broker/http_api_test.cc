@@ -160,7 +160,7 @@ TEST_CASE("/healthz pings the broker and says ok with its last seq") {
     return reply;
   });
   const json body = a.GetJson("/healthz");
-  CHECK(body == json{{"ok", true}, {"last_seq", 42}});
+  CHECK(body == json{{"ok", true}, {"status", "ok"}, {"last_seq", 42}});
   REQUIRE(a.seen().size() == 1);
   CHECK(a.seen()[0].op == schemas::op::kPing);
 }

@@ -31,7 +31,13 @@ void WebhookReceiver::Handle(const std::string& body) {
   Notice n;
   try {
     const nlohmann::json j = nlohmann::json::parse(body);
-    n.event_id = j.at("event_id").get<std::uint64_t>();
+    // The id is "<incarnation>:<seq>"; one store here, so the seq orders.
+    n.event_id = j.at("seq").get<std::uint64_t>();
+    n.incarnation = j.at("incarnation").get<std::string>();
+    if (n.incarnation.empty() ||
+        j.at("event_id").get<std::string>() != n.incarnation + ":" + std::to_string(n.event_id)) {
+      throw std::runtime_error("event_id is not <incarnation>:<seq>");
+    }
     n.topic = j.value("topic", "");
     if (n.topic.starts_with(schemas::topic::kRunPrefix)) {
       n.event = j.at("event").get<std::string>();

@@ -21,7 +21,8 @@ namespace chaos {
 
 // One delivered event (run events only carry the run fields).
 struct Notice {
-  std::uint64_t event_id = 0;
+  std::uint64_t event_id = 0;  // the seq part of the event id
+  std::string incarnation;     // and its store incarnation
   std::string topic;
   std::string event;  // "completed", ...
   std::string run_id;

@@ -39,6 +39,15 @@ TEST_CASE("a broker whose store lost CURRENT refuses every restart until told to
   cluster.AddTeam(team);
   const schemas::RunRecord run = cluster.Trigger(1);
   REQUIRE(cluster.WaitForTerminal(run.run_id).state == schemas::RunState::kSucceeded);
+  schemas::ControlRequest ping;
+  ping.op = std::string(schemas::op::kPing);
+  const auto before = cluster.Call(ping);
+  REQUIRE(before.ok());
+  REQUIRE_FALSE(before.value().incarnation.empty());
+  // The consistency check reads the live broker's store beside it.
+  std::string checked;
+  CHECK(cluster.RunTool({"daybreak-broker", "--check"}, &checked) == 0);
+  CHECK_MESSAGE(checked.find("no problems") != std::string::npos, checked);
   cluster.StopBroker(SIGKILL);
   const std::filesystem::path state = cluster.root() + "/var/broker";
   REQUIRE(std::filesystem::remove(state / "CURRENT"));
@@ -57,6 +66,9 @@ TEST_CASE("a broker whose store lost CURRENT refuses every restart until told to
     CHECK(text.find("--accept-data-loss") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(state / "CURRENT"));  // no new database over the old
   }
+  std::string damaged;
+  CHECK(cluster.RunTool({"daybreak-broker", "--check"}, &damaged) == 1);
+  CHECK_MESSAGE(damaged.find("no database") != std::string::npos, damaged);
 
   testing::TestProcess accepted({binary, "--accept-data-loss"}, cluster.Environment(),
                                 cluster.root() + "/logs/accepted.log");
@@ -80,6 +92,16 @@ TEST_CASE("a broker whose store lost CURRENT refuses every restart until told to
   }
   REQUIRE_MESSAGE(alert.has_value(), "no alert." << schemas::alert::kDataLoss << " in the event log");
   CHECK(alert->message.find("CURRENT") != std::string::npos);
+  // A store that may differ from what was announced is a new incarnation,
+  // and says where its own events begin: event ids ("<incarnation>:<seq>")
+  // never repeat, though seqs may.
+  const auto after = cluster.Call(ping);
+  REQUIRE(after.ok());
+  CHECK_FALSE(after.value().incarnation.empty());
+  CHECK(after.value().incarnation != before.value().incarnation);
+  CHECK(after.value().incarnation_from <= before.value().last_seq);
+  CHECK(alert->incarnation == after.value().incarnation);
+  CHECK(alert->seq > after.value().incarnation_from);
   CHECK(cluster.WaitForTerminal(run.run_id).state == schemas::RunState::kSucceeded);
   accepted.Stop(SIGTERM, std::chrono::seconds(5));
 }

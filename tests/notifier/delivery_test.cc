@@ -79,7 +79,7 @@ bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds dea
 std::multiset<std::uint64_t> EventIds(const std::vector<nlohmann::json>& records) {
   std::multiset<std::uint64_t> ids;
   for (const auto& r : records) {
-    if (r["status"] == 200) ids.insert(std::stoull(r["event_id"].get<std::string>()));
+    if (r["status"] == 200) ids.insert(testing::SeqOfEventId(r["event_id"].get<std::string>()));
   }
   return ids;
 }

@@ -16,6 +16,7 @@ Notification FailedRun() {
   n.topic = "run.failed";
   n.seq = 42;
   n.run.seq = 42;
+  n.incarnation = n.run.incarnation = "a1b2";
   n.run.event = "failed";
   n.run.at_unix_ms = 1748916000000;  // 2025-06-03 02:00:00 UTC
   schemas::RunRecord& r = n.run.run;
@@ -68,13 +69,15 @@ TEST_CASE("a Slack message names team, run, state, pdate, loans, exceptions, dur
 
 TEST_CASE("a webhook body is the event as JSON with its topic and event id") {
   const auto j = nlohmann::json::parse(notifier::WebhookBody(FailedRun()));
-  CHECK(j["event_id"] == 42);
+  CHECK(j["event_id"] == "a1b2:42");  // unique even where a restored store repeats seq 42
+  CHECK(j["seq"] == 42);
+  CHECK(j["incarnation"] == "a1b2");
   CHECK(j["topic"] == "run.failed");
   CHECK(j["event"] == "failed");
   CHECK(j["run"]["run_id"] == "r0000000007");
   CHECK(j["run"]["total_loans"] == 1000);
   const auto a = nlohmann::json::parse(notifier::WebhookBody(Alert()));
-  CHECK(a["event_id"] == 43);
+  CHECK(a["event_id"] == "43");  // from before events named their store
   CHECK(a["kind"] == "consecutive_failures");
 }
 
@@ -89,7 +92,8 @@ TEST_CASE("a mail has a filterable subject, the event id and a readable CRLF bod
                                                {"a@example.com", "b@example.com"});
   CHECK(m.find("Subject: [daybreak] team 2 run r0000000007 failed\r\n") != std::string::npos);
   CHECK(m.find("To: a@example.com, b@example.com\r\n") != std::string::npos);
-  CHECK(m.find("X-Daybreak-Event-Id: 42\r\n") != std::string::npos);
+  CHECK(m.find("X-Daybreak-Event-Id: a1b2:42\r\n") != std::string::npos);
+  CHECK(m.find("Message-ID: <daybreak.a1b2.42.r0000000007@daybreak>\r\n") != std::string::npos);
   CHECK(m.find("Date: Tue, 03 Jun 2025 02:00:00 +0000\r\n") != std::string::npos);
   CHECK(m.find("Loans:      1000\r\n") != std::string::npos);
   CHECK(m.find("Error:      exit code 1 <see log>\r\nsecond line\r\n") != std::string::npos);

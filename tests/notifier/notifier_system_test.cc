@@ -57,7 +57,7 @@ std::set<std::uint64_t> Seqs(const std::vector<schemas::LoggedEvent>& events,
 std::multiset<std::uint64_t> HttpIds(const std::vector<nlohmann::json>& records) {
   std::multiset<std::uint64_t> ids;
   for (const auto& r : records) {
-    if (r["status"] == 200) ids.insert(std::stoull(r["event_id"].get<std::string>()));
+    if (r["status"] == 200) ids.insert(testing::SeqOfEventId(r["event_id"].get<std::string>()));
   }
   return ids;
 }
@@ -69,7 +69,9 @@ std::set<std::uint64_t> Distinct(const std::multiset<std::uint64_t>& ids) {
 std::uint64_t MailId(const nlohmann::json& mail) {
   const std::string data = mail["data"];
   const auto at = data.find("X-Daybreak-Event-Id: ");
-  return at == std::string::npos ? 0 : std::stoull(data.substr(at + 21));
+  if (at == std::string::npos) return 0;
+  const std::size_t end = data.find_first_of("\r\n", at + 21);
+  return testing::SeqOfEventId(data.substr(at + 21, end - at - 21));
 }
 
 class NotifierUnderTest {
@@ -169,7 +171,7 @@ email_to = ["team1@example.com"]
 
   // Per-team recipients, filterable subjects, readable Slack text.
   std::map<std::uint64_t, nlohmann::json> hook_of;
-  for (const auto& r : webhook.Records()) hook_of[r["json"]["event_id"]] = r["json"];
+  for (const auto& r : webhook.Records()) hook_of[r["json"]["seq"]] = r["json"];
   int streak_alerts = 0;
   int recoveries = 0;
   for (std::uint64_t seq : all) {

@@ -27,6 +27,7 @@ class RecordingSink final : public notifier::Sink {
   notifier::Attempt Deliver(const Notification& n) override {
     std::lock_guard lock(mu_);
     seen_.push_back(n.seq);
+    ids_.push_back(n.event_id());
     cv_.notify_all();
     return notifier::Attempt::Delivered();
   }
@@ -36,16 +37,22 @@ class RecordingSink final : public notifier::Sink {
     cv_.wait_for(lock, 5s, [&] { return seen_.size() >= count; });
     return seen_;
   }
+  std::vector<std::string> ids() {
+    std::lock_guard lock(mu_);
+    return ids_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::uint64_t> seen_;
+  std::vector<std::string> ids_;
 };
 
-schemas::RunEvent Event(std::uint64_t seq) {
+schemas::RunEvent Event(std::uint64_t seq, std::string incarnation = "") {
   schemas::RunEvent e;
   e.seq = seq;
+  e.incarnation = std::move(incarnation);
   e.event = std::string(schemas::event::kFailed);
   e.run.run_id = "r" + std::to_string(seq);
   e.run.team = 1;
@@ -72,9 +79,10 @@ class Bench {
 
   // Appends to the broker's log; `publish` also sends it on the bus.
   void Log(std::uint64_t seq, bool publish) {
-    const std::string payload = schemas::Encode(Event(seq));
+    std::string payload;
     {
       std::lock_guard lock(mu_);
+      payload = schemas::Encode(Event(seq, incarnation_));
       schemas::LoggedEvent e;
       e.seq = seq;
       e.topic = schemas::RunTopic(schemas::event::kFailed);
@@ -85,6 +93,18 @@ class Bench {
   }
   void Publish(const std::string& topic, const std::string& payload) {
     testing::Send(bus_, topic, payload);
+  }
+  // The broker's store restored to what it held at `from` (or rebuilt
+  // there): a new incarnation whose later events reuse seqs.
+  void Restore(const std::string& incarnation, std::uint64_t from) {
+    std::lock_guard lock(mu_);
+    std::erase_if(log_, [&](const schemas::LoggedEvent& e) { return e.seq > from; });
+    incarnation_ = incarnation;
+    incarnation_from_ = from;
+  }
+  // Another notifier process on the same cursor, sockets and sinks.
+  std::unique_ptr<notifier::Notifier> Restarted() {
+    return std::make_unique<notifier::Notifier>(subscriber_, client_, cursor, router_, clock);
   }
   void Refuse(bool refuse) {
     std::lock_guard lock(mu_);
@@ -105,6 +125,8 @@ class Bench {
     if (refuse_) return testing::FakeControlServer::Refuse("broker busy");
     auto reply = testing::FakeControlServer::Ok();
     reply.last_seq = log_.empty() ? 0 : log_.back().seq;
+    reply.incarnation = incarnation_;
+    reply.incarnation_from = incarnation_from_;
     if (r.op == schemas::op::kEventsSince) {
       for (const auto& e : log_) {
         if (e.seq > r.since_seq && reply.events.size() < r.limit) reply.events.push_back(e);
@@ -121,6 +143,8 @@ class Bench {
   std::mutex mu_;
   std::vector<schemas::LoggedEvent> log_;
   bool refuse_ = false;
+  std::string incarnation_ = "A";
+  std::uint64_t incarnation_from_ = 0;
   common::SystemClock sink_clock_;  // the delivery threads read it
 
  public:
@@ -139,14 +163,51 @@ using Seqs = std::vector<std::uint64_t>;
 
 TEST_CASE("on start the notifier replays the broker's log after its cursor and stores the cursor") {
   Bench b;
-  REQUIRE(b.cursor.Store(2).ok());
   for (std::uint64_t seq = 1; seq <= 4; ++seq) b.Log(seq, false);
+  SUBCASE("a cursor of this store") { REQUIRE(b.cursor.Store({"A", 2}).ok()); }
+  SUBCASE("a cursor from before stores had incarnations") { REQUIRE(b.cursor.Store({"", 2}).ok()); }
   REQUIRE(b.notifier.Start(b.stop).ok());
   CHECK(b.notifier.offered() == 4);
   CHECK_FALSE(b.notifier.behind());
   CHECK(b.sink_->WaitFor(2) == Seqs{3, 4});
+  CHECK(b.sink_->ids() == std::vector<std::string>{"A:3", "A:4"});
   CHECK(b.TurnUntil([&] { return b.notifier.committed() == 4; }));
-  CHECK(b.cursor.Load().value() == 4);
+  CHECK(b.cursor.Load().value().seq == 4);
+  CHECK(b.cursor.Load().value().incarnation == "A");
+}
+
+TEST_CASE("a cursor of a restored store resumes where the new store's own events begin") {
+  Bench b;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) b.Log(seq, false);
+  REQUIRE(b.cursor.Store({"A", 5}).ok());  // delivered through A:5
+  b.Restore("B", 3);                       // back to seq 3, then new events 4..6
+  for (std::uint64_t seq = 4; seq <= 6; ++seq) b.Log(seq, false);
+  REQUIRE(b.notifier.Start(b.stop).ok());
+  CHECK(b.sink_->WaitFor(3) == Seqs{4, 5, 6});  // not skipped as "seen": they are new
+  CHECK(b.sink_->ids() == std::vector<std::string>{"B:4", "B:5", "B:6"});
+  CHECK(b.TurnUntil([&] { return b.notifier.committed() == 6; }));
+  CHECK(b.cursor.Load().value().incarnation == "B");
+}
+
+TEST_CASE("a store restored under a running notifier stops it, and the restart resumes there") {
+  Bench b;
+  REQUIRE(b.notifier.Start(b.stop).ok());
+  b.Log(1, true);
+  b.Log(2, true);
+  CHECK(b.TurnUntil([&] { return b.notifier.committed() == 2; }));
+  b.Restore("B", 1);
+  b.Log(2, true);  // B:2, a new event with an old seq
+  common::Status s;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (s.ok() && std::chrono::steady_clock::now() < until) s = b.notifier.Turn(10ms);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("incarnation B") != std::string::npos);
+  CHECK(b.sink_->WaitFor(2) == Seqs{1, 2});  // B:2 was not taken for A:2, nor offered
+
+  auto restarted = b.Restarted();
+  REQUIRE(restarted->Start(b.stop).ok());
+  CHECK(b.sink_->WaitFor(3) == Seqs{1, 2, 2});
+  CHECK(b.sink_->ids() == std::vector<std::string>{"A:1", "A:2", "B:2"});
 }
 
 TEST_CASE("the notifier offers bus events in order and fills a gap from events.since") {
@@ -212,10 +273,11 @@ TEST_CASE("with from_newest and no cursor, the notifier starts after the broker'
   SUBCASE("no cursor yet: skip the history") {
     REQUIRE(b.notifier.Start(b.stop).ok());
     CHECK(b.notifier.offered() == 7);
-    CHECK(b.cursor.Load().value() == 7);
+    CHECK(b.cursor.Load().value().seq == 7);
+    CHECK(b.cursor.Load().value().incarnation == "A");
   }
   SUBCASE("a cursor wins") {
-    REQUIRE(b.cursor.Store(5).ok());
+    REQUIRE(b.cursor.Store({"A", 5}).ok());
     REQUIRE(b.notifier.Start(b.stop).ok());
     CHECK(b.sink_->WaitFor(2) == Seqs{6, 7});
   }
@@ -236,7 +298,7 @@ TEST_CASE("Run drains the sinks and stores the cursor when stopped") {
   b.stop.store(true);  // Start replays, then Run stops at once
   REQUIRE(b.notifier.Run(b.stop, 2s).ok());
   CHECK(b.notifier.committed() == 3);
-  CHECK(b.cursor.Load().value() == 3);
+  CHECK(b.cursor.Load().value().seq == 3);
 }
 
 TEST_CASE("DecodeNotification reads run and alert topics and rejects others") {
@@ -250,10 +312,11 @@ TEST_CASE("DecodeNotification reads run and alert topics and rejects others") {
   CHECK(a.value().seq == 9);
   CHECK(a.value().team() == 4);
 
-  auto r = notifier::DecodeNotification(schemas::RunTopic(schemas::event::kFailed), schemas::Encode(Event(5)));
+  auto r = notifier::DecodeNotification(schemas::RunTopic(schemas::event::kFailed), schemas::Encode(Event(5, "Z9")));
   REQUIRE(r.ok());
   CHECK_FALSE(r.value().is_alert);
   CHECK(r.value().run_id() == "r5");
+  CHECK(r.value().event_id() == "Z9:5");
 
   CHECK(notifier::DecodeNotification(std::string(schemas::topic::kDue), "").status().code() ==
         common::Code::kRejected);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -19,6 +20,12 @@
 #include "tests/support/temp_dir.h"
 
 namespace testing {
+
+// The seq in an event id "<incarnation>:<seq>" (or a bare "<seq>").
+inline std::uint64_t SeqOfEventId(const std::string& id) {
+  const std::size_t colon = id.rfind(':');
+  return std::stoull(colon == std::string::npos ? id : id.substr(colon + 1));
+}
 
 class Receiver {
  public:

@@ -82,7 +82,7 @@ TEST_CASE("PROTOCOL.md's vocabulary lists exactly the header's words") {
 TEST_CASE("error codes are the words common::CodeId gives") {
   Words ids;
   for (common::Code code : {common::Code::kNotFound, common::Code::kInvalid, common::Code::kRejected,
-                            common::Code::kCorrupt, common::Code::kIoError}) {
+                            common::Code::kCorrupt, common::Code::kIoError, common::Code::kNoSpace}) {
     ids.emplace_back(common::CodeId(code));
   }
   CHECK(ids == ToWords(error_code::kAll));

@@ -70,7 +70,8 @@ std::vector<std::string> Cluster::Environment() const {
   env.push_back("DAYBREAK_HTTP_LISTEN=" + endpoints_.at("http"));
   env.push_back("INPUT_DIR=" + dir_.Sub("data/inputs"));
   env.push_back("OUTPUT_DIR=" + dir_.Sub("data/outputs"));
-  env.push_back("DAYBREAK_STATE_DIR=" + dir_.Sub("var/broker"));
+  env.push_back("DAYBREAK_STATE_DIR=" +
+                 (options_.state_dir.empty() ? dir_.Sub("var/broker") : options_.state_dir));
   env.push_back("DAYBREAK_LOG_DIR=" + dir_.Sub("var/logs"));
   env.push_back("DAYBREAK_HEARTBEAT_MS=100");
   env.push_back("DAYBREAK_BACKOFF_INITIAL_S=0.2");

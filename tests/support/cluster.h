@@ -36,6 +36,9 @@ struct ClusterOptions {
   // An argv prefix each runner is started under (e.g. nsenter into a
   // namespace); it must exec the runner, so its pid is the runner's.
   std::function<std::vector<std::string>(const std::string& runner_id)> runner_prefix = nullptr;
+  // The broker's state folder (empty: <root>/var/broker), e.g. on a small
+  // filesystem a test fills.
+  std::string state_dir = "";
 };
 
 class Cluster {
