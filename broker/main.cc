@@ -1,6 +1,7 @@
 // daybreak-broker: the event bus, the run state and the dispatcher.
 #include <malloc.h>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -66,6 +67,11 @@ int RunBroker(common::Daemon& d) {
   common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
   broker::TeamRegistry teams(broker::TeamDefaultsFrom(c));
   broker::RunManager manager(*store.value(), teams, clock, broker::SettingsFrom(c));
+  const broker::EventArchive archive(
+      !c.archive_dir.empty()
+          ? c.archive_dir
+          : (std::filesystem::path(c.state_dir).lexically_normal().parent_path() / "archive").string());
+  manager.set_event_archive(&archive);
   if (const common::Status s = manager.Load(); !s.ok()) {
     spdlog::critical("cannot load state from {}: {}", c.state_dir, s.ToString());
     return common::kExitFailed;
@@ -94,6 +100,9 @@ int RunBroker(common::Daemon& d) {
   spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
                c.bus_subscribe, c.control, c.work, c.state_dir);
   broker::Broker broker(bound.sockets(), manager, control, clock);
+  // The watchdog's evidence that the loop turns (it turns at least every second).
+  broker.AddPeriodic(std::chrono::seconds(1), [&d] { d.Alive(); });
+  d.Ready(fmt::format("serving control {} work {}, state {}", c.control, c.work, c.state_dir));
   std::uint64_t backup_failures = 0;
   if (backups.every.count() > 0) {
     broker.AddPeriodic(backups.every, [&store, &backups, &backup_failures] {

@@ -363,13 +363,45 @@ void RunManager::RaiseAlert(std::string_view kind, const std::string& message) {
 void RunManager::PruneEventLog(common::Clock::Mono now) {
   // In slices, so a long backlog never holds up the loop for long.
   constexpr std::size_t kPruneSlice = 20'000;
-  auto pruned = store_.PruneEventsBefore(WallMs() - settings_.event_retention.count(), kPruneSlice);
-  const bool more = pruned.ok() && pruned.value() == kPruneSlice;
-  next_prune_ = now + (more ? std::chrono::milliseconds(200) : std::chrono::milliseconds(3'600'000));
+  next_prune_ = now + std::chrono::milliseconds(3'600'000);
+  if (!journal_.no_space().ok()) return;  // pruning writes too, and the archive needs room
+  const std::int64_t cutoff = WallMs() - settings_.event_retention.count();
+  std::size_t slice = kPruneSlice;
+  if (archive_ != nullptr) {
+    // What goes is archived first; if it cannot be, nothing goes.
+    auto oldest = store_.EventsAfter(0, kPruneSlice);
+    if (!oldest.ok()) {
+      spdlog::error("event log retention: {}", oldest.status().ToString());
+      return;
+    }
+    auto newest = store_.LastSeq();
+    if (!newest.ok()) {
+      spdlog::error("event log retention: {}", newest.status().ToString());
+      return;
+    }
+    // Exactly what PruneEventsBefore removes: the old ones up to, not
+    // including, the newest (the log keeps it to carry the seq on).
+    std::vector<schemas::LoggedEvent> old;
+    for (schemas::LoggedEvent& e : oldest.value()) {
+      if (e.at_unix_ms >= cutoff || e.seq == newest.value()) break;
+      old.push_back(std::move(e));
+    }
+    if (old.empty()) return;
+    if (common::Status s = archive_->Append(old); !s.ok()) {
+      spdlog::error("event log retention: not pruning, the archive in {} cannot be written: {}",
+                    archive_->dir(), s.message());
+      return;
+    }
+    slice = old.size();
+  }
+  auto pruned = store_.PruneEventsBefore(cutoff, slice);
+  if (pruned.ok() && pruned.value() == kPruneSlice) next_prune_ = now + std::chrono::milliseconds(200);
   if (!pruned.ok()) {
     spdlog::error("event log retention: {}", pruned.status().ToString());
   } else if (pruned.value() > 0) {
-    spdlog::debug("event log retention: removed {} old events", pruned.value());
+    spdlog::info("event log retention: {} events older than {} days pruned{}", pruned.value(),
+                 settings_.event_retention.count() / 86'400'000,
+                 archive_ != nullptr ? " (archived in " + archive_->dir() + ")" : "");
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include "broker/alert_policy.h"
 #include "broker/dependencies.h"
+#include "broker/event_archive.h"
 #include "broker/journal.h"
 #include "broker/retry_policy.h"
 #include "broker/run_lifecycle.h"
@@ -119,6 +120,9 @@ class RunManager : private RunLifecycle {
   const common::Status& failure() const { return journal_.failure(); }
   // Not OK while the disk is full: the broker then takes no new work.
   const common::Status& no_space() const { return journal_.no_space(); }
+  // Events pruned by retention go to `archive` first (nullptr: none kept);
+  // it must outlive the manager.
+  void set_event_archive(const EventArchive* archive) { archive_ = archive; }
   Counters counters() const;
   std::size_t active_runs() const { return active_.size(); }
   std::size_t runner_count() const { return runners_.size(); }
@@ -154,6 +158,7 @@ class RunManager : private RunLifecycle {
   TeamRegistry& teams_;
   const common::Clock& clock_;
   Settings settings_;
+  const EventArchive* archive_ = nullptr;
   Store& store_;
   Journal journal_;
   TeamQueue queue_;

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand
   cli::Context ctx;
-  app.add_option("-c,--config", ctx.config_path, "TOML configuration file")
+  app.add_option("-c,--config", ctx.config_path,
+                 "TOML configuration file (default: $DAYBREAK_CONFIG, else /etc/daybreak/daybreak.toml)")
       ->check(CLI::ExistingFile);
   app.add_flag("--json", ctx.json, "print JSON instead of text");
   app.add_option("--timeout-ms", ctx.timeout_ms, "how long to wait for the broker")

@@ -50,7 +50,8 @@ KeySet Keys(Config& c) {
            {"DAYBREAK_FAILURE_ALERT_THRESHOLD"})
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})
       .Int("broker.event_retention_days", &c.event_retention_days, {0, kIntMax},
-           {"DAYBREAK_EVENT_RETENTION_DAYS"});
+           {"DAYBREAK_EVENT_RETENTION_DAYS"})
+      .String("broker.archive_dir", &c.archive_dir, {"DAYBREAK_ARCHIVE_DIR"});
   k.String("backup.dir", &c.backup_dir, {"DAYBREAK_BACKUP_DIR"})
       .Double("backup.every_h", &c.backup_every_h, {0}, {"DAYBREAK_BACKUP_EVERY_H"})
       .Int("backup.keep", &c.backup_keep, {0, 100000}, {"DAYBREAK_BACKUP_KEEP"});

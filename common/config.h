@@ -56,6 +56,8 @@ struct Config {
   // how often the broker takes one by itself (0: only when asked), and how
   // many it keeps (0: all).
   std::string backup_dir;
+  // Where the event log's pruned history goes (empty: <state_dir>/../archive).
+  std::string archive_dir;
   double backup_every_h = 24;
   int backup_keep = 7;
   int heartbeat_ms = 1000;

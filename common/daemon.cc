@@ -15,7 +15,10 @@ namespace common {
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), app_("daybreak-" + options_.name + ": " + options_.about) {
-  app_.add_option("-c,--config", config_path_, "TOML configuration file")->check(CLI::ExistingFile);
+  app_.add_option("-c,--config", config_path_,
+                  "TOML configuration file (default: $DAYBREAK_CONFIG, else /etc/daybreak/daybreak.toml "
+                  "when it exists, else the embedded defaults)")
+      ->check(CLI::ExistingFile);
 }
 
 // The context ends last: every socket is a local of the body, closed when
@@ -39,6 +42,7 @@ int Daemon::StartUp() {
   }
   stop_ = &InstallStopSignals();
   context_ = std::make_unique<zmq::context_t>(1);
+  notify_ = std::make_unique<ServiceNotify>(*stop_);
   return kExitOk;
 }
 

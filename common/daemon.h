@@ -25,6 +25,7 @@
 #include <zmq.hpp>
 
 #include "common/config.h"
+#include "common/service_notify.h"
 
 namespace common {
 
@@ -67,6 +68,10 @@ class Daemon {
   const std::string& config_path() const { return config_path_; }
   const std::atomic<bool>& stop() const { return *stop_; }
   zmq::context_t& context() { return *context_; }
+  // The service manager's view (systemd): call Ready once the process
+  // serves, and Alive each turn of its loop (the watchdog's evidence).
+  void Ready(const std::string& status) { notify_->Ready(status); }
+  void Alive() { notify_->Alive(); }
 
   // Client sockets of the bus, with CURVE applied from the configuration.
   // A PUB connected to `endpoint` that keeps unsent frames a second at close.
@@ -89,6 +94,7 @@ class Daemon {
   Config config_;
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<ServiceNotify> notify_;
 };
 
 }  // namespace common

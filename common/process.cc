@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 
 namespace common {
 namespace {
@@ -23,8 +24,16 @@ const std::atomic<bool>& InstallStopSignals() {
   return g_stop;
 }
 
+std::string DefaultConfigPath() {
+  if (const char* env = std::getenv("DAYBREAK_CONFIG"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  if (std::filesystem::exists(kSystemConfig, ec)) return kSystemConfig;
+  return "";
+}
+
 Result<Config> LoadProcessConfig(const std::string& path) {
-  return LoadConfig(path, [](const char* name) { return std::getenv(name); });
+  return LoadConfig(path.empty() ? DefaultConfigPath() : path,
+                    [](const char* name) { return std::getenv(name); });
 }
 
 }  // namespace common

@@ -1,4 +1,5 @@
 // daybreak-notifier: delivers run events and alerts to people.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -49,6 +50,7 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
   }
   notifier::Notifier notifier(subscriber, control, cursor, router, clock);
   notifier.set_from_newest(flags.from_newest);
+  d.Ready("delivering to " + fmt::format("{}", fmt::join(router.Destinations(), ", ")));
   const common::Status s = notifier.Run(d.stop());
   if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());
   return s.ok() ? common::kExitOk : common::kExitFailed;

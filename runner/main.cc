@@ -4,6 +4,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -74,6 +75,7 @@ int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work, settings.slots);
   runner::SystemProcessHost host(sigchld_fd, HostSetupFor(settings));
   runner::Runner runner(WorkSockets(d, settings.runner_id), host, clock, settings);
+  d.Ready(fmt::format("runner {} with {} slots, broker {}", settings.runner_id, settings.slots, c.work));
   const common::Status s = runner.Run(d.stop());
   if (!s.ok()) spdlog::error("runner stopped: {}", s.ToString());
   return s.ok() ? common::kExitOk : common::kExitFailed;

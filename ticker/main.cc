@@ -26,6 +26,7 @@ int RunTicker(common::Daemon& d) {
   common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
   ticker::Ticker ticker(publisher, subscriber, control, clock, ticker::TickerSettings{});
   spdlog::info("ticker publishing to {}", c.bus_publish);
+  d.Ready("publishing due runs to " + c.bus_publish);
   const common::Status s = ticker.Run(d.stop());
   if (!s.ok()) {
     spdlog::error("ticker stopped: {}", s.ToString());

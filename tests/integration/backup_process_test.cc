@@ -1,7 +1,8 @@
 // Backups through the real programs: `daybreak backup create/list/verify`
-// against the live broker, then `daybreak backup restore` while it is
-// stopped; the broker starts on the restored store as a new incarnation,
-// with the runs the backup held and without the ones after it.
+// against the live broker, then the store is damaged and `daybreak backup
+// restore` run while the broker is stopped; the broker starts on the
+// restored store as a new incarnation, with every run acknowledged before
+// the backup and without the ones after it.
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -25,7 +26,7 @@ nlohmann::json Json(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("daybreak backup create, list, verify on a live broker; restore on a stopped one") {
+TEST_CASE("daybreak backup create, list, verify on a live broker; a damaged store restored on a stopped one") {
   testing::Cluster cluster({.runners = 1,
                             .ticker = false,
                             .notifier = false,
@@ -65,8 +66,15 @@ TEST_CASE("daybreak backup create, list, verify on a live broker; restore on a s
   CHECK(out.find("stop it") != std::string::npos);
 
   cluster.StopBroker(SIGTERM);
+  // The store is damaged: the broker refuses it, and the backup is the way out.
+  REQUIRE(std::filesystem::remove(cluster.root() + "/var/broker/CURRENT"));
   REQUIRE_MESSAGE(cluster.RunTool({"daybreak", "backup", "restore", "1"}, &out) == 0, out);
   CHECK(out.find("kept at") != std::string::npos);
+  bool aside = false;  // the damaged folder is kept, never deleted
+  for (const auto& entry : std::filesystem::directory_iterator(cluster.root() + "/var")) {
+    aside = aside || entry.path().filename().string().starts_with("broker.before-restore-");
+  }
+  CHECK(aside);
   cluster.StartBroker();
   REQUIRE(cluster.WaitForBroker());
   const schemas::ControlReply pong = cluster.Call(ping).value();
