@@ -5,6 +5,7 @@
 
 #include "cli/cli_context.h"
 #include "common/schedule.h"
+#include "common/text.h"
 #include "common/team.h"
 #include "schemas/codec.h"
 #include "schemas/json.h"
@@ -86,8 +87,8 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
         nlohmann::json out = nlohmann::json::array();
         if (!ctx.json) {
-          fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {}\n", "TEAM", "NAME", "TIME",
-                     "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)");
+          fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {}\n", "TEAM", "NAME", "TIME",
+                     "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)", "COMMAND");
         }
         for (std::size_t i = 0; i < list->size(); ++i) {
           const schemas::TeamRecord& t = (*list)[i];
@@ -97,9 +98,10 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
             j["next_fire_utc"] = t.paused ? "" : common::FormatUtc(next.at);
             out.push_back(j);
           } else {
-            fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {}\n", Label(t.id), t.name,
+            fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {}\n", Label(t.id), t.name,
                        t.run_time, t.timezone, t.overlap, t.paused ? "paused" : "active",
-                       t.paused ? "-" : common::FormatUtc(next.at));
+                       t.paused ? "-" : common::FormatUtc(next.at),
+                       t.command.empty() ? "(reference pipeline)" : common::JoinShellWords(t.command));
           }
         }
         if (ctx.json) PrintJson(out);
@@ -109,6 +111,7 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
     std::string id;
     schemas::TeamRecord team;
     std::string command;
+    std::vector<std::string> args;
   };
   auto add_args = std::make_shared<AddArgs>();
   CLI::App* add = teams->add_subcommand(
@@ -127,7 +130,11 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   add->add_option("--backoff", add_args->team.backoff_initial_s, "first retry delay in seconds (doubles per attempt)");
   add->add_option("--backoff-max", add_args->team.backoff_max_s, "longest retry delay in seconds");
   add->add_option("--timeout", add_args->team.timeout_s, "seconds a run may take (default: runner.run_timeout_s)");
-  add->add_option("--command", add_args->command, "the team's own pipeline command (default: the reference pipeline)");
+  add->add_option("--command", add_args->command,
+                  "the team's own pipeline command, split as a shell would (quotes and \\ "
+                  "escapes; nothing is expanded). Default: the reference pipeline");
+  add->add_option("--arg", add_args->args,
+                  "one more argv word, as is (repeatable; after --command's words)");
   add->add_flag("--paused", add_args->team.paused, "add it paused (no scheduled runs)");
   add->callback([&ctx, result, add_args] {
     schemas::TeamRecord team = add_args->team;
@@ -140,8 +147,13 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
       }
       team.id = id.value();
     }
-    std::istringstream words(add_args->command);
-    for (std::string w; words >> w;) team.command.push_back(w);
+    std::string error;
+    if (!common::SplitShellWords(add_args->command, &team.command, &error)) {
+      fmt::print(stderr, "daybreak teams add: --command {}: {}\n", add_args->command, error);
+      *result = kExitUsage;
+      return;
+    }
+    team.command.insert(team.command.end(), add_args->args.begin(), add_args->args.end());
     if (!ctx.Init()) { *result = kExitUsage; return; }
     *result = PutTeam(ctx, team);
   });

@@ -86,4 +86,71 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
+bool SplitShellWords(std::string_view text, std::vector<std::string>* words, std::string* error) {
+  words->clear();
+  std::string word;
+  bool in_word = false;  // "" is a word too
+  enum class Quote { kNone, kSingle, kDouble } quote = Quote::kNone;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote == Quote::kSingle) {
+      if (c == '\'') quote = Quote::kNone; else word += c;
+      continue;
+    }
+    if (quote == Quote::kDouble) {
+      if (c == '"') {
+        quote = Quote::kNone;
+      } else if (c == '\\' && i + 1 < text.size() && std::string_view("\\\"$`").find(text[i + 1]) != std::string_view::npos) {
+        word += text[++i];
+      } else {
+        word += c;
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words->push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') {
+      quote = Quote::kSingle;
+    } else if (c == '"') {
+      quote = Quote::kDouble;
+    } else if (c == '\\') {
+      if (i + 1 == text.size()) {
+        *error = "a trailing \\ escapes nothing";
+        return false;
+      }
+      word += text[++i];
+    } else {
+      word += c;
+    }
+  }
+  if (quote != Quote::kNone) {
+    *error = quote == Quote::kSingle ? "a ' is not closed" : "a \" is not closed";
+    return false;
+  }
+  if (in_word) words->push_back(std::move(word));
+  return true;
+}
+
+std::string JoinShellWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) {
+    if (!out.empty()) out += ' ';
+    const bool plain = !w.empty() && w.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%") == std::string::npos;
+    if (plain) {
+      out += w;
+      continue;
+    }
+    out += '\'';
+    for (char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
 }  // namespace common

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace common {
 
@@ -14,5 +15,16 @@ bool IsUtf8(std::string_view text);
 // that are not UTF-8 are written as escapes (\n, \t, \r, \xNN, \u0085), so
 // a value from a peer can never start a line of its own.
 std::string Printable(std::string_view text);
+
+// Splits a command line into words the way a POSIX shell does, without
+// running anything: blanks separate words; '...' is literal; "..." keeps
+// blanks and lets \ escape \, ", $ and `; a \ outside quotes escapes the
+// next character. No expansion ($VAR, globs, ~) and no operators: those
+// characters are just text. An unclosed quote or a trailing \ is an error
+// (returned as false with `error` set).
+bool SplitShellWords(std::string_view text, std::vector<std::string>* words, std::string* error);
+
+// The reverse, for showing an argv: words quoted only where a shell needs it.
+std::string JoinShellWords(const std::vector<std::string>& words);
 
 }  // namespace common

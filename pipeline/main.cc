@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <sstream>
@@ -42,11 +43,16 @@ int RunLoanTape(const LoanTapeFlags& flags) {
     return UsageError("--pdate / DAYBREAK_PDATE must be YYYY-MM-DD, got '" +
                       flags.pdate + "'");
   job.pdate = *pdate;
+  // As of: the flag, else the run's local date from the runner, else today.
   job.as_of = CivilDate::Today();
-  if (!flags.as_of.empty()) {
-    const auto as_of = ParseDateFlag(flags.as_of);
+  const char* run_date = std::getenv("DAYBREAK_LOCAL_DATE");
+  const std::string as_of_text =
+      !flags.as_of.empty() ? flags.as_of : run_date != nullptr ? std::string(run_date) : "";
+  if (!as_of_text.empty()) {
+    const auto as_of = ParseDateFlag(as_of_text);
     if (!as_of)
-      return UsageError("--as-of / DAYBREAK_AS_OF must be YYYY-MM-DD");
+      return UsageError("--as-of / DAYBREAK_AS_OF / DAYBREAK_LOCAL_DATE must be YYYY-MM-DD, got '" +
+                        as_of_text + "'");
     job.as_of = *as_of;
   }
   for (auto [value, name] :
@@ -160,7 +166,8 @@ int main(int argc, char** argv) {
     loan_tape
         ->add_option(
             "--as-of", lt.as_of,
-            "Use inputs dated on or before YYYY-MM-DD (default: today, local)")
+            "Use inputs dated on or before YYYY-MM-DD (default: the run's "
+            "DAYBREAK_LOCAL_DATE, else today, local)")
         ->envname("DAYBREAK_AS_OF");
     loan_tape
         ->add_option("--tape-pattern", lt.job.tape_pattern,

@@ -21,6 +21,10 @@ std::vector<std::string> PipelineEnvironment(const schemas::BrokerMessage& dispa
   env.push_back("DAYBREAK_RUN_ID=" + dispatch.run_id);
   env.push_back("DAYBREAK_TEAM=" + team);
   env.push_back("DAYBREAK_PDATE=" + dispatch.pdate);
+  // The run's own date and zone: a backfill, or a team a day ahead of this
+  // host, must pick that date's inputs, not the host's today.
+  if (!dispatch.local_date.empty()) env.push_back("DAYBREAK_LOCAL_DATE=" + dispatch.local_date);
+  if (!dispatch.zone.empty()) env.push_back("DAYBREAK_LOCAL_ZONE=" + dispatch.zone);
   env.push_back("DAYBREAK_ATTEMPT=" + std::to_string(dispatch.attempt));
   env.push_back("DAYBREAK_INPUT_DIR=" + workspace.dirs().input);
   env.push_back("DAYBREAK_OUTPUT_DIR=" + workspace.staging_output());

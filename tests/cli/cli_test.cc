@@ -136,3 +136,24 @@ TEST_CASE("a broker that refuses is an error message and exit 1") {
   CHECK(cli.Run({"runs"}, &out) == 1);
   CHECK(out.find("not today") != std::string::npos);
 }
+
+TEST_CASE("teams add --command is split as a shell would; --arg adds words as they are") {
+  Cli cli;
+  schemas::TeamRecord sent;
+  cli.Answer([&sent](const ControlRequest& r) {
+    sent = r.team_record;
+    ControlReply reply = FakeControlServer::Ok();
+    reply.teams.push_back(r.team_record);
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"teams", "add", "4", "--command", "/bin/sh -c 'sleep 4; exit 0'", "--arg", "two words"},
+                  &out) == 0);
+  CHECK(sent.command == std::vector<std::string>{"/bin/sh", "-c", "sleep 4; exit 0", "two words"});
+  // An unclosed quote is a usage error, and nothing is sent.
+  sent = schemas::TeamRecord();
+  CHECK(cli.Run({"teams", "add", "4", "--command", "/bin/sh -c 'sleep 4"}, &out) == 2);
+  CHECK(out.find("is not closed") != std::string::npos);
+  CHECK(sent.command.empty());
+}
+

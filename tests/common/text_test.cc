@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/logging.h"
 
@@ -49,3 +50,40 @@ TEST_CASE("a logged value with a newline in it cannot write a fake log line") {
 
 }  // namespace
 }  // namespace common
+
+TEST_CASE("SplitShellWords splits as a shell would, expanding nothing") {
+  using Words = std::vector<std::string>;
+  struct Case {
+    const char* text;
+    Words words;
+  };
+  for (const Case& c : {
+           Case{"/bin/sh -c 'sleep 4; exit 0'", {"/bin/sh", "-c", "sleep 4; exit 0"}},
+           Case{"a  b\tc", {"a", "b", "c"}},
+           Case{R"(say "it's \"fine\"" \$HOME)", {"say", R"(it's "fine")", "$HOME"}},
+           Case{R"(one\ word '' "")", {"one word", "", ""}},
+           Case{"x'y'\"z\"", {"xyz"}},
+           Case{R"("a\b")", {R"(a\b)"}},  // inside "...", \ escapes only \ " $ `
+           Case{"$PATH *.csv ~ a|b", {"$PATH", "*.csv", "~", "a|b"}},
+           Case{"", {}},
+           Case{"   ", {}},
+       }) {
+    CAPTURE(c.text);
+    Words words;
+    std::string error;
+    REQUIRE(common::SplitShellWords(c.text, &words, &error));
+    CHECK(words == c.words);
+    // And back: what JoinShellWords prints splits to the same words.
+    Words again;
+    REQUIRE(common::SplitShellWords(common::JoinShellWords(words), &again, &error));
+    CHECK(again == words);
+  }
+  for (const char* bad : {"'open", "\"open", "trailing\\"}) {
+    CAPTURE(bad);
+    std::vector<std::string> words;
+    std::string error;
+    CHECK_FALSE(common::SplitShellWords(bad, &words, &error));
+    CHECK_FALSE(error.empty());
+  }
+  CHECK(common::JoinShellWords({"/bin/sh", "-c", "sleep 4; exit 0"}) == "/bin/sh -c 'sleep 4; exit 0'");
+}

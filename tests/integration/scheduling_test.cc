@@ -163,6 +163,28 @@ TEST_CASE("teams added, changed, paused and removed take effect at once, and a b
   CHECK(RunsOf(cluster, 11).empty());
 }
 
+TEST_CASE("a backfilled date's run reads that date's inputs, not the host's today") {
+  Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {{"TIMEZONE", "UTC"}}});
+  schemas::TeamRecord team;  // the reference pipeline (no command)
+  team.id = 21;
+  team.timezone = "UTC";
+  cluster.AddTeam(team);
+  cluster.MakeSample(21, 10, "2026-11-26");
+  cluster.MakeSample(21, 20, "2026-12-02");  // newer, and before today
+  schemas::ControlRequest backfill;
+  backfill.op = "backfill";
+  backfill.team = 21;
+  backfill.from_date = "2026-11-26";
+  backfill.to_date = "2026-11-26";
+  auto runs = cluster.Call(backfill);
+  REQUIRE(runs.ok());
+  REQUIRE(runs.value().runs.size() == 1);
+  const schemas::RunRecord done = cluster.WaitForTerminal(runs.value().runs[0].run_id, std::chrono::seconds(60));
+  REQUIRE(done.state == schemas::RunState::kSucceeded);
+  CHECK(done.local_date == "2026-11-26");
+  CHECK(done.total_loans == 10);  // the 2026-11-26 tape; the host's today would pick 20
+}
+
 TEST_CASE("backfill makes one run per date, skips dates already run, and runs them one at a time") {
   Cluster cluster({.runners = 2, .ticker = false, .notifier = false, .env = {{"TIMEZONE", "UTC"}}});
   AddTeam(cluster, 20, "02:00", false, "sleep 0.2", "skip");

@@ -24,7 +24,7 @@ struct Ran {
 Ran Run(const TempDir& dir, const std::string& env, const std::string& args) {
   const std::string cmd =
       "env -u DAYBREAK_PDATE -u DAYBREAK_INPUT_DIR -u DAYBREAK_OUTPUT_DIR "
-      "-u DAYBREAK_SHARE_DIR -u DAYBREAK_RESULT_FILE -u DAYBREAK_AS_OF " +
+      "-u DAYBREAK_SHARE_DIR -u DAYBREAK_RESULT_FILE -u DAYBREAK_AS_OF -u DAYBREAK_LOCAL_DATE " +
       env + " " + DAYBREAK_PIPELINE_BIN + " " + args + " >" + (dir / "stdout") +
       " 2>" + (dir / "stderr");
   const int status = std::system(cmd.c_str());
@@ -84,6 +84,29 @@ TEST_CASE("flags override the environment") {
       "loan-tape --input-dir " + (dir / "elsewhere") + " --pdate 2026-12-02");
   CHECK(r.code == 0);
   CHECK(ReadFile(dir / "out/purchase_20261202.csv").size() > 0);
+}
+
+TEST_CASE("the run's local date from the runner picks that date's inputs; --as-of wins") {
+  TempDir dir;
+  // A backfill of 2026-11-26 in a folder that also holds a newer tape.
+  REQUIRE(Run(dir, "", "gen-sample --loans 10 --date 2026-11-26 --out " + (dir / "in")).code == 0);
+  REQUIRE(Run(dir, "", "gen-sample --loans 20 --date 2026-12-02 --out " + (dir / "in")).code == 0);
+  const std::string env = "DAYBREAK_PDATE=2026-12-01 DAYBREAK_INPUT_DIR=" + (dir / "in") +
+                          " DAYBREAK_OUTPUT_DIR=" + (dir / "out") + " DAYBREAK_SHARE_DIR=" +
+                          (dir / "share") + " DAYBREAK_RESULT_FILE=" + (dir / "result.json");
+  SUBCASE("the run's date") {
+    CHECK(Run(dir, env + " DAYBREAK_LOCAL_DATE=2026-11-26", "loan-tape").code == 0);
+    CHECK(ReadFile(dir / "result.json").find("\"total_loans\":10,") != std::string::npos);
+  }
+  SUBCASE("--as-of over the run's date") {
+    CHECK(Run(dir, env + " DAYBREAK_LOCAL_DATE=2026-11-26", "loan-tape --as-of 2026-12-02").code == 0);
+    CHECK(ReadFile(dir / "result.json").find("\"total_loans\":20,") != std::string::npos);
+  }
+  SUBCASE("a bad date is a usage error naming it") {
+    const Ran r = Run(dir, env + " DAYBREAK_LOCAL_DATE=26/11/2026", "loan-tape");
+    CHECK(r.code == 64);
+    CHECK(r.err.find("DAYBREAK_LOCAL_DATE") != std::string::npos);
+  }
 }
 
 TEST_CASE("the binary exits 1 when the tape is not a loan tape") {

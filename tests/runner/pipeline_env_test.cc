@@ -49,6 +49,18 @@ TEST_CASE("the pipeline gets the contract's variables and not the runner's stale
     CHECK(Get(env, "DAYBREAK_RESULT_FILE") == w.value().result_file());
     CHECK(Get(env, "DAYBREAK_RUNNER_ID") == "runner-a");
     CHECK(Get(env, "DAYBREAK_DEPLOYMENT") == "deployment-x");
+    CHECK(Get(env, "DAYBREAK_LOCAL_DATE") == "<unset>");  // a dispatch that names none
+  }
+  SUBCASE("the run's local date and zone, for its inputs") {
+    d.team = 7;
+    d.local_date = "2026-11-26";
+    d.zone = "Pacific/Auckland";
+    auto w = runner::Workspace::Prepare(common::DirsFor(7, dir.Sub("in"), dir.Sub("out")),
+                                        d.run_id, d.attempt, d.pdate);
+    REQUIRE(w.ok());
+    const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", inherited);
+    CHECK(Get(env, "DAYBREAK_LOCAL_DATE") == "2026-11-26");
+    CHECK(Get(env, "DAYBREAK_LOCAL_ZONE") == "Pacific/Auckland");
   }
   SUBCASE("the general run has an empty team") {
     d.team = common::kGeneralTeam;
