@@ -52,6 +52,14 @@ std::string ControlHandler::Handle(std::string_view request_bytes) {
   return schemas::Encode(reply);
 }
 
+std::uint64_t ControlHandler::WrittenSeq() {
+  if (manager_.no_space().ok()) return manager_.last_seq();  // the group is written before every reply
+  // While the disk is full the pending group holds seqs no one may be told
+  // of yet: a reader starting "after the newest" must not skip them.
+  auto written = store_.LastSeq();
+  return written.ok() ? written.value() : 0;
+}
+
 ControlReply ControlHandler::Answer(const ControlRequest& request) {
   ControlReply reply;
   reply.ok = true;
@@ -65,7 +73,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     return out;
   }
   if (op == schemas::op::kPing) {
-    reply.last_seq = manager_.last_seq();
+    reply.last_seq = WrittenSeq();
     reply.incarnation = store_.incarnation();
     reply.incarnation_from = store_.incarnation_from();
     reply.stats["no_space"] = manager_.no_space().ok() ? 0 : 1;  // /healthz reads it
@@ -106,7 +114,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     auto events = store_.EventsAfter(request.since_seq, Limit(request.limit));
     if (!events.ok()) return Error(events.status());
     reply.events = std::move(events).value();
-    reply.last_seq = manager_.last_seq();
+    reply.last_seq = WrittenSeq();
     reply.incarnation = store_.incarnation();
     reply.incarnation_from = store_.incarnation_from();
   } else if (op == schemas::op::kBackfill) {

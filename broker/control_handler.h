@@ -39,6 +39,8 @@ class ControlHandler {
 
  private:
   schemas::ControlReply Answer(const schemas::ControlRequest& request);
+  // The newest seq that is written (and so may be announced).
+  std::uint64_t WrittenSeq();
 
   RunManager& manager_;
   Store& store_;

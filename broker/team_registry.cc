@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/team.h"
 #include "schemas/codec.h"
 
 namespace broker {
@@ -56,6 +57,14 @@ std::vector<schemas::TeamRecord> TeamRegistry::ResolvedAll() const {
 common::Result<schemas::TeamRecord> TeamRegistry::PreparePut(
     const schemas::TeamRecord& request, std::int64_t now_unix_ms) const {
   if (Status s = schemas::ValidateTeamRecord(request); !s.ok()) return s;
+  // A dependency on a team that does not exist would never run: say so now.
+  for (std::uint32_t upstream : request.after) {
+    if (upstream != request.id && upstream != common::kGeneralTeam && Find(upstream) == nullptr) {
+      return Status::Error(common::Code::kInvalid,
+                           common::TeamLabel(request.id) + " cannot run after " +
+                               common::TeamLabel(upstream) + ": it does not exist (add it first)");
+    }
+  }
   schemas::TeamRecord next = request;
   next.v = schemas::kVersion;
   const schemas::TeamRecord* existing = Find(request.id);

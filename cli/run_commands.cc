@@ -119,10 +119,17 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
       nlohmann::json j = schemas::ToJson(run);
       j["duplicate"] = reply->duplicate;
       PrintJson(j);
+    } else if (run.state == schemas::RunState::kSkipped || run.state == schemas::RunState::kMissed) {
+      fmt::print("{} {} for {}: {}\n", run.run_id, schemas::Name(run.state), common::TeamLabel(run.team),
+                 run.error.empty() ? "it will not run" : run.error);
     } else {
       fmt::print("{} {} for {} (state {}, pdate {})\n", run.run_id,
                  reply->duplicate ? "already exists" : "accepted", common::TeamLabel(run.team),
                  schemas::Name(run.state), run.pdate);
+    }
+    // A run that will not run is not what was asked for: scripts must see it.
+    if (run.state == schemas::RunState::kSkipped || run.state == schemas::RunState::kMissed) {
+      *result = kExitFailed;
     }
   });
 

@@ -43,6 +43,21 @@ std::optional<std::vector<common::DailySchedule>> SchedulesOf(const std::vector<
   return schedules;
 }
 
+// "daily at 02:00 UTC", or for a team with dependencies (not run by the
+// clock) "after team 1, team 2 succeed for a date".
+std::string ScheduleText(const schemas::TeamRecord& t) {
+  if (t.after.empty()) return "daily at " + t.run_time + " " + t.timezone;
+  std::string teams;
+  for (std::uint32_t id : t.after) teams += (teams.empty() ? "" : ", ") + common::TeamLabel(id);
+  return "after " + teams + " succeed for a date";
+}
+
+std::string AfterList(const schemas::TeamRecord& t) {
+  std::string out;
+  for (std::uint32_t id : t.after) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
 std::string Label(std::uint32_t id) { return id == common::kGeneralTeam ? "general" : std::to_string(id); }
 
 int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
@@ -65,8 +80,8 @@ int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
   if (ctx.json) {
     PrintJson(schemas::ToJson(t));
   } else {
-    fmt::print("{} saved: daily at {} {}{}, overlap {}\n", common::TeamLabel(t.id), t.run_time,
-               t.timezone, t.paused ? " (paused)" : "", t.overlap);
+    fmt::print("{} saved: {}{}, overlap {}\n", common::TeamLabel(t.id), ScheduleText(t),
+               t.paused ? " (paused)" : "", t.overlap);
   }
   return kExitOk;
 }
@@ -95,12 +110,12 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
           const common::Fire next = common::NextFireAfter((*schedules)[i], now);
           if (ctx.json) {
             nlohmann::json j = schemas::ToJson(t);
-            j["next_fire_utc"] = t.paused ? "" : common::FormatUtc(next.at);
+            j["next_fire_utc"] = t.paused || !t.after.empty() ? "" : common::FormatUtc(next.at);
             out.push_back(j);
           } else {
             fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {}\n", Label(t.id), t.name,
                        t.run_time, t.timezone, t.overlap, t.paused ? "paused" : "active",
-                       t.paused ? "-" : common::FormatUtc(next.at),
+                       t.paused ? "-" : !t.after.empty() ? "after " + AfterList(t) : common::FormatUtc(next.at),
                        t.command.empty() ? "(reference pipeline)" : common::JoinShellWords(t.command));
           }
         }

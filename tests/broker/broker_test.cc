@@ -203,6 +203,9 @@ TEST_CASE("a failed store write stops the broker loop, logged, and nothing it he
 
 TEST_CASE("a full disk is a state, not a stop: writes refused with no_space, reads answered, all written once space returns") {
   LiveBroker b;
+  schemas::ControlRequest ping;
+  ping.op = std::string(schemas::op::kPing);
+  const std::uint64_t written_seq = b.Call(ping).value().last_seq;
   b.store.faults().no_space_when_writing = true;  // the next write meets the full disk
 
   // The request that met the full disk: decided, not written, and its reply
@@ -215,12 +218,12 @@ TEST_CASE("a full disk is a state, not a stop: writes refused with no_space, rea
   const auto refused = b.Call(LiveBroker::Trigger("refused"));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == common::Code::kNoSpace);
-  // Reads are answered, and ping says why the broker is degraded.
-  schemas::ControlRequest ping;
-  ping.op = std::string(schemas::op::kPing);
+  // Reads are answered, and ping says why the broker is degraded; its
+  // last_seq is what is written, not the held run's event.
   const auto pong = b.Call(ping);
   REQUIRE(pong.ok());
   CHECK(pong.value().stats.at("no_space") == 1);
+  CHECK(pong.value().last_seq == written_seq);
   schemas::ControlRequest get;
   get.op = std::string(schemas::op::kRunGet);
   get.run_id = b.written;

@@ -218,4 +218,20 @@ TEST_CASE("the default purchase date is the first purchase weekday after the loc
 }
 
 }  // namespace
+
+TEST_CASE("a team may run only after teams that exist") {
+  TeamRegistry registry(Defaults());
+  registry.Put(Team(1));
+  schemas::TeamRecord dependent = Team(4);
+  dependent.after = {1, 99};
+  auto refused = registry.PreparePut(dependent, kCreated);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == common::Code::kInvalid);
+  CHECK(refused.status().message().find("team 99") != std::string::npos);
+  dependent.after = {1};
+  CHECK(registry.PreparePut(dependent, kCreated).ok());
+  dependent.after = {0};  // the general run always exists
+  CHECK(registry.PreparePut(dependent, kCreated).ok());
+}
+
 }  // namespace broker

@@ -157,3 +157,31 @@ TEST_CASE("teams add --command is split as a shell would; --arg adds words as th
   CHECK(sent.command.empty());
 }
 
+
+TEST_CASE("a trigger the broker skipped says why and exits 1; a team with dependencies says so") {
+  Cli cli;
+  cli.Answer([](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    if (r.op == "trigger") {
+      reply.run.run_id = "r0000000007";
+      reply.run.team = 2;
+      reply.run.state = schemas::RunState::kSkipped;
+      reply.run.error = "team 2 is busy with r0000000006 (overlap skip)";
+    } else {
+      schemas::TeamRecord t = r.team_record;
+      t.run_time = "02:00";
+      t.timezone = "UTC";
+      t.overlap = "skip";
+      reply.teams.push_back(t);
+    }
+    return reply;
+  });
+  std::string out;
+  CHECK(cli.Run({"trigger", "--team", "2"}, &out) == 1);
+  CHECK(out.find("r0000000007 skipped for team 2: team 2 is busy") != std::string::npos);
+  CHECK(out.find("accepted") == std::string::npos);
+
+  REQUIRE(cli.Run({"teams", "add", "4", "--after", "1,2"}, &out) == 0);
+  CHECK(out.find("team 4 saved: after team 1, team 2 succeed for a date") != std::string::npos);
+  CHECK(out.find("daily at") == std::string::npos);
+}
