@@ -14,6 +14,7 @@
 #include <map>
 
 #include "schemas/codec.h"
+#include "schemas/event_id.h"
 #include "schemas/json.h"
 #include "schemas/vocabulary.h"
 
@@ -57,7 +58,7 @@ std::string EventArchive::Line(const schemas::LoggedEvent& e) {
   std::string incarnation;
   nlohmann::json event = Decoded(e, &incarnation);
   const nlohmann::json line = {
-      {"id", incarnation.empty() ? std::to_string(e.seq) : incarnation + ":" + std::to_string(e.seq)},
+      {"id", schemas::EventId(incarnation, e.seq)},
       {"seq", e.seq},
       {"topic", e.topic},
       {"at_unix_ms", e.at_unix_ms},

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "schemas/event_id.h"
 #include "schemas/messages.h"
 
 namespace notifier {
@@ -27,9 +28,7 @@ struct Notification {
   const std::string& run_id() const { return is_alert ? alert.run_id : run.run.run_id; }
   // "<incarnation>:<seq>", or "<seq>" for an event from before incarnations:
   // unique across a restored or rebuilt store, where seqs repeat.
-  std::string event_id() const {
-    return incarnation.empty() ? std::to_string(seq) : incarnation + ":" + std::to_string(seq);
-  }
+  std::string event_id() const { return schemas::EventId(incarnation, seq); }
 };
 
 // The outcome of one attempt. kRetry may carry the server's own idea of when

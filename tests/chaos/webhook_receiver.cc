@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "schemas/event_id.h"
 #include "schemas/vocabulary.h"
 
 namespace chaos {
@@ -35,7 +36,7 @@ void WebhookReceiver::Handle(const std::string& body) {
     n.event_id = j.at("seq").get<std::uint64_t>();
     n.incarnation = j.at("incarnation").get<std::string>();
     if (n.incarnation.empty() ||
-        j.at("event_id").get<std::string>() != n.incarnation + ":" + std::to_string(n.event_id)) {
+        j.at("event_id").get<std::string>() != schemas::EventId(n.incarnation, n.event_id)) {
       throw std::runtime_error("event_id is not <incarnation>:<seq>");
     }
     n.topic = j.value("topic", "");
