@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/security.h"
+#include "common/team.h"
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
@@ -88,6 +89,22 @@ void Broker::HandleBusFrame() {
       spdlog::warn("dropped due event: {}", due.status().message());
       return;
     }
+    // A publisher key bound to teams publishes only their dues, and a named
+    // key is the run's requested_by, whatever the frame says.
+    std::optional<common::KeyGrant> sender;
+    if (sockets_.zap != nullptr) sender = common::GrantOfUserId(UserIdOf(parts[1]));
+    if (sender && !sender->name.empty()) due.value().requested_by = sender->name;
+    if (sender && !sender->MayActFor(due.value().team)) {
+      ++counters_.refused_keys;
+      schemas::DueAck refused;
+      refused.key = due.value().key;
+      refused.error = "key " + sender->name + " may not start runs of " +
+                      common::TeamLabel(due.value().team);
+      spdlog::warn("due event {} refused: {}", due.value().key, refused.error);
+      AuditDue(due.value(), refused.run_id, refused.error, !sender->name.empty());
+      manager_.Announce(schemas::topic::kDueAck, schemas::Encode(refused));
+      return;
+    }
     if (!manager_.no_space().ok()) {
       // Not acknowledged: its publisher sends it again, and the run is
       // taken (or, past its grace, recorded missed) once space returns.
@@ -105,6 +122,10 @@ void Broker::HandleBusFrame() {
     if (!admission.status.ok()) {
       ack.error = admission.status.message();
       spdlog::warn("due event {} refused: {}", due.value().key, ack.error);
+    }
+    // A person's (or a script's) manual run is an action to keep.
+    if (due.value().kind == schemas::kind::kManual && !admission.duplicate) {
+      AuditDue(due.value(), ack.run_id, ack.error, sender && !sender->name.empty());
     }
     // After the run is written, like everything the broker announces.
     manager_.Announce(schemas::topic::kDueAck, schemas::Encode(ack));
@@ -134,7 +155,9 @@ void Broker::HandleControl() {
   // written, and changes are refused (ControlHandler).
   if (const common::Status s = manager_.Persist(); !s.ok() && s.code() != common::Code::kNoSpace) return;
   const bool had_space = manager_.no_space().ok();
-  std::string reply = control_.Handle(parts.back().to_string_view());
+  std::optional<common::KeyGrant> caller;
+  if (sockets_.zap != nullptr) caller = common::GrantOfUserId(UserIdOf(parts.back()));
+  std::string reply = control_.Handle(parts.back().to_string_view(), caller);
   if (!Flush()) return;
   if (had_space && !manager_.no_space().ok()) {
     // The disk filled while this request's change was being written: it is
@@ -199,6 +222,23 @@ bool Broker::MaySpeak(const std::string& identity, const std::string& runner_id,
     }
   }
   return true;
+}
+
+void Broker::AuditDue(const schemas::DueEvent& due, const std::string& run_id,
+                      const std::string& error, bool named) {
+  AuditLog* audit = control_.audit_log();
+  if (audit == nullptr) return;
+  AuditEntry e;
+  e.at_unix_ms = manager_.NowUnixMs();
+  const std::string claim = due.requested_by.empty() ? "" : " (says " + due.requested_by + ")";
+  e.who = named ? due.requested_by : "unauthenticated" + claim;
+  e.op = "due." + due.kind;
+  e.team = due.team;
+  e.run_id = run_id;
+  e.detail = due.key.empty() ? "" : "key " + due.key;
+  e.ok = error.empty();
+  e.error = error;
+  (void)audit->Record(e);
 }
 
 bool Broker::MayAsk(std::vector<zmq::message_t>& parts) {

@@ -72,6 +72,10 @@ class Broker {
   // With CURVE: false (the request answered with a refusal) when the key's
   // role may not send it (a publisher key: PublisherMayAsk).
   bool MayAsk(std::vector<zmq::message_t>& parts);
+  // Records a manual due event (or one refused for its key) in the audit log.
+  // `named`: requested_by is the sending key's name, not a claim.
+  void AuditDue(const schemas::DueEvent& due, const std::string& run_id, const std::string& error,
+                bool named);
   // Whether a work frame may speak as `runner_id`: sent from that socket
   // identity and, with CURVE, by the key bound to it. Logs and counts a no.
   bool MaySpeak(const std::string& identity, const std::string& runner_id, const std::string& type,

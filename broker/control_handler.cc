@@ -41,15 +41,83 @@ ControlHandler::ControlHandler(RunManager& manager, Store& store, TeamRegistry& 
                                int max_backfill_days)
     : manager_(manager), store_(store), teams_(teams), max_backfill_days_(max_backfill_days) {}
 
-std::string ControlHandler::Handle(std::string_view request_bytes) {
-  auto request = schemas::DecodeControlRequest(request_bytes);
-  if (!request.ok()) {
-    spdlog::warn("bad control request: {}", request.status().message());
-    return schemas::Encode(Error(request.status()));
+std::string ControlHandler::Handle(std::string_view request_bytes,
+                                   const std::optional<common::KeyGrant>& caller) {
+  auto decoded = schemas::DecodeControlRequest(request_bytes);
+  if (!decoded.ok()) {
+    spdlog::warn("bad control request: {}", decoded.status().message());
+    return schemas::Encode(Error(decoded.status()));
   }
-  ControlReply reply = Answer(request.value());
-  if (!reply.ok) spdlog::info("control {} refused: {}", request.value().op, reply.error);
+  ControlRequest request = std::move(decoded).value();
+  // Who asked: the key's name when the key has one, never what the
+  // request claims; without CURVE there is only the claim.
+  const bool named = caller && !caller->name.empty();
+  const std::string claim = request.requested_by.empty() ? "" : " (says " + request.requested_by + ")";
+  const std::string who = named    ? caller->name
+                          : caller ? std::string(common::RoleName(caller->role)) + " key" + claim
+                                   : "unauthenticated" + claim;
+  if (named) request.requested_by = caller->name;
+  if (caller) {
+    if (common::Status s = Authorize(request, *caller); !s.ok()) {
+      ControlReply refused = Error(s);
+      spdlog::warn("control {} from {} refused: {}", request.op, who, s.message());
+      Audit(request, who, refused);
+      return schemas::Encode(refused);
+    }
+  }
+  ControlReply reply = Answer(request);
+  if (!reply.ok) spdlog::info("control {} refused: {}", request.op, reply.error);
+  if (Writes(request.op)) Audit(request, who, reply);
   return schemas::Encode(reply);
+}
+
+std::optional<std::uint32_t> ControlHandler::TeamOf(const ControlRequest& request) {
+  namespace o = schemas::op;
+  const std::string& op = request.op;
+  if (op == o::kTrigger || op == o::kBackfill || op == o::kTeamRemove) return request.team;
+  if (op == o::kTeamPut) return request.team_record.id;
+  if (op == o::kCancel) {
+    auto run = store_.GetRun(request.run_id);  // written: the group goes first
+    if (run.ok()) return run.value().team;
+  }
+  return std::nullopt;
+}
+
+common::Status ControlHandler::Authorize(const ControlRequest& request,
+                                         const common::KeyGrant& caller) {
+  if (caller.AllTeams() || !Writes(request.op)) return common::Status();
+  if (request.op == schemas::op::kBackupCreate) {
+    return common::Status::Error(common::Code::kRejected,
+                                 "key " + caller.name + " may act only for " +
+                                     common::TeamLabel(caller.teams.front()) +
+                                     (caller.teams.size() > 1 ? " and others" : "") +
+                                     "; " + request.op + " needs a key for every team");
+  }
+  const std::optional<std::uint32_t> team = TeamOf(request);
+  if (!team) return common::Status();  // a cancel of no such run: its answer says so
+  if (caller.MayActFor(*team)) return common::Status();
+  std::string allowed;
+  for (std::uint32_t t : caller.teams) allowed += (allowed.empty() ? "" : ", ") + common::TeamLabel(t);
+  return common::Status::Error(common::Code::kRejected,
+                               "key " + caller.name + " may not " + request.op + " for " +
+                                   common::TeamLabel(*team) + " (it may act only for " + allowed +
+                                   ")");
+}
+
+void ControlHandler::Audit(const ControlRequest& request, const std::string& who,
+                           const ControlReply& reply) {
+  if (audit_ == nullptr) return;
+  AuditEntry e;
+  e.at_unix_ms = manager_.NowUnixMs();
+  e.who = who;
+  e.op = request.op;
+  if (const auto team = TeamOf(request)) e.team = *team;
+  e.run_id = !request.run_id.empty() ? request.run_id : reply.run.run_id;
+  if (request.op == schemas::op::kBackfill) e.detail = request.from_date + ".." + request.to_date;
+  if (request.op == schemas::op::kTrigger && !request.key.empty()) e.detail = "key " + request.key;
+  e.ok = reply.ok;
+  e.error = reply.error;
+  (void)audit_->Record(e);
 }
 
 std::uint64_t ControlHandler::WrittenSeq() {

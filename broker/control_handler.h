@@ -4,13 +4,16 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
+#include "broker/audit_log.h"
 #include "broker/run_manager.h"
 #include "broker/store.h"
 #include "broker/team_registry.h"
+#include "common/security.h"
 
 namespace broker {
 
@@ -24,8 +27,17 @@ class ControlHandler {
                  int max_backfill_days = 366);
 
   // Decodes a request and returns the encoded reply; a bad request gets a
-  // reply with ok=false and the reason.
-  std::string Handle(std::string_view request_bytes);
+  // reply with ok=false and the reason. `caller` is the key that sent it
+  // when CURVE is on (nullopt: no identity; anyone may do anything, and
+  // requested_by is what the request says): a key bound to teams may
+  // change only those teams and their runs (rejected otherwise), and a
+  // named key is the run's requested_by whatever the request says. Every
+  // change, and every request refused for its key, goes to the audit log.
+  std::string Handle(std::string_view request_bytes,
+                     const std::optional<common::KeyGrant>& caller = std::nullopt);
+  // Where changes are recorded; null (the default): nowhere.
+  void SetAuditLog(AuditLog* audit) { audit_ = audit; }
+  AuditLog* audit_log() const { return audit_; }
 
   // Adds figures owned by others (the Broker loop's frame counters) to the
   // "stats" reply. `source` must stay valid while the handler is used.
@@ -39,6 +51,13 @@ class ControlHandler {
 
  private:
   schemas::ControlReply Answer(const schemas::ControlRequest& request);
+  // Whether `caller` may send `request` (only writes are limited by team).
+  common::Status Authorize(const schemas::ControlRequest& request, const common::KeyGrant& caller);
+  // The team a write is about; nullopt for a run that is not there (its
+  // answer says so) and for ops that are about no team.
+  std::optional<std::uint32_t> TeamOf(const schemas::ControlRequest& request);
+  void Audit(const schemas::ControlRequest& request, const std::string& who,
+             const schemas::ControlReply& reply);
   // The newest seq that is written (and so may be announced).
   std::uint64_t WrittenSeq();
 
@@ -48,6 +67,7 @@ class ControlHandler {
   std::vector<StatsSource> stats_sources_;
   std::map<std::string, OpAnswer, std::less<>> extra_ops_;
   int max_backfill_days_;
+  AuditLog* audit_ = nullptr;
 };
 
 }  // namespace broker

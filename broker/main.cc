@@ -84,6 +84,9 @@ int RunBroker(common::Daemon& d) {
   malloc_trim(0);  // loading used memory the broker will not need again
   broker::ControlHandler control(manager, *store.value(), teams, c.max_backfill_days);
   broker::AddBackupOps(control, *store.value(), backups);
+  // Every change and manual action, with who asked (docs/security.md).
+  broker::AuditLog audit(c.log_dir + "/audit.jsonl");
+  control.SetAuditLog(&audit);
   auto listeners = broker::Listeners::Open(d.context(), c);
   if (!listeners.ok()) {
     spdlog::critical("{}", listeners.status().message());

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/team.h"
+#include "common/text.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 
@@ -18,6 +19,9 @@ using schemas::RunState;
 namespace kind = schemas::kind;
 
 namespace {
+
+// What a run record keeps of its attempt's log (runners send at most this).
+constexpr std::size_t kStderrTailBytes = 4096;
 
 std::string Describe(const RunRecord& run) {
   return run.run_id + " (" + common::TeamLabel(run.team) + ", " + run.key + ")";
@@ -45,6 +49,7 @@ Counters RunManager::counters() const {
   c.stale_results = protocol_.counters().stale_results;
   c.refused_hellos = protocol_.counters().refused_hellos;
   c.unstarted_dispatches = protocol_.counters().unstarted_dispatches;
+  c.redispatches = protocol_.counters().redispatches;
   c.duplicates = duplicates_;
   c.store_errors = failure().ok() ? 0 : 1;
   return c;
@@ -233,6 +238,9 @@ void RunManager::Dispatch() {
       m.command = team->command;
       m.timeout_s = team->timeout_s;
       m.zone = teams_.Resolved(*team).timezone;
+      m.network = team->network;
+      m.memory_mb = team->memory_mb;
+      m.env = team->env;
     }
     // The runner's lease terms, so both sides count the same lapse.
     m.lease_ms = static_cast<std::uint32_t>(protocol_.lease().count());
@@ -262,6 +270,9 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
     run.exceptions_count = result->exceptions_count;
     run.metrics = result->metrics;
     if (!result->log_path.empty()) run.log_path = result->log_path;
+    run.stderr_tail = common::Tail(result->stderr_tail, kStderrTailBytes);
+  } else {
+    run.stderr_tail.clear();  // a lost attempt said nothing: no older words stand in
   }
   run.error = error;
   run.token.clear();  // nothing may speak for the ended attempt

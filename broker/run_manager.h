@@ -60,6 +60,7 @@ struct Counters {
   std::uint64_t store_errors = 0;
   std::uint64_t refused_hellos = 0;
   std::uint64_t unstarted_dispatches = 0;
+  std::uint64_t redispatches = 0;
 };
 
 // What became of a due event or a trigger.
@@ -127,6 +128,9 @@ class RunManager : private RunLifecycle {
   std::size_t active_runs() const { return active_.size(); }
   std::size_t runner_count() const { return runners_.size(); }
   std::uint64_t last_seq() const { return journal_.last_seq(); }
+
+  // The wall clock as the broker sees it (its clock, with any test offset).
+  std::int64_t NowUnixMs() const { return WallMs(); }
 
  private:
   // RunLifecycle, for the runner protocol.

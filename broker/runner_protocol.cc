@@ -27,7 +27,8 @@ std::string RunnerProtocol::NewToken() {
 
 void RunnerProtocol::SendDispatch(const std::string& runner_id,
                                   const schemas::BrokerMessage& dispatch) {
-  unstarted_[dispatch.run_id] = {clock_.Now() + timing_.dispatch_timeout, dispatch.attempt};
+  unstarted_[dispatch.run_id] = {clock_.Now() + timing_.dispatch_timeout, dispatch.attempt,
+                                 std::make_shared<const schemas::BrokerMessage>(dispatch)};
   // A new attempt: what an earlier one's `started` said no longer counts.
   if (RunnerTable::Runner* r = runners_.Find(runner_id)) r->started_seq.erase(dispatch.run_id);
   ToRunner(runner_id, dispatch);
@@ -183,9 +184,11 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
     return;
   }
   std::set<std::string> had;
+  bool same_process = false;
   if (RunnerTable::Runner* previous = runners_.Find(runner_id)) {
     had = previous->runs;
     had.insert(previous->promoting.begin(), previous->promoting.end());
+    same_process = previous->incarnation == m.incarnation;
   }
   runners_.Upsert(runner_id, m.slots, clock_.Now());
   RunnerTable::Runner& runner = *runners_.Find(runner_id);
@@ -206,6 +209,21 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
       // The hello may have left before the dispatch arrived: the dispatch
       // deadline, not this hello, decides whether it was lost.
       runner.runs.insert(run_id);
+      // The same process said hello again: it reconnected, and a dispatch
+      // sent to its old socket died with it unread (else it would hold
+      // it). The same dispatch again, same token: a copy it did get is
+      // ignored by token, so this cannot start the attempt twice, and the
+      // run does not sit out the whole deadline for nothing. Another
+      // process's hello proves nothing about the old one: its deadline.
+      auto unstarted = unstarted_.find(run_id);
+      if (same_process && unstarted != unstarted_.end() && unstarted->second.dispatch &&
+          unstarted->second.attempt == run->attempt) {
+        spdlog::info("runner {} reconnected without the dispatch of {} attempt {}; sent again",
+                     runner_id, run_id, run->attempt);
+        unstarted->second.at = clock_.Now() + timing_.dispatch_timeout;
+        ++counters_.redispatches;
+        ToRunner(runner_id, *unstarted->second.dispatch);
+      }
       continue;
     }
     // It had started it, and neither holds it nor has a result for it now.

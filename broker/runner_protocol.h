@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@ struct ProtocolCounters {
   std::uint64_t stale_results = 0;  // started/result/leases that did not count
   std::uint64_t refused_hellos = 0;
   std::uint64_t unstarted_dispatches = 0;  // lost to the dispatch deadline
+  std::uint64_t redispatches = 0;  // sent again to a runner that reconnected without them
 };
 
 class RunnerProtocol {
@@ -122,6 +124,8 @@ class RunnerProtocol {
   struct Deadline {
     common::Clock::Mono at;
     std::uint32_t attempt;
+    // unstarted_: the dispatch as sent, for a reconnect that never got it.
+    std::shared_ptr<const schemas::BrokerMessage> dispatch = nullptr;
   };
   std::map<std::string, Deadline> unclaimed_;  // after a restart, by run id
   std::map<std::string, Deadline> unstarted_;  // dispatched, not yet started

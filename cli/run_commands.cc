@@ -6,6 +6,7 @@
 
 #include "cli/cli_context.h"
 #include "common/team.h"
+#include "common/text.h"
 #include "schemas/json.h"
 
 namespace cli {
@@ -40,6 +41,16 @@ void PrintRunDetail(const schemas::RunRecord& r) {
   if (r.exit_code >= 0) fmt::print("exit code  {}\n", r.exit_code);
   if (!r.error.empty()) fmt::print("error      {}\n", r.error);
   if (!r.log_path.empty()) fmt::print("log        {}\n", r.log_path);
+  if (!r.stderr_tail.empty() && r.state != schemas::RunState::kSucceeded) {
+    // The pipeline's own last words: why it failed, as it said it.
+    fmt::print("reason     (the end of its log)\n");
+    std::string_view tail = r.stderr_tail;
+    while (!tail.empty()) {
+      const std::size_t nl = tail.find('\n');
+      fmt::print("  | {}\n", common::Printable(tail.substr(0, nl)));
+      tail = nl == std::string_view::npos ? "" : tail.substr(nl + 1);
+    }
+  }
 }
 
 int WaitForEnd(Context& ctx, schemas::RunRecord run) {

@@ -80,8 +80,9 @@ int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
   if (ctx.json) {
     PrintJson(schemas::ToJson(t));
   } else {
-    fmt::print("{} saved: {}{}, overlap {}\n", common::TeamLabel(t.id), ScheduleText(t),
-               t.paused ? " (paused)" : "", t.overlap);
+    fmt::print("{} saved: {}{}, overlap {}{}{}\n", common::TeamLabel(t.id), ScheduleText(t),
+               t.paused ? " (paused)" : "", t.overlap, t.network ? "" : ", no network",
+               t.memory_mb > 0 ? ", memory " + std::to_string(t.memory_mb) + " MiB" : "");
   }
   return kExitOk;
 }
@@ -127,6 +128,8 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
     schemas::TeamRecord team;
     std::string command;
     std::vector<std::string> args;
+    std::vector<std::string> env;
+    bool no_network = false;
   };
   auto add_args = std::make_shared<AddArgs>();
   CLI::App* add = teams->add_subcommand(
@@ -151,6 +154,12 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   add->add_option("--arg", add_args->args,
                   "one more argv word, as is (repeatable; after --command's words)");
   add->add_flag("--paused", add_args->team.paused, "add it paused (no scheduled runs)");
+  add->add_flag("--no-network", add_args->no_network,
+                "run its pipeline with no network at all (a network namespace of its own)");
+  add->add_option("--memory-mb", add_args->team.memory_mb,
+                  "memory limit per run in MiB (default: runner.memory_max_mb; 0: none)");
+  add->add_option("--env", add_args->env,
+                  "NAME=value for the team's pipeline (repeatable; not DAYBREAK_*, TMPDIR, HOME)");
   add->callback([&ctx, result, add_args] {
     schemas::TeamRecord team = add_args->team;
     if (add_args->id != "general") {
@@ -169,6 +178,16 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
       return;
     }
     team.command.insert(team.command.end(), add_args->args.begin(), add_args->args.end());
+    team.network = !add_args->no_network;
+    for (const std::string& entry : add_args->env) {
+      const std::size_t eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        fmt::print(stderr, "daybreak teams add: --env {}: expected NAME=value\n", entry);
+        *result = kExitUsage;
+        return;
+      }
+      team.env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
     if (!ctx.Init()) { *result = kExitUsage; return; }
     *result = PutTeam(ctx, team);
   });

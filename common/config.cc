@@ -61,13 +61,18 @@ KeySet Keys(Config& c) {
       .List("runner.pipeline_command", &c.pipeline_command, {"DAYBREAK_PIPELINE_COMMAND"})
       .Int("runner.run_timeout_s", &c.run_timeout_s, {1, kIntMax}, {"DAYBREAK_RUN_TIMEOUT_S"})
       .Int("runner.kill_grace_s", &c.kill_grace_s, {0, kIntMax}, {"DAYBREAK_KILL_GRACE_S"})
-      .Int("runner.drain_timeout_s", &c.drain_timeout_s, {0, kIntMax}, {"DAYBREAK_DRAIN_TIMEOUT_S"});
+      .Int("runner.drain_timeout_s", &c.drain_timeout_s, {0, kIntMax}, {"DAYBREAK_DRAIN_TIMEOUT_S"})
+      .String("runner.isolation", &c.isolation, {"DAYBREAK_ISOLATION"})
+      .List("runner.sandbox_read", &c.sandbox_read, {"DAYBREAK_SANDBOX_READ"})
+      .List("runner.sandbox_write", &c.sandbox_write, {"DAYBREAK_SANDBOX_WRITE"})
+      .Int("runner.memory_max_mb", &c.memory_max_mb, {0, 1 << 24}, {"DAYBREAK_MEMORY_MAX_MB"})
+      .List("runner.pass_env", &c.pass_env, {"DAYBREAK_PASS_ENV"});
   k.String("log.level", &c.log_level, {"DAYBREAK_LOG_LEVEL"});
   k.Bool("security.curve_enabled", &c.curve_enabled, {"DAYBREAK_CURVE_ENABLED"})
       .String("security.broker_public_key", &c.broker_public_key, {"DAYBREAK_BROKER_PUBLIC_KEY"})
-      .String("security.broker_secret_key", &c.broker_secret_key, {"DAYBREAK_BROKER_SECRET_KEY"})
+      .Secret("security.broker_secret_key", &c.broker_secret_key, {"DAYBREAK_BROKER_SECRET_KEY"})
       .String("security.client_public_key", &c.client_public_key, {"DAYBREAK_CLIENT_PUBLIC_KEY"})
-      .String("security.client_secret_key", &c.client_secret_key, {"DAYBREAK_CLIENT_SECRET_KEY"})
+      .Secret("security.client_secret_key", &c.client_secret_key, {"DAYBREAK_CLIENT_SECRET_KEY"})
       .List("security.runner_keys", &c.runner_keys, {"DAYBREAK_RUNNER_KEYS"})
       .List("security.publisher_keys", &c.publisher_keys, {"DAYBREAK_PUBLISHER_KEYS"})
       .List("security.client_keys", &c.client_keys, {"DAYBREAK_CLIENT_KEYS"})
@@ -131,6 +136,15 @@ Status ValidateConfig(const Config& c) {
   }
   if (!schemas::IsOneOf(c.retry_on, schemas::retry_on::kAll)) {
     return Bad("retry.retry_on", "\"" + c.retry_on + "\" is not " + Alternatives(schemas::retry_on::kAll));
+  }
+  if (!schemas::IsOneOf(c.isolation, schemas::isolation::kAll)) {
+    return Bad("runner.isolation", "\"" + c.isolation + "\" is not " + Alternatives(schemas::isolation::kAll));
+  }
+  for (const auto& [key, paths] : {std::pair{"runner.sandbox_read", &c.sandbox_read},
+                                   std::pair{"runner.sandbox_write", &c.sandbox_write}}) {
+    for (const std::string& path : *paths) {
+      if (!path.starts_with("/")) return Bad(key, "\"" + path + "\" is not an absolute path");
+    }
   }
   // Renewals ride on the broker's heartbeats: a lease shorter than two of
   // them would lapse between beats.

@@ -81,6 +81,16 @@ struct Config {
   int run_timeout_s = 3600;
   int kill_grace_s = 10;
   int drain_timeout_s = 60;
+  // Kernel walls around each pipeline (runner/sandbox.h, docs/security.md):
+  // "auto" uses Landlock where the kernel has it and says once when not;
+  // "required" refuses to start without it; "off" runs pipelines unwalled.
+  std::string isolation = "auto";
+  std::vector<std::string> sandbox_read;   // more folders pipelines may read and run
+  std::vector<std::string> sandbox_write;  // folders every pipeline may write (a shared scratch)
+  int memory_max_mb = 0;                  // per run, unless its team says; 0: none
+  // Variables of the runner's environment a pipeline also gets (beyond PATH,
+  // LANG, LC_*, TZ): everything else, credentials included, stays out.
+  std::vector<std::string> pass_env;
 
   // [log]
   std::string log_level = "info";

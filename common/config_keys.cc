@@ -1,7 +1,11 @@
 #include "common/config_keys.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace common {
@@ -128,6 +132,37 @@ KeySet& KeySet::String(std::string name, std::string* field, Vars env) {
                 *field = std::string(t);
                 return Status();
               },
+              [] { return Status(); }});
+}
+
+namespace {
+
+Status ReadSecretFile(std::string_view path, std::string* field) {
+  std::ifstream in{std::string(path), std::ios::binary};
+  if (path.empty() || !in) {
+    return Invalid("cannot read the secret file \"" + std::string(path) + "\": " +
+                   std::strerror(errno));
+  }
+  std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Invalid("cannot read the secret file \"" + std::string(path) + "\"");
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  if (value.empty()) return Invalid("the secret file \"" + std::string(path) + "\" is empty");
+  *field = std::move(value);
+  return Status();
+}
+
+}  // namespace
+
+KeySet& KeySet::Secret(std::string name, std::string* field, Vars env) {
+  Vars file_env;
+  for (const std::string& var : env) file_env.push_back(var + "_FILE");
+  String(name, field, std::move(env));
+  return Add({name + "_file", Type::kString, std::move(file_env),
+              [field](const toml::node& n) {
+                if (!n.is_string()) return Invalid("must be a string (a file's path)");
+                return ReadSecretFile(*n.value<std::string>(), field);
+              },
+              [field](std::string_view t) { return ReadSecretFile(t, field); },
               [] { return Status(); }});
 }
 

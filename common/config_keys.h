@@ -60,6 +60,12 @@ class KeySet {
   KeySet& Double(std::string name, double* field, Range<double> range = {}, Vars env = {});
   KeySet& Bool(std::string name, bool* field, Vars env = {});
   KeySet& List(std::string name, std::vector<std::string>* field, Vars env = {});
+  // A secret (a key, a password, a webhook URL with its token): the key
+  // itself, or `<name>_file` naming a file that holds it (its content up to
+  // a final newline; the file, not the config, can then be 0600), and each
+  // variable in `env` also as `<VAR>_FILE`. An error names the file, never
+  // the value. Whichever is applied last wins, as for any key.
+  KeySet& Secret(std::string name, std::string* field, Vars env = {});
   // Set only when the source has the key (a per-team override).
   KeySet& OptString(std::string name, std::optional<std::string>* field, Vars env = {});
   KeySet& OptList(std::string name, std::optional<std::vector<std::string>>* field, Vars env = {});

@@ -2,8 +2,12 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <vector>
+
+#include "common/team.h"
 
 namespace common {
 
@@ -54,9 +58,61 @@ std::string_view RoleName(KeyRole role) {
   return "any";
 }
 
+bool KeyGrant::MayActFor(std::uint32_t team) const {
+  return teams.empty() || std::find(teams.begin(), teams.end(), team) != teams.end();
+}
+
+namespace {
+
+// A key's name: what requested_by and the audit log say. Printable, and
+// none of the characters the User-Id and the entry use as separators.
+bool IsKeyName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == '@' || c == '+' || c == ':' ||
+        c == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "1+2+general" -> {1, 2, 0}; nullopt for anything else.
+std::optional<std::vector<std::uint32_t>> ParseTeams(std::string_view text) {
+  std::vector<std::uint32_t> teams;
+  while (true) {
+    const std::size_t plus = text.find('+');
+    const std::string part(text.substr(0, plus));
+    if (part == "general") {
+      teams.push_back(kGeneralTeam);
+    } else {
+      auto id = ParseTeamId(part);
+      if (!id.ok()) return std::nullopt;
+      teams.push_back(id.value());
+    }
+    if (plus == std::string_view::npos) break;
+    text = text.substr(plus + 1);
+  }
+  return teams;
+}
+
+std::string TeamsText(const std::vector<std::uint32_t>& teams) {
+  std::string out;
+  for (std::uint32_t t : teams) {
+    out += (out.empty() ? "" : "+") + (t == kGeneralTeam ? std::string("general") : std::to_string(t));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string UserIdOf(const KeyGrant& grant) {
   if (grant.role == KeyRole::kRunner) return std::string(kRunnerPrefix) + grant.runner_id;
-  return std::string(RoleName(grant.role));
+  std::string id(RoleName(grant.role));
+  if (grant.name.empty()) return id;
+  id += ":" + grant.name;
+  if (!grant.teams.empty()) id += "@" + TeamsText(grant.teams);
+  return id;
 }
 
 std::optional<KeyGrant> GrantOfUserId(std::string_view user_id) {
@@ -65,8 +121,21 @@ std::optional<KeyGrant> GrantOfUserId(std::string_view user_id) {
     if (!IsRunnerId(id)) return std::nullopt;
     return KeyGrant{KeyRole::kRunner, std::string(id)};
   }
+  const std::string_view role_text = user_id.substr(0, user_id.find(':'));
   for (KeyRole role : {KeyRole::kPublisher, KeyRole::kClient, KeyRole::kAny}) {
-    if (user_id == RoleName(role)) return KeyGrant{role, ""};
+    if (role_text != RoleName(role)) continue;
+    KeyGrant grant{role, ""};
+    if (role_text.size() == user_id.size()) return grant;
+    std::string_view rest = user_id.substr(role_text.size() + 1);
+    const std::size_t at = rest.find('@');
+    grant.name = std::string(rest.substr(0, at));
+    if (!IsKeyName(grant.name)) return std::nullopt;
+    if (at != std::string_view::npos) {
+      auto teams = ParseTeams(rest.substr(at + 1));
+      if (!teams) return std::nullopt;
+      grant.teams = *teams;
+    }
+    return grant;
   }
   return std::nullopt;
 }
@@ -121,7 +190,35 @@ Result<std::map<std::string, KeyGrant>> AuthorizedKeys(const Config& c) {
                          : list == "client_keys"  ? KeyRole::kClient
                                                   : KeyRole::kAny;
     for (const std::string& entry : *entries) {
-      if (Status s = add(list, entry, entry, {role, ""}); !s.ok()) return s;
+      KeyGrant grant{role, ""};
+      const std::string key = entry.substr(0, kZ85KeySize);
+      if (entry.size() > kZ85KeySize && role != KeyRole::kAny) {
+        // "<key>=<name>[@<teams>]": who the key is, and what it may act for.
+        const std::string rest = entry.size() > kZ85KeySize + 1 ? entry.substr(kZ85KeySize + 1) : "";
+        const std::size_t at = rest.find('@');
+        grant.name = rest.substr(0, at);
+        std::optional<std::vector<std::uint32_t>> teams;
+        if (at != std::string::npos) teams = ParseTeams(std::string_view(rest).substr(at + 1));
+        if (entry[kZ85KeySize] != '=' || !IsKeyName(grant.name) ||
+            (at != std::string::npos && !teams)) {
+          return Status::Error(Code::kInvalid,
+                               "security." + list + " entry " + Shown(entry) +
+                                   ": must be \"<40-character Z85 key>\", \"<key>=<name>\" or "
+                                   "\"<key>=<name>@<team>+<team>\" (a name without spaces, "
+                                   "commas, '@', '+' or ':'; teams as ids or \"general\")");
+        }
+        if (teams) grant.teams = *teams;
+      } else if (role != KeyRole::kAny) {
+        // Who it is, in requested_by and the audit log: its first 8
+        // characters, minus those Z85 shares with the separators.
+        grant.name = "key-" + key.substr(0, 8);
+        for (char& c : grant.name) {
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '_';
+        }
+      }
+      if (Status s = add(list, entry, role == KeyRole::kAny ? entry : key, grant); !s.ok()) {
+        return s;
+      }
     }
   }
   return keys;

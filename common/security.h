@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -33,11 +34,21 @@ enum class KeyRole { kRunner, kPublisher, kClient, kAny };
 struct KeyGrant {
   KeyRole role = KeyRole::kAny;
   std::string runner_id;  // kRunner only: the one runner the key speaks for
+  // Publisher and client keys: who the key is (requested_by and the audit
+  // log name it), and the teams it may act for (empty: every team).
+  std::string name = "";
+  std::vector<std::uint32_t> teams = {};
   bool operator==(const KeyGrant&) const = default;
+
+  // Whether the key may start, cancel or change runs and settings of `team`.
+  bool MayActFor(std::uint32_t team) const;
+  bool AllTeams() const { return teams.empty(); }
 };
 
 // The ZAP User-Id a grant is announced with on every message its
-// connection delivers: "runner:<id>", "publisher", "client" or "any".
+// connection delivers: "runner:<id>", "publisher", "client" or "any", and
+// for a named key "publisher:<name>" or "client:<name>", with "@1+2" when
+// it may act only for teams 1 and 2 (0: the general run).
 std::string UserIdOf(const KeyGrant& grant);
 // The grant a User-Id names; nullopt for anything UserIdOf does not make.
 std::optional<KeyGrant> GrantOfUserId(std::string_view user_id);
@@ -45,8 +56,10 @@ std::optional<KeyGrant> GrantOfUserId(std::string_view user_id);
 std::string_view RoleName(KeyRole role);
 
 // The keys the broker admits, by Z85 public key: security.runner_keys
-// ("<key>=<runner_id>"), security.publisher_keys, security.client_keys,
-// and security.authorized_clients (kAny). Empty when every list is: then
+// ("<key>=<runner_id>"), security.publisher_keys and security.client_keys
+// ("<key>", "<key>=<name>" or "<key>=<name>@<team>+<team>...", a team being
+// an id or "general"; a key without a name is named by its first 8
+// characters), and security.authorized_clients (kAny). Empty when every list is: then
 // any key holding the broker's public key may connect, as kAny. An error
 // names the list and the entry: a key that is not Z85, a runner key
 // without its runner_id, a key listed twice.

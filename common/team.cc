@@ -32,6 +32,17 @@ std::string TeamLabel(std::uint32_t team) {
   return team == kGeneralTeam ? "general" : "team " + std::to_string(team);
 }
 
+bool IsPipelineVariableName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name.starts_with("DAYBREAK_")) return false;
+  if (name == "TMPDIR" || name == "HOME" || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 TeamDirs DirsFor(std::uint32_t team, const std::string& input_root,
                  const std::string& output_root) {
   TeamDirs dirs;

@@ -34,6 +34,11 @@ struct TeamDirs {
   std::string share;
   std::string team_root;  // <outputs>/sales_team_N or <outputs>
 };
+// Whether `name` is a variable a team may give its pipeline:
+// [A-Za-z_][A-Za-z0-9_]*, at most 128 characters, not DAYBREAK_* (the
+// contract's own) and not TMPDIR or HOME (each attempt's own).
+bool IsPipelineVariableName(std::string_view name);
+
 TeamDirs DirsFor(std::uint32_t team, const std::string& input_root,
                  const std::string& output_root);
 

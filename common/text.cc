@@ -153,4 +153,11 @@ std::string JoinShellWords(const std::vector<std::string>& words) {
   return out;
 }
 
+std::string Tail(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t start = text.size() - max_bytes;
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+  return std::string(text.substr(start));
+}
+
 }  // namespace common

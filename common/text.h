@@ -16,6 +16,10 @@ bool IsUtf8(std::string_view text);
 // a value from a peer can never start a line of its own.
 std::string Printable(std::string_view text);
 
+// The last `max_bytes` of `text` at most, starting on a UTF-8 character
+// (never inside one): the end of a log is what explains a failure.
+std::string Tail(std::string_view text, std::size_t max_bytes);
+
 // Splits a command line into words the way a POSIX shell does, without
 // running anything: blanks separate words; '...' is literal; "..." keeps
 // blanks and lets \ escape \, ", $ and `; a \ outside quotes escapes the

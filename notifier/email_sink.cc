@@ -77,6 +77,15 @@ std::string EmailMessage(const Notification& n, const std::string& from,
         r.pdate.empty() ? "-" : r.pdate, r.attempt, r.max_attempts, Count(r.total_loans),
         Count(r.exceptions_count), d < 0 ? std::string("-") : fmt::format("{:.1f} s", d),
         r.error.empty() ? "-" : r.error, r.log_path.empty() ? "-" : r.log_path);
+    if (!r.stderr_tail.empty() && r.state != schemas::RunState::kSucceeded) {
+      body += "\nThe end of its log:\n";
+      std::string_view tail = r.stderr_tail;
+      while (!tail.empty()) {
+        const std::size_t nl = tail.find('\n');
+        body += "  | " + std::string(tail.substr(0, nl)) + "\n";
+        tail = nl == std::string_view::npos ? "" : tail.substr(nl + 1);
+      }
+    }
   }
   body += fmt::format("Event id:   {} ({})\n", n.event_id(), n.topic);
   std::string message;
@@ -139,7 +148,7 @@ class EmailKind final : public SinkKind {
     keys.String("email.smtp_url", &mail_.url, {"DAYBREAK_SMTP_URL"})
         .Bool("email.starttls", &mail_.starttls, {"DAYBREAK_SMTP_STARTTLS"})
         .String("email.username", &mail_.username, {"DAYBREAK_SMTP_USERNAME"})
-        .String("email.password", &mail_.password, {"DAYBREAK_SMTP_PASSWORD"})
+        .Secret("email.password", &mail_.password, {"DAYBREAK_SMTP_PASSWORD"})
         .String("email.ca_file", &mail_.ca_file, {"DAYBREAK_SMTP_CA_FILE"})
         .String("email.from", &mail_.from, {"DAYBREAK_EMAIL_FROM"})
         .List("email.to", &to_, {"DAYBREAK_EMAIL_TO"});

@@ -28,7 +28,18 @@ std::string DescribeNotification(const Notification& n) {
   } else if (!r.error.empty()) {
     line += ": " + r.error;
   }
+  if (const std::string reason = LastLine(r); !reason.empty()) line += " (" + reason + ")";
   return line;
+}
+
+std::string LastLine(const schemas::RunRecord& r) {
+  if (r.state == schemas::RunState::kSucceeded) return "";
+  std::string_view tail = r.stderr_tail;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ' || tail.back() == '\t')) {
+    tail.remove_suffix(1);
+  }
+  const std::size_t nl = tail.rfind('\n');
+  return std::string(nl == std::string_view::npos ? tail : tail.substr(nl + 1));
 }
 
 Attempt LogSink::Deliver(const Notification& n) {

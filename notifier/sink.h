@@ -64,6 +64,9 @@ std::string DescribeNotification(const Notification& n);
 // Seconds between start and finish of the run, or a negative value when
 // either is unknown.
 double RunDurationSeconds(const schemas::RunRecord& r);
+// The last line of a run's stderr tail (its reason, in its own words), for
+// one-line summaries; empty for a success or a run without one.
+std::string LastLine(const schemas::RunRecord& r);
 
 // Always on: one structured log line per event through spdlog.
 class LogSink final : public Sink {

@@ -55,6 +55,12 @@ std::string SlackText(const Notification& n) {
   text += fmt::format("\n• loans: {}, exceptions: {}", Count(r.total_loans), Count(r.exceptions_count));
   if (const double d = RunDurationSeconds(r); d >= 0) text += fmt::format("\n• duration: {:.1f} s", d);
   if (!r.error.empty()) text += fmt::format("\n• error: {}", Escape(r.error));
+  if (!r.stderr_tail.empty() && r.state != schemas::RunState::kSucceeded) {
+    // A ``` in the tail would end the block early: it is broken up.
+    std::string tail = Escape(r.stderr_tail);
+    for (std::size_t at; (at = tail.find("```")) != std::string::npos;) tail.replace(at, 3, "` ` `");
+    text += fmt::format("\n• reason:\n```{}```", tail);
+  }
   return text;
 }
 

@@ -13,7 +13,8 @@ UrlSinkKind::UrlSinkKind(std::string name, std::string url_var, std::string even
       make_(std::move(make)) {}
 
 void UrlSinkKind::DeclareOwnKeys(common::KeySet& keys) {
-  keys.String(this->name() + ".url", &url_, {url_var_});
+  // A webhook URL carries its token (Slack's does): a secret.
+  keys.Secret(this->name() + ".url", &url_, {url_var_});
 }
 
 void UrlSinkKind::DeclareOwnTeamKeys(std::uint32_t team, common::KeySet& keys) {

@@ -1,5 +1,6 @@
 #include "pipeline/input_discovery.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -54,7 +55,22 @@ Result<std::optional<DatedFile>> FindNewestDated(const std::string& dir,
     const auto date = CivilDate::ParseCompact(name.substr(prefix.size(), 8));
     if (!date || *date > as_of) continue;
     std::error_code type_ec;
-    if (!it->is_regular_file(type_ec)) continue;  // follows symlinks
+    if (it->is_symlink(type_ec)) {
+      // A link may name another file of the folder; one that leads out of
+      // it (to another team's tape, to /etc) is refused, loudly, instead of
+      // being read or skipped.
+      std::error_code link_ec;
+      const fs::path target = fs::weakly_canonical(it->path(), link_ec);
+      const fs::path root = fs::weakly_canonical(dir, link_ec);
+      const auto [end, _] = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
+      if (link_ec || end != root.end()) {
+        return Status::Error(Code::kInvalidInput,
+                             "input " + name + " is a link to " + target.string() +
+                                 ", outside the input folder " + dir +
+                                 ": refused (a team reads only its own inputs)");
+      }
+    }
+    if (!it->is_regular_file(type_ec)) continue;  // follows links within the folder
     if (!best || *date > best->date)
       best = DatedFile{it->path().string(), *date};
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -161,6 +162,18 @@ bool Kill(const std::string& dir, std::chrono::milliseconds patience) {
         return Empty(dir);
       },
       patience);
+}
+
+bool SetMemoryMax(const std::string& dir, std::uint64_t bytes) {
+  const std::string file = dir + "/memory.max";
+  if (access(file.c_str(), W_OK) != 0) return false;
+  return WriteText(file, std::to_string(bytes));
+}
+
+long OomKills(const std::string& dir) {
+  const std::string events = ReadAll(dir + "/memory.events");
+  const std::size_t at = events.find("oom_kill ");
+  return at == std::string::npos ? 0 : std::strtol(events.c_str() + at + 9, nullptr, 10);
 }
 
 bool Remove(const std::string& dir, std::chrono::milliseconds patience) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,12 @@ bool Kill(const std::string& dir, std::chrono::milliseconds patience);
 // Sends `signal` to every process in `dir` (for TERM, which cgroup.kill
 // does not do).
 void Signal(const std::string& dir, int signal);
+// Sets the cgroup's memory.max; false where its memory controller is not
+// enabled (no memory.max: a hybrid host's unified tree has no controllers).
+bool SetMemoryMax(const std::string& dir, std::uint64_t bytes);
+// How many processes the kernel's OOM killer ended at the cgroup's limit
+// (memory.events "oom_kill"); 0 without the file.
+long OomKills(const std::string& dir);
 // Kills what is left and removes `dir`; true when it is gone.
 bool Remove(const std::string& dir, std::chrono::milliseconds patience);
 // Every run cgroup left in `runner_dir` (children of it), killed and

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "runner/sandbox.h"
 
 namespace runner {
 
@@ -30,6 +31,9 @@ struct SpawnSpec {
   std::chrono::milliseconds lease{0};
   std::chrono::milliseconds lease_grace{0};
   std::string name;               // "<run id>-a<attempt>": a path component
+  // The walls around the pipeline; only a host with a shim builds them, and
+  // a host without one refuses a spec that asks for any.
+  sandbox::Rules sandbox;
 };
 
 // `name` itself if it has a '/', else the first executable `name` on the

@@ -79,9 +79,33 @@ common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args) 
   std::size_t i = 1;
   for (; i < args.size() && args[i] != "--"; ++i) {
     const std::string& flag = args[i];
-    if (flag == "--cgroup") {
-      if (i + 1 >= args.size()) return Status::Error(Code::kInvalid, "--cgroup needs a value");
-      o.cgroup = args[++i];
+    if (flag == "--landlock") {
+      o.sandbox.landlock = true;
+      continue;
+    }
+    if (flag == "--no-network") {
+      o.sandbox.network = false;
+      continue;
+    }
+    if (flag == "--cgroup" || flag.starts_with("--allow-")) {
+      if (i + 1 >= args.size()) return Status::Error(Code::kInvalid, flag + " needs a value");
+      const std::string& value = args[++i];
+      if (flag == "--cgroup") {
+        o.cgroup = value;
+      } else if (flag == "--allow-read" || flag == "--allow-exec" || flag == "--allow-write") {
+        const auto access = flag == "--allow-read"   ? sandbox::Access::kRead
+                            : flag == "--allow-exec" ? sandbox::Access::kReadExec
+                                                     : sandbox::Access::kWrite;
+        o.sandbox.rules.push_back({value, access});
+      } else {
+        return Status::Error(Code::kInvalid, "unknown option " + flag);
+      }
+      continue;
+    }
+    if (flag == "--memory-max-bytes") {
+      auto value = Number(args, i);
+      if (!value.ok()) return value.status();
+      o.sandbox.memory_bytes = static_cast<std::uint64_t>(value.value());
       continue;
     }
     if (flag != "--lease-ms" && flag != "--grace-ms" && flag != "--lease-fd") {
@@ -105,6 +129,8 @@ std::vector<std::string> ShimCommand(const std::string& shim, const ShimOptions&
                                    "--grace-ms", std::to_string(o.grace.count())};
   if (!o.cgroup.empty()) argv.insert(argv.end(), {"--cgroup", o.cgroup});
   if (o.lease_fd != kLeaseFd) argv.insert(argv.end(), {"--lease-fd", std::to_string(o.lease_fd)});
+  const std::vector<std::string> walls = sandbox::ShimFlags(o.sandbox);
+  argv.insert(argv.end(), walls.begin(), walls.end());
   argv.push_back("--");
   argv.insert(argv.end(), o.argv.begin(), o.argv.end());
   return argv;
@@ -188,6 +214,19 @@ int LeaseShim::Run() {
   }
   const std::string procs = options_.cgroup.empty() ? "" : options_.cgroup + "/cgroup.procs";
   std::vector<char*> argv = CStrings(options_.argv);
+  // Built here, where we may allocate and open; the child only enters it.
+  // A memory limit goes on the run's cgroup where its controller is on
+  // (the kernel then counts OOM kills), else on the pipeline as RLIMIT_AS.
+  sandbox::Rules rules = options_.sandbox;
+  const std::uint64_t memory_limit = rules.memory_bytes;
+  const bool cgroup_limit = memory_limit > 0 && !options_.cgroup.empty() &&
+                            cgroup::SetMemoryMax(options_.cgroup, memory_limit);
+  if (cgroup_limit) rules.memory_bytes = 0;
+  auto walls = sandbox::Prepare(rules);
+  if (!walls.ok()) {
+    Say("cannot start %s: %s", options_.argv[0].c_str(), walls.status().message().c_str());
+    return W_EXITCODE(kSandboxFailedExit, 0);
+  }
   const pid_t self = getpid();
   pipeline_ = fork();
   if (pipeline_ < 0) {
@@ -204,6 +243,16 @@ int LeaseShim::Run() {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Before the descriptors go: the ruleset is one of them.
+    const char* step = "";
+    if (const int failed = sandbox::Enter(walls.value(), &step); failed != 0) {
+      // The message is the parent's to write (it may allocate); it reads
+      // the step from its own copy of our memory: the same string literal.
+      const int err[2] = {3, failed};
+      (void)!write(report[1], err, sizeof err);
+      (void)!write(report[1], &step, sizeof step);
+      _exit(kSandboxFailedExit);
+    }
     if (report[1] > 3) syscall(SYS_close_range, 3, report[1] - 1, 0);
     syscall(SYS_close_range, report[1] + 1, ~0U, 0);
     if (stage == 1) {
@@ -226,7 +275,13 @@ int LeaseShim::Run() {
     while ((n = read(report[0], err, sizeof err)) < 0 && errno == EINTR) {
     }
   }
+  const char* step = nullptr;
+  if (n == sizeof err && err[0] == 3 && read(report[0], &step, sizeof step) == sizeof step) {
+    Say("cannot start %s: cannot enter %s: %s", options_.argv[0].c_str(), step,
+        std::strerror(err[1]));
+  }
   close(report[0]);
+  sandbox::Release(walls.value());
   if (n == sizeof err && err[0] == 2) {
     Say("cannot start %s: %s", options_.argv[0].c_str(), std::strerror(err[1]));
   }
@@ -284,6 +339,12 @@ int LeaseShim::Run() {
   // The pipeline ended: whatever it left goes with it, as the runner's
   // release of a run always did.
   KillTree();
+  if (cgroup_limit) {
+    if (const long kills = cgroup::OomKills(options_.cgroup); kills > 0) {
+      Say("out of memory: the kernel killed %ld process(es) at the run's limit of %llu MiB", kills,
+          static_cast<unsigned long long>(memory_limit >> 20));
+    }
+  }
   // However it ended after the lapse (a TERM handler may exit 1), the
   // lapse is why: a temporary failure, not the pipeline's verdict.
   return kill_at ? W_EXITCODE(kLeaseLapsedExit, 0) : pipeline_status_;

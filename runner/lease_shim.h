@@ -22,11 +22,15 @@
 #include <vector>
 
 #include "common/status.h"
+#include "runner/sandbox.h"
 
 namespace runner {
 
 // How the lapse ends the shim: a temporary failure, so the run is retried.
 inline constexpr int kLeaseLapsedExit = 75;
+// How the shim ends when it cannot build the run's sandbox: the pipeline
+// never ran (126: "cannot execute"), and the log says why.
+inline constexpr int kSandboxFailedExit = 126;
 // The shim's process name, as /proc shows it.
 inline constexpr std::string_view kShimName = "daybreak-shim";
 // The descriptor the runner hands the lease pipe's read end on.
@@ -37,11 +41,13 @@ struct ShimOptions {
   std::chrono::milliseconds grace{0};  // TERM to KILL
   std::string cgroup;                  // the run's cgroup folder; empty: none
   int lease_fd = kLeaseFd;
+  sandbox::Rules sandbox;              // the walls around the pipeline
   std::vector<std::string> argv;       // the pipeline
 };
 
 // `daybreak-shim --lease-ms N --grace-ms N [--cgroup DIR] [--lease-fd N]
-// -- PROGRAM ARGS...`, argv[0] being the shim. Fails naming the problem.
+// [--landlock] [--allow-read|--allow-exec|--allow-write PATH]...
+// [--no-network] [--memory-max-bytes N] -- PROGRAM ARGS...`, argv[0] being the shim. Fails naming the problem.
 common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args);
 // The shim's command line for `options` (ParseShimArgs's inverse), with
 // `shim` as argv[0].

@@ -14,8 +14,10 @@
 #include "runner/lease_shim.h"
 #include "runner/runner.h"
 #include "runner/runner_settings.h"
+#include "runner/sandbox.h"
 #include "runner/system_process_host.h"
 #include "schemas/topics.h"
+#include "schemas/vocabulary.h"
 
 namespace {
 
@@ -58,6 +60,35 @@ runner::HostSetup HostSetupFor(const runner::RunnerSettings& settings) {
   return setup;
 }
 
+// Whether pipelines get a Landlock sandbox here, said once; false when
+// runner.isolation = "required" and they cannot, and the runner must not
+// run any pipeline at all.
+bool WallsUp(runner::RunnerSettings& settings, const runner::HostSetup& setup) {
+  if (settings.isolation == schemas::isolation::kOff) {
+    spdlog::warn("isolation: off (runner.isolation); pipelines may read and write "
+                 "whatever this runner can");
+    return true;
+  }
+  const int abi = runner::sandbox::LandlockAbi();
+  std::string missing;
+  if (abi == 0) missing = "this kernel has no Landlock (or it is disabled)";
+  if (setup.shim.empty()) missing = "no " + std::string(runner::kShimName) + " beside the runner";
+  if (missing.empty()) {
+    settings.landlock_abi = abi;
+    spdlog::info("isolation: Landlock ABI {} around each pipeline (its input read-only, only "
+                 "its staging writable{})",
+                 abi, abi >= 6 ? ", no signals out" : "");
+    return true;
+  }
+  if (settings.isolation == schemas::isolation::kRequired) {
+    spdlog::critical("isolation = \"required\" but {}: refusing to run pipelines", missing);
+    return false;
+  }
+  spdlog::warn("isolation: none, {}; pipelines run unwalled (runner.isolation = \"required\" "
+               "would refuse)", missing);
+  return true;
+}
+
 int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   const common::Config& c = d.config();
   // SIGCHLD is blocked in every thread (DaemonOptions::blocked_signals), so
@@ -69,11 +100,13 @@ int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   if (sigchld_fd < 0) spdlog::warn("no signalfd for SIGCHLD; polling for pipeline exits");
   // Orphans of our pipelines become our children, so none escapes a kill.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  const runner::RunnerSettings settings = runner::SettingsFrom(c, flags);
+  runner::RunnerSettings settings = runner::SettingsFrom(c, flags);
   std::filesystem::create_directories(settings.log_dir);
   common::SystemClock clock;
   spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work, settings.slots);
-  runner::SystemProcessHost host(sigchld_fd, HostSetupFor(settings));
+  runner::HostSetup setup = HostSetupFor(settings);
+  if (!WallsUp(settings, setup)) return common::kExitBadConfig;
+  runner::SystemProcessHost host(sigchld_fd, std::move(setup));
   runner::Runner runner(WorkSockets(d, settings.runner_id), host, clock, settings);
   d.Ready(fmt::format("runner {} with {} slots, broker {}", settings.runner_id, settings.slots, c.work));
   const common::Status s = runner.Run(d.stop());

@@ -52,4 +52,16 @@ Verdict Classify(int wait_status, std::string_view stop_reason,
   return v;
 }
 
+void ApplyMemoryLimit(Verdict& verdict, std::uint32_t limit_mb, std::string_view log_tail) {
+  if (limit_mb == 0 || verdict.outcome == outcome::kSucceeded) return;
+  bool out_of_memory = false;
+  for (std::string_view sign : {"MemoryError", "std::bad_alloc", "Cannot allocate memory",
+                                "out of memory", "Out of memory", "memory exhausted"}) {
+    out_of_memory = out_of_memory || log_tail.find(sign) != std::string_view::npos;
+  }
+  if (!out_of_memory) return;
+  verdict.outcome = outcome::kFailed;
+  verdict.error = "out of memory (limit " + std::to_string(limit_mb) + " MiB)";
+}
+
 }  // namespace runner

@@ -35,4 +35,12 @@ struct Verdict {
 Verdict Classify(int wait_status, std::string_view stop_reason,
                  const common::Result<RunMetrics>& result_file);
 
+// A run under a memory limit that did not succeed and whose log says memory
+// ran out (the shim's line after a cgroup OOM kill, or what a program
+// prints when an allocation fails under RLIMIT_AS: "MemoryError",
+// "std::bad_alloc", "Cannot allocate memory", "out of memory") fails with
+// "out of memory (limit N MiB)": not retried, since the same input needs
+// the same memory. Unchanged otherwise.
+void ApplyMemoryLimit(Verdict& verdict, std::uint32_t limit_mb, std::string_view log_tail);
+
 }  // namespace runner

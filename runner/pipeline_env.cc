@@ -1,21 +1,43 @@
 #include "runner/pipeline_env.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "common/team.h"
 
 namespace runner {
 
+namespace {
+
+bool Allowed(std::string_view name, const std::vector<std::string>& pass_env) {
+  if (name == "PATH" || name == "LANG" || name == "LANGUAGE" || name == "TZ") return true;
+  if (name.starts_with("LC_")) return true;
+  return std::find(pass_env.begin(), pass_env.end(), name) != pass_env.end();
+}
+
+}  // namespace
+
 std::vector<std::string> PipelineEnvironment(const schemas::BrokerMessage& dispatch,
                                              const Workspace& workspace,
                                              const std::string& runner_id,
                                              const char* const* inherited,
-                                             const std::string& deployment) {
+                                             const std::string& deployment,
+                                             const std::vector<std::string>& pass_env) {
   std::vector<std::string> env;
   for (const char* const* e = inherited; e != nullptr && *e != nullptr; ++e) {
-    if (std::string_view(*e).starts_with("DAYBREAK_")) continue;  // ours only
-    env.emplace_back(*e);
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (name.starts_with("DAYBREAK_") || !Allowed(name, pass_env)) continue;
+    if (dispatch.env.count(std::string(name)) > 0) continue;  // the team's wins
+    env.emplace_back(entry);
   }
+  for (const auto& [name, value] : dispatch.env) {
+    if (common::IsPipelineVariableName(name)) {
+      env.push_back(name + "=" + value);
+    }
+  }
+  env.push_back("TMPDIR=" + workspace.staging_tmp());
+  env.push_back("HOME=" + workspace.staging_tmp());
   const std::string team =
       dispatch.team == common::kGeneralTeam ? "" : std::to_string(dispatch.team);
   env.push_back("DAYBREAK_RUN_ID=" + dispatch.run_id);

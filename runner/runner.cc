@@ -51,6 +51,7 @@ Runner::Runner(SocketFactory connect, ProcessHost& host, const common::Clock& cl
     : connect_(std::move(connect)), host_(host), clock_(clock), settings_(std::move(settings)) {
   std::random_device entropy;
   incarnation_ = fmt::format("{:08x}{:08x}", entropy(), entropy());
+  if (settings_.landlock_abi > 0) system_rules_ = sandbox::SystemRules();
 }
 
 Runner::~Runner() {

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "runner/process_host.h"
+#include "runner/sandbox.h"
 #include "runner/workspace.h"
 #include "schemas/messages.h"
 
@@ -44,6 +45,14 @@ struct RunnerSettings {
   std::chrono::seconds kill_grace{10};
   std::chrono::seconds drain_timeout{60};
   bool noop = false;  // benchmarks: report success without spawning
+  // The walls around each pipeline (runner/sandbox.h): Landlock when
+  // isolation is not "off" and the kernel has it (landlock_abi > 0).
+  std::string isolation = "auto";
+  int landlock_abi = 0;
+  std::vector<std::string> sandbox_read;   // read and execute, for every team
+  std::vector<std::string> sandbox_write;  // writable, for every team
+  std::uint32_t memory_max_mb = 0;         // per run unless its team says; 0: none
+  std::vector<std::string> pass_env;       // more variables pipelines inherit
 };
 
 // Without an exit descriptor from the host, child exits are noticed by
@@ -116,6 +125,7 @@ class Runner {
     bool killed = false;                         // KILL was sent too
     std::string stop_reason;                     // why we signalled it, if we did
     bool disowned = false;  // the broker cancelled it: its lease is left to lapse
+    std::uint32_t memory_mb = 0;  // its limit; 0: none
   };
   struct Unacked {
     schemas::RunnerMessage result;  // a result, or once promoted, `promoted`
@@ -154,6 +164,9 @@ class Runner {
   void PromoteConfirmed(const schemas::BrokerMessage& m);
   void EnforceDeadlines();
   void KillOrphans();
+  // The sandbox of `job`'s pipeline (runner/sandbox.h) from its dispatch,
+  // its folders and the settings.
+  sandbox::Rules WallsFor(const Job& job, const SpawnSpec& spec) const;
   void KillLeftoversOf(const std::string& run_id);
   // Renews the leases of the jobs the broker still counts as ours, if `m`
   // shows it still has us (runner_jobs.cc says which messages do).
@@ -178,6 +191,8 @@ class Runner {
   // Tokens of the latest dispatches, to drop a duplicate of one.
   static constexpr std::size_t kSeenDispatches = 65536;
   std::unordered_set<std::string> seen_dispatches_;
+  // What every sandbox allows (sandbox::SystemRules), found once.
+  std::vector<sandbox::Rule> system_rules_;
   std::deque<std::string> seen_order_;
   // Stamped on every message (RunnerMessage.incarnation, seq): this
   // process's life, and how many messages it has sent.

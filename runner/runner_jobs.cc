@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "common/team.h"
@@ -30,8 +31,10 @@ namespace runner_msg = schemas::runner_msg;
 
 namespace {
 
-// How much of a run's log its result carries.
-constexpr std::streamoff kStderrTailBytes = 2048;
+// How much of a run's log its result carries: the last lines, as people
+// read a failure, within a size a frame and a record can always hold.
+constexpr std::streamoff kStderrTailBytes = 4096;
+constexpr int kStderrTailLines = 20;
 
 // The end of a run's log, for the broker to show with the result: printable
 // ASCII only, so any byte a pipeline wrote travels as a valid string.
@@ -49,7 +52,24 @@ std::string LogTail(const std::string& path) {
     const auto u = static_cast<unsigned char>(c);
     if (u != '\n' && u != '\t' && (u < 0x20 || u > 0x7e)) c = '?';
   }
-  return tail;
+  // The last kStderrTailLines lines (a final newline ends a line, it does
+  // not start one).
+  std::size_t start = tail.size();
+  int lines = 0;
+  if (start > 0 && tail[start - 1] == '\n') --start;
+  while (start > 0) {
+    const std::size_t nl = tail.rfind('\n', start - 1);
+    if (nl == std::string::npos) {
+      start = 0;
+      break;
+    }
+    if (++lines == kStderrTailLines) {
+      start = nl + 1;
+      break;
+    }
+    start = nl;
+  }
+  return tail.substr(start);
 }
 
 }  // namespace
@@ -140,7 +160,9 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
                                            : kDefaultLeaseGrace;
   spec.name = dispatch.run_id + "-a" + std::to_string(dispatch.attempt);
   spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ,
-                                 settings_.deployment);
+                                 settings_.deployment, settings_.pass_env);
+  job.memory_mb = dispatch.memory_mb > 0 ? dispatch.memory_mb : settings_.memory_max_mb;
+  spec.sandbox = WallsFor(job, spec);
   spec.cwd = job.workspace.staging();
   spec.log_path = job.log_path;
   auto pid = host_.Spawn(spec);
@@ -161,6 +183,36 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   started.log_path = job.log_path;
   Send(started);
   jobs_.emplace(dispatch.run_id, std::move(job));
+}
+
+sandbox::Rules Runner::WallsFor(const Job& job, const SpawnSpec& spec) const {
+  sandbox::Rules walls;
+  walls.network = job.dispatch.network;
+  walls.memory_bytes = static_cast<std::uint64_t>(job.memory_mb) << 20;
+  walls.landlock = settings_.isolation != schemas::isolation::kOff && settings_.landlock_abi > 0;
+  if (!walls.landlock) return walls;
+  walls.rules = system_rules_;
+  for (const std::string& path : settings_.sandbox_read) {
+    walls.rules.push_back({path, sandbox::Access::kReadExec});
+  }
+  for (const std::string& path : settings_.sandbox_write) {
+    walls.rules.push_back({path, sandbox::Access::kWrite});
+  }
+  // The pipeline's own install folder (the reference pipeline may live in
+  // a build tree), as its real path: Landlock judges the file, not the link.
+  if (auto program = ResolveProgram(spec.argv[0], spec.env); program.ok()) {
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(program.value(), ec);
+    if (!ec) walls.rules.push_back({real.parent_path().string(), sandbox::Access::kReadExec});
+  }
+  // Its team's input (a team with none yet reads nothing), and its own
+  // attempt's staging folder: the only place it may write.
+  std::error_code ec;
+  if (std::filesystem::is_directory(job.workspace.dirs().input, ec)) {
+    walls.rules.push_back({job.workspace.dirs().input, sandbox::Access::kRead});
+  }
+  walls.rules.push_back({job.workspace.staging(), sandbox::Access::kWrite});
+  return walls;
 }
 
 void Runner::StopJob(Job& job, const std::string& reason) {
@@ -219,6 +271,15 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
   result.exceptions_count = verdict.metrics.exceptions_count;
   result.metrics = verdict.metrics.metrics;
   result.stderr_tail = LogTail(job.log_path);
+  if (job.stop_reason.empty()) {
+    // Judged on the log's end: "out of memory" is the reason people need.
+    Verdict memory = verdict;
+    ApplyMemoryLimit(memory, job.memory_mb, result.stderr_tail);
+    if (memory.error != verdict.error) {
+      result.outcome = std::string(memory.outcome);
+      result.error = memory.error;
+    }
+  }
   // A success stays staged until the broker confirms this attempt is the
   // current one (its `promote`): a stale attempt never publishes outputs.
   std::optional<Workspace> staged;

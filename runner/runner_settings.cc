@@ -44,6 +44,11 @@ RunnerSettings SettingsFrom(const common::Config& c, const RunnerFlags& flags) {
   s.kill_grace = std::chrono::seconds(c.kill_grace_s);
   s.drain_timeout = std::chrono::seconds(c.drain_timeout_s);
   s.noop = flags.noop;
+  s.isolation = c.isolation;
+  for (const std::string& p : c.sandbox_read) s.sandbox_read.push_back(Absolute(p));
+  for (const std::string& p : c.sandbox_write) s.sandbox_write.push_back(Absolute(p));
+  s.memory_max_mb = static_cast<std::uint32_t>(c.memory_max_mb);
+  s.pass_env = c.pass_env;
   return s;
 }
 

@@ -49,6 +49,14 @@ SystemProcessHost::~SystemProcessHost() {
 
 common::Result<pid_t> SystemProcessHost::Spawn(const SpawnSpec& spec) {
   if (spec.lease.count() <= 0 || setup_.shim.empty() || spec.argv.empty()) {
+    // Walls are the shim's to build; a run promised some never runs without.
+    if (spec.sandbox.landlock || !spec.sandbox.network || spec.sandbox.memory_bytes > 0) {
+      return common::Status::Error(
+          common::Code::kRejected,
+          std::string("cannot start ") + (spec.argv.empty() ? "" : spec.argv[0]) +
+              ": its sandbox (Landlock, network = false or a memory limit) needs " +
+              std::string(kShimName) + " beside the runner");
+    }
     auto child = ChildProcess::Spawn(spec);
     if (!child.ok()) return child.status();
     const pid_t pid = child.value().pid();
@@ -64,6 +72,7 @@ common::Result<pid_t> SystemProcessHost::Spawn(const SpawnSpec& spec) {
   shim.grace = spec.lease_grace;
   shim.argv = spec.argv;
   shim.argv[0] = program.value();
+  shim.sandbox = spec.sandbox;
   if (!setup_.cgroup_dir.empty()) {
     shim.cgroup = setup_.cgroup_dir + "/" + Leaf(spec.name.empty() ? "run" : spec.name);
     if (common::Status s = cgroup::Create(shim.cgroup); !s.ok()) {

@@ -190,7 +190,8 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   auto staging = OpenDirAt(staging_root, w.staging_name_, w.staging_, /*create=*/true);
   if (!staging.ok()) return staging.status();
   for (const auto& [name, path] : {std::pair{"output", w.staging_output()},
-                                   std::pair{"output_share", w.staging_share()}}) {
+                                   std::pair{"output_share", w.staging_share()},
+                                   std::pair{"tmp", w.staging_tmp()}}) {
     auto made = OpenDirAt(staging.value().get(), name, path, /*create=*/true);
     if (!made.ok()) return made.status();
   }

@@ -35,6 +35,8 @@ class Workspace {
   const std::string& staging() const { return staging_; }
   std::string staging_output() const { return staging_ + "/output"; }
   std::string staging_share() const { return staging_ + "/output_share"; }
+  // The attempt's TMPDIR and HOME: never promoted, removed with the staging.
+  std::string staging_tmp() const { return staging_ + "/tmp"; }
   // Inside the staged output: a successful run's result file is promoted
   // with its other outputs (output/result_YYYYMMDD.json).
   std::string result_file() const { return staging_output() + "/" + result_name_; }

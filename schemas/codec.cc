@@ -197,6 +197,19 @@ Status ValidateTeamRecord(const TeamRecord& team) {
     return Status::Error(Code::kInvalid, "backoff_max_s must be >= backoff_initial_s");
   }
   if (team.after.size() > 64) return Status::Error(Code::kInvalid, "a team may wait for at most 64 teams");
+  if (team.memory_mb > (1U << 24)) return Status::Error(Code::kInvalid, "memory_mb must be 0-16777216");
+  if (team.env.size() > 64) return Status::Error(Code::kInvalid, "a team may set at most 64 variables");
+  for (const auto& [name, value] : team.env) {
+    if (!common::IsPipelineVariableName(name)) {
+      return Status::Error(Code::kInvalid,
+                           "env: \"" + common::Printable(name) +
+                               "\" is not a variable a team may set ([A-Za-z_][A-Za-z0-9_]*, "
+                               "not DAYBREAK_*, TMPDIR or HOME)");
+    }
+    if (value.size() > 4096 || value.find('\0') != std::string::npos) {
+      return Status::Error(Code::kInvalid, "env: " + name + " must be at most 4096 bytes, without NUL");
+    }
+  }
   for (std::uint32_t upstream : team.after) {
     if (Status s = common::ValidateTeamId(upstream, true); !s.ok()) return s;
     if (upstream == team.id) {

@@ -15,7 +15,8 @@ nlohmann::json ToJson(const RunRecord& r) {
       {"max_attempts", r.max_attempts}, {"runner_id", r.runner_id}, {"exit_code", r.exit_code},
       {"error", r.error}, {"total_loans", r.total_loans},
       {"exceptions_count", r.exceptions_count}, {"metrics", r.metrics},
-      {"log_path", r.log_path}, {"requested_by", r.requested_by}};
+      {"log_path", r.log_path}, {"requested_by", r.requested_by},
+      {"stderr_tail", r.stderr_tail}};
   return j;
 }
 
@@ -47,6 +48,9 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"backoff_initial_s", t.backoff_initial_s},
           {"backoff_max_s", t.backoff_max_s},
           {"after", t.after},
+          {"network", t.network},
+          {"memory_mb", t.memory_mb},
+          {"env", t.env},
           {"created_unix_ms", t.created_unix_ms}};
 }
 

@@ -107,12 +107,15 @@ struct RunRecord {
   std::string log_path;
   bool cancel_requested = false;
   std::string requested_by;
+  // The last attempt's reason in its own words: the end of what the
+  // pipeline printed (at most 20 lines / 4 KiB, control characters escaped).
+  std::string stderr_tail;
   MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
                      fire_unix_ms, accepted_unix_ms, started_unix_ms,
                      finished_unix_ms, next_attempt_unix_ms, attempt,
                      max_attempts, runner_id, token, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, cancel_requested,
-                     requested_by);
+                     requested_by, stderr_tail);
 };
 
 // Topics "run.<event>": one state change, stamped with the event-log seq.
@@ -170,10 +173,17 @@ struct TeamRecord {
   std::vector<std::uint32_t> after;
   std::int64_t created_unix_ms = 0;
   std::int64_t schedule_since_unix_ms = 0;  // last change of time/zone/pause
+  // The team's sandbox (runner/sandbox.h): false runs its pipeline with no
+  // network at all; a memory limit per run (0: the runner's).
+  bool network = true;
+  std::uint32_t memory_mb = 0;
+  // Variables the team's pipeline gets on top of the runner's allow-list
+  // (never a DAYBREAK_ one: those are the contract's).
+  std::map<std::string, std::string> env;
   MSGPACK_DEFINE_MAP(v, id, name, run_time, timezone, paused, overlap, command,
                      max_attempts, timeout_s, retry_on, backoff_initial_s,
                      backoff_max_s, after, created_unix_ms,
-                     schedule_since_unix_ms);
+                     schedule_since_unix_ms, network, memory_mb, env);
 };
 
 // The broker's running tally per team, for failure-streak alerts.
@@ -265,9 +275,14 @@ struct BrokerMessage {
   // so a frame that waited in a cut link renews nothing it should not.
   std::uint64_t seen_seq = 0;
   std::string incarnation;
+  // dispatch: the team's sandbox settings (TeamRecord's network, memory_mb
+  // and env); absent from an older broker, which means network, no limit.
+  bool network = true;
+  std::uint32_t memory_mb = 0;
+  std::map<std::string, std::string> env;
   MSGPACK_DEFINE_MAP(v, type, run_id, attempt, token, team, pdate, key, local_date,
                      zone, command, timeout_s, protocol, error, lease_ms, lease_grace_ms,
-                     seen_seq, incarnation);
+                     seen_seq, incarnation, network, memory_mb, env);
 };
 
 // One backup of the run store, as backup.create, backup.list and

@@ -192,6 +192,14 @@ inline constexpr std::string_view kAny = "any";
 inline constexpr std::array kAll = {kTransient, kAny};
 }  // namespace retry_on
 
+// runner.isolation: how a runner walls its pipelines in (runner/sandbox.h).
+namespace isolation {
+inline constexpr std::string_view kOff = "off";
+inline constexpr std::string_view kAuto = "auto";
+inline constexpr std::string_view kRequired = "required";
+inline constexpr std::array kAll = {kOff, kAuto, kRequired};
+}  // namespace isolation
+
 namespace schedule_change {
 inline constexpr std::string_view kPut = "put";
 inline constexpr std::string_view kRemove = "remove";

@@ -5,6 +5,7 @@
 #include "broker/control_handler.h"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 #include "tests/broker/harness.h"
+#include "tests/support/temp_dir.h"
 
 namespace broker {
 namespace {
@@ -48,8 +50,13 @@ class Control {
   }
 
   ControlReply Ask(const ControlRequest& request) { return AskBytes(schemas::Encode(request)); }
-  ControlReply AskBytes(std::string_view bytes) {
-    const std::string reply_bytes = handler_.Handle(bytes);
+  // As the key `caller` (CURVE on).
+  ControlReply AskAs(const ControlRequest& request, const common::KeyGrant& caller) {
+    return AskBytes(schemas::Encode(request), caller);
+  }
+  ControlReply AskBytes(std::string_view bytes,
+                        const std::optional<common::KeyGrant>& caller = std::nullopt) {
+    const std::string reply_bytes = handler_.Handle(bytes, caller);
     h_.Collect();
     auto reply = schemas::DecodeControlReply(reply_bytes);
     REQUIRE_MESSAGE(reply.ok(), reply.status().ToString());
@@ -532,6 +539,94 @@ TEST_CASE("cancel ends a waiting run, asks the runner to stop one that is out, a
     CHECK_FALSE(reply.ok);
     CHECK(reply.code == error_code::kNotFound);
   }
+}
+
+// ---- who may do what ----
+
+TEST_CASE("a key bound to team 1 cannot trigger, cancel, change or remove team 2, and may do all of it for team 1") {
+  Control c;
+  c.h().AddTeam(2);
+  testing::TempDir dir;
+  AuditLog audit(dir.Sub("audit.jsonl"));
+  c.handler().SetAuditLog(&audit);
+  const common::KeyGrant alice{common::KeyRole::kClient, "", "alice", {1}};
+  const std::string team2_run = c.TriggerOk(2);
+
+  auto refused = [&](const ControlRequest& request) {
+    CAPTURE(request.op);
+    const ControlReply reply = c.AskAs(request, alice);
+    CHECK_FALSE(reply.ok);
+    CHECK(reply.code == error_code::kRejected);
+    CHECK(reply.error.find("key alice may not") != std::string::npos);
+  };
+  refused(Trigger(2));
+  ControlRequest backfill = Req(schemas::op::kBackfill);
+  backfill.team = 2;
+  backfill.from_date = backfill.to_date = "2026-01-05";
+  refused(backfill);
+  ControlRequest cancel = Req(schemas::op::kCancel);
+  cancel.run_id = team2_run;
+  refused(cancel);
+  ControlRequest put = Req(schemas::op::kTeamPut);
+  put.team_record.id = 2;
+  put.team_record.paused = true;
+  refused(put);
+  ControlRequest remove = Req(schemas::op::kTeamRemove);
+  remove.team = 2;
+  refused(remove);
+  const ControlReply backup = c.AskAs(Req(schemas::op::kBackupCreate), alice);
+  CHECK_FALSE(backup.ok);
+  CHECK(backup.error.find("needs a key for every team") != std::string::npos);
+  // Nothing changed for team 2.
+  CHECK(c.h().Run(team2_run).state != schemas::RunState::kCancelled);
+  CHECK_FALSE(c.h().teams().Find(2)->paused);
+
+  // Reads are not limited; team 1 is alice's.
+  ControlRequest get = Req(schemas::op::kRunGet);
+  get.run_id = team2_run;
+  CHECK(c.AskAs(get, alice).ok);
+  ControlRequest mine = Trigger(1);
+  mine.requested_by = "someone-else";  // a claim, not an identity
+  const ControlReply ran = c.AskAs(mine, alice);
+  REQUIRE(ran.ok);
+  CHECK(ran.run.requested_by == "alice");
+  put.team_record.id = 1;
+  CHECK(c.AskAs(put, alice).ok);
+
+  // Every change and every refusal is in the audit log, with who asked.
+  const std::string log = dir.ReadFile("audit.jsonl");
+  std::vector<nlohmann::json> lines;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = log.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(nlohmann::json::parse(log.substr(start, nl - start)));
+  }
+  // The unauthenticated trigger of team 2, six refusals, alice's trigger and put.
+  REQUIRE(lines.size() == 9);
+  CHECK(lines[0]["who"] == "unauthenticated (says alice)");
+  CHECK(lines[0]["ok"] == true);
+  CHECK(lines[1]["who"] == "alice");
+  CHECK(lines[1]["op"] == "trigger");
+  CHECK(lines[1]["team"] == 2);
+  CHECK(lines[1]["ok"] == false);
+  CHECK(lines[3]["op"] == "cancel");
+  CHECK(lines[3]["run_id"] == team2_run);
+  CHECK(lines[7]["op"] == "trigger");
+  CHECK(lines[7]["ok"] == true);
+  CHECK(lines[7]["run_id"] == ran.run.run_id);
+  CHECK(lines[8]["op"] == "team.put");
+}
+
+TEST_CASE("a key for every team may do everything, and its name is the run's requested_by") {
+  Control c;
+  const common::KeyGrant ops{common::KeyRole::kClient, "", "ops", {}};
+  const ControlReply reply = c.AskAs(Trigger(1), ops);
+  REQUIRE(reply.ok);
+  CHECK(reply.run.requested_by == "ops");
+  // An unnamed key of the deprecated list keeps what the request says.
+  const common::KeyGrant legacy{common::KeyRole::kAny, ""};
+  const ControlReply old = c.AskAs(Trigger(1, "legacy-1"), legacy);
+  REQUIRE(old.ok);
+  CHECK(old.run.requested_by == "alice");
 }
 
 }  // namespace

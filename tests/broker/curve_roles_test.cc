@@ -24,6 +24,7 @@
 #include "common/security.h"
 #include "schemas/codec.h"
 #include "schemas/control_client.h"
+#include "schemas/topics.h"
 #include "tests/broker/harness.h"
 #include "tests/support/test_process.h"
 
@@ -75,10 +76,17 @@ class SecureBroker {
         client(NewKeys()),
         publisher(NewKeys()),
         legacy(NewKeys()),
+        team_publisher(NewKeys()),
         teams_(TeamDefaults{}),
         manager_(store_, teams_, clock_, testing_support::TestSettings()),
         control_(manager_, store_, teams_) {
     REQUIRE(manager_.Load().ok());
+    for (std::uint32_t id : {1u, 2u}) {
+      schemas::TeamRecord team;
+      team.id = id;
+      REQUIRE(manager_.PutTeam(team).ok());
+    }
+    REQUIRE(manager_.Persist().ok());
     config_.bus_publish = Loopback();
     config_.bus_subscribe = Loopback();
     config_.control = Loopback();
@@ -88,7 +96,7 @@ class SecureBroker {
     config_.broker_secret_key = broker_keys_.secret_key;
     config_.runner_keys = {runner1.public_key + "=runner-1"};
     config_.client_keys = {client.public_key};
-    config_.publisher_keys = {publisher.public_key};
+    config_.publisher_keys = {publisher.public_key, team_publisher.public_key + "=ticker-1@1"};
     config_.authorized_clients = {legacy.public_key};
     REQUIRE(common::ValidateSecurity(config_, /*broker=*/true).ok());
     auto listeners = Listeners::Open(context_, config_);
@@ -145,6 +153,41 @@ class SecureBroker {
     return decoded.value();
   }
 
+  // Publishes `due` on the bus with `keys` until its due.ack comes (PUB
+  // drops what it sends before the connection is up), within 5 s.
+  std::optional<schemas::DueAck> PublishDue(const KeyPair& keys, const schemas::DueEvent& due) {
+    zmq::socket_t sub(context_, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    As(keys)(sub);
+    sub.set(zmq::sockopt::subscribe, std::string(schemas::topic::kDueAck));
+    sub.connect(config_.bus_subscribe);
+    zmq::socket_t pub(context_, zmq::socket_type::pub);
+    pub.set(zmq::sockopt::linger, 0);
+    As(keys)(pub);
+    pub.connect(config_.bus_publish);
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      pub.send(zmq::buffer(std::string(schemas::topic::kDue)), zmq::send_flags::sndmore);
+      pub.send(zmq::buffer(schemas::Encode(due)), zmq::send_flags::none);
+      zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, 100ms) == 0) continue;
+      zmq::message_t topic, payload;
+      REQUIRE(sub.recv(topic));
+      REQUIRE(sub.recv(payload));
+      auto ack = schemas::DecodeDueAck(payload.to_string_view());
+      if (ack.ok() && ack.value().key == due.key) return ack.value();
+    }
+    return std::nullopt;
+  }
+
+  common::Result<schemas::ControlReply> Get(const std::string& run_id) {
+    schemas::ControlClient control(context_, config_.control, As(client));
+    schemas::ControlRequest request;
+    request.op = std::string(schemas::op::kRunGet);
+    request.run_id = run_id;
+    return control.Call(request, 5000ms);
+  }
+
   common::Result<schemas::ControlReply> Ask(const KeyPair& keys, std::string_view op,
                                             std::chrono::milliseconds wait = 5000ms) {
     schemas::ControlClient control(context_, config_.control, As(keys));
@@ -159,6 +202,7 @@ class SecureBroker {
 
  public:
   const KeyPair runner1, client, publisher, legacy;
+  const KeyPair team_publisher;  // "ticker-1", for team 1 only
 
  private:
   MemoryStore store_;
@@ -232,6 +276,34 @@ TEST_CASE("on the control socket a runner key gets nothing, a publisher only rea
   }
 }
 
+TEST_CASE("a publisher key bound to team 1 starts team 1's runs, as itself, and no other team's") {
+  SecureBroker broker;
+  schemas::DueEvent due;
+  due.kind = "manual";
+  due.team = 2;
+  due.key = "manual-team2-a";
+  due.requested_by = "someone";
+  const auto refused = broker.PublishDue(broker.team_publisher, due);
+  REQUIRE(refused.has_value());
+  CHECK(refused->run_id.empty());
+  CHECK(refused->error == "key ticker-1 may not start runs of team 2");
+  due.team = 1;
+  due.key = "manual-team1-a";
+  const auto taken = broker.PublishDue(broker.team_publisher, due);
+  REQUIRE(taken.has_value());
+  REQUIRE_MESSAGE(taken->error.empty(), taken->error);
+  auto run = broker.Get(taken->run_id);
+  REQUIRE_MESSAGE(run.ok(), run.status().ToString());
+  CHECK(run.value().run.team == 1);
+  CHECK(run.value().run.requested_by == "ticker-1");  // who it is, not what it said
+  // An unbound publisher still starts any team's runs.
+  due.team = 2;
+  due.key = "manual-team2-b";
+  const auto any = broker.PublishDue(broker.publisher, due);
+  REQUIRE(any.has_value());
+  CHECK(any->error.empty());
+}
+
 TEST_CASE("a deprecated authorized_clients key keeps every role, with a warning") {
   CapturedLog log;
   SecureBroker broker;
@@ -281,13 +353,44 @@ TEST_CASE("the key lists give each key its role, and a runner key its runner_id"
   REQUIRE_MESSAGE(keys.ok(), keys.status().ToString());
   CHECK(keys.value().size() == 2);
   CHECK(keys.value().at(runner) == common::KeyGrant{common::KeyRole::kRunner, "runner-1"});
-  CHECK(keys.value().at(client) == common::KeyGrant{common::KeyRole::kClient, ""});
+  const common::KeyGrant& grant = keys.value().at(client);
+  CHECK(grant.role == common::KeyRole::kClient);
+  CHECK(grant.name.starts_with("key-"));  // named by its first characters
+  CHECK(grant.AllTeams());
+  CHECK(common::GrantOfUserId(common::UserIdOf(grant)) == grant);
   CHECK(common::UserIdOf(keys.value().at(runner)) == "runner:runner-1");
   CHECK(common::GrantOfUserId("runner:runner-1") == keys.value().at(runner));
   CHECK(common::GrantOfUserId("publisher")->role == common::KeyRole::kPublisher);
   CHECK_FALSE(common::GrantOfUserId("").has_value());
   CHECK_FALSE(common::GrantOfUserId("runner:").has_value());
   CHECK_FALSE(common::GrantOfUserId("root").has_value());
+}
+
+TEST_CASE("a named key may be bound to teams, and its User-Id carries both") {
+  common::Config c = Secure();
+  const std::string alice = NewKeys().public_key;
+  const std::string ticker = NewKeys().public_key;
+  c.client_keys = {alice + "=alice@1+general"};
+  c.publisher_keys = {ticker + "=ticker"};
+  auto keys = common::AuthorizedKeys(c);
+  REQUIRE_MESSAGE(keys.ok(), keys.status().ToString());
+  const common::KeyGrant& a = keys.value().at(alice);
+  CHECK(a.name == "alice");
+  CHECK(a.teams == std::vector<std::uint32_t>{1, 0});
+  CHECK(a.MayActFor(1));
+  CHECK(a.MayActFor(0));
+  CHECK_FALSE(a.MayActFor(2));
+  CHECK(common::UserIdOf(a) == "client:alice@1+general");
+  CHECK(common::GrantOfUserId("client:alice@1+general") == a);
+  CHECK(keys.value().at(ticker).AllTeams());
+  CHECK(common::UserIdOf(keys.value().at(ticker)) == "publisher:ticker");
+  CHECK_FALSE(common::GrantOfUserId("client:alice@x").has_value());
+  CHECK_FALSE(common::GrantOfUserId("client:").has_value());
+  for (const std::string bad : {"=", "=al ice", "=alice@", "=alice@1+", "=alice@team1", "=a@b@1", "x"}) {
+    CAPTURE(bad);
+    c.client_keys = {alice + bad};
+    CHECK(ErrorOf(c).find("security.client_keys entry") != std::string::npos);
+  }
 }
 
 TEST_CASE("a malformed key list entry is refused naming the list and the entry") {

@@ -66,10 +66,15 @@ TEST_CASE("a run missing from a hello that left before its dispatch arrived is n
   h.AddTeam(1);
   h.Hello("runner-a");
   const std::string id = h.AdmitOk(1);
-  h.OneDispatch("runner-a");
+  const BrokerMessage sent = h.OneDispatch("runner-a");
   h.Hello("runner-a");  // sent before the dispatch reached it: holds nothing
   CHECK(h.State(id) == "dispatched");
-  CHECK(h.DispatchCount() == 0);  // no second attempt for it
+  // The same process: the same dispatch again (its token), never a second
+  // attempt; the runner ignores whichever copy comes second.
+  const auto again = h.Sent("runner-a", "dispatch");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].attempt == 1);
+  CHECK(again[0].token == sent.token);
   h.Started("runner-a", id, 1);
   CHECK(h.State(id) == "running");
   h.Result("runner-a", id, 1, "succeeded");
@@ -286,6 +291,42 @@ void StartedFromLife(Harness& h, const std::string& id, const std::string& life,
   started.attempt = 1;
   started.token = h.Token(id, 1);
   h.SendRaw("runner-a", started);
+}
+
+TEST_CASE("a runner process that reconnects without a dispatch gets it again at once; a new process does not") {
+  // The reproducer: under load a runner heard nothing for 3 heartbeats,
+  // made a new socket and said hello; the dispatch sent to its old socket
+  // died with it, and the run sat `dispatched` for the whole deadline.
+  Harness h;
+  h.AddTeam(1);
+  HelloFromLife(h, "one");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage first = h.OneDispatch("runner-a");
+  schemas::RunnerMessage again = FromLife("hello", "one", 5);  // the same process, later
+  again.protocol = schemas::kWorkProtocol;
+  again.slots = 1;
+  h.SendRaw("runner-a", again);
+  const auto resent = h.Sent("runner-a", "dispatch");
+  REQUIRE(resent.size() == 1);
+  CHECK(resent[0].token == first.token);
+  CHECK(resent[0].attempt == first.attempt);
+  CHECK(h.m().counters().redispatches == 1);
+  CHECK(h.State(id) == "dispatched");
+  StartedFromLife(h, id, "one", 6);
+  CHECK(h.State(id) == "running");
+
+}
+
+TEST_CASE("a new process of a runner does not get its old life's dispatch again: the deadline decides") {
+  Harness h;
+  h.AddTeam(1);
+  HelloFromLife(h, "one");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  HelloFromLife(h, "two");  // the old process may have started it
+  CHECK(h.Sent("runner-a", "dispatch").empty());
+  CHECK(h.State(id) == "dispatched");
+  CHECK(h.m().counters().redispatches == 0);
 }
 
 TEST_CASE("a started from a runner's earlier life that crosses its new hello does not strand the run") {

@@ -120,7 +120,7 @@ int RunChaos(int argc, char** argv) {
     options.runner_prefix = [&](const std::string& id) { return lab->Prefix(runner_slot.at(id)); };
   }
   testing::Cluster cluster(options);
-  const std::string stub_dir = cluster.root() + "/stub";
+  const std::string stub_dir = cluster.shared() + "/stub";  // writable to the stub
   std::filesystem::create_directories(stub_dir);
   args.work.command = chaos::StubCommand(stub_dir, cluster.root(), args.long_percent);
 

@@ -171,3 +171,56 @@ TEST_CASE("ParseInteger checks the text and the range") {
 
 }  // namespace
 }  // namespace common
+
+namespace common {
+namespace {
+
+TEST_CASE("a secret comes from the config, its _file key or its _FILE variable, and errors never show it") {
+  testing::TempDir dir;
+  std::string password = "default";
+  KeySet keys;
+  keys.Secret("email.password", &password, {"SMTP_PASSWORD"});
+  const std::string file = dir.WriteFile("smtp.secret", "s3cret-from-file\n");
+
+  SUBCASE("inline, as any string") {
+    REQUIRE(keys.ApplyToml(Toml("[email]\npassword = \"inline\"\n"), "notifier").ok());
+    CHECK(password == "inline");
+  }
+  SUBCASE("from a file, without its final newline") {
+    REQUIRE(keys.ApplyToml(Toml("[email]\npassword_file = \"" + file + "\"\n"), "notifier").ok());
+    CHECK(password == "s3cret-from-file");
+  }
+  SUBCASE("from the environment's _FILE variable") {
+    REQUIRE(keys.ApplyEnv(EnvOf({{"SMTP_PASSWORD_FILE", file}})).ok());
+    CHECK(password == "s3cret-from-file");
+  }
+  SUBCASE("a file that is not there names the file and the key") {
+    const Status s = keys.ApplyToml(Toml("[email]\npassword_file = \"/nonexistent/pw\"\n"), "notifier");
+    CHECK(Mentions(s, "notifier.email.password_file"));
+    CHECK(Mentions(s, "/nonexistent/pw"));
+    CHECK(password == "default");
+  }
+  SUBCASE("an empty file is refused") {
+    const std::string empty = dir.WriteFile("empty.secret", "\n");
+    CHECK(Mentions(keys.ApplyEnv(EnvOf({{"SMTP_PASSWORD_FILE", empty}})), "is empty"));
+  }
+  SUBCASE("a wrong type names the key, not a value") {
+    const Status s = keys.ApplyToml(Toml("[email]\npassword = 42\n"), "notifier");
+    CHECK(Mentions(s, "notifier.email.password"));
+  }
+}
+
+TEST_CASE("the broker's and clients' secret keys can be read from files") {
+  testing::TempDir dir;
+  const std::string key(40, 'x');
+  const std::string file = dir.WriteFile("broker.key", key + "\n");
+  auto loaded = LoadConfig(dir.WriteFile("c.toml", "[security]\nbroker_secret_key_file = \"" + file + "\"\n"), NoEnv);
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value().broker_secret_key == key);
+  auto env = LoadConfig("", EnvOf({{"DAYBREAK_CLIENT_SECRET_KEY_FILE", file}}));
+  REQUIRE(env.ok());
+  CHECK(env.value().client_secret_key == key);
+}
+
+}  // namespace
+}  // namespace common

@@ -324,6 +324,10 @@ TEST_CASE("values that cannot make sense are rejected naming the setting") {
       {"[broker]\nheartbeat_ms = 1000\nlease_ms = 1500\n", "broker.lease_ms", "2000"},
       {"[broker]\nlease_grace_ms = -1\n", "lease_grace_ms", ""},
       {"[runner]\nslots = 0\n", "slots", ""},
+      {"[runner]\nisolation = \"maybe\"\n", "runner.isolation", "maybe"},
+      {"[runner]\nsandbox_read = [\"opt/tools\"]\n", "runner.sandbox_read", "opt/tools"},
+      {"[runner]\nsandbox_write = [\"scratch\"]\n", "runner.sandbox_write", "scratch"},
+      {"[runner]\nmemory_max_mb = -1\n", "memory_max_mb", ""},
       {"[endpoints]\ncontrol = \"localhost:7403\"\n", "endpoints", "localhost:7403"},
   };
   for (const Case& c : cases) {

@@ -51,6 +51,15 @@ TEST_CASE("a logged value with a newline in it cannot write a fake log line") {
 }  // namespace
 }  // namespace common
 
+TEST_CASE("Tail keeps the end and never starts inside a character") {
+  CHECK(common::Tail("short", 10) == "short");
+  CHECK(common::Tail("line one\nline two\n", 9) == "line two\n");
+  // "é" is two bytes; a cut that would land in its middle starts after it.
+  CHECK(common::Tail("ab\xc3\xa9xy", 3) == "xy");
+  CHECK(common::Tail("ab\xc3\xa9xy", 4) == "\xc3\xa9xy");
+  CHECK(common::IsUtf8(common::Tail("\xe2\x82\xac\xe2\x82\xac", 5)));
+}
+
 TEST_CASE("SplitShellWords splits as a shell would, expanding nothing") {
   using Words = std::vector<std::string>;
   struct Case {

@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/security.h"
 #include "schemas/codec.h"
 #include "tests/support/cluster.h"
@@ -55,4 +57,69 @@ TEST_CASE("a bad CURVE key in the configuration stops a process with the key nam
   std::string out;
   CHECK(cluster.RunTool({"daybreak-runner", "--id", "x", "--config", config}, &out) == 2);
   CHECK(out.find("security.broker_public_key must be a 40-character Z85 CURVE key") != std::string::npos);
+}
+
+TEST_CASE("a key for team 1 cannot trigger or change team 2 at the broker, and its name is requested_by") {
+  const auto broker = common::NewKeyPair().value();
+  const auto ops = common::NewKeyPair().value();
+  const auto alice = common::NewKeyPair().value();
+  testing::Cluster cluster({.runners = 1, .ticker = false, .notifier = false,
+                            .env = {{"DAYBREAK_CURVE_ENABLED", "true"},
+                                    {"DAYBREAK_BROKER_PUBLIC_KEY", broker.public_key},
+                                    {"DAYBREAK_BROKER_SECRET_KEY", broker.secret_key},
+                                    {"DAYBREAK_CLIENT_PUBLIC_KEY", ops.public_key},
+                                    {"DAYBREAK_CLIENT_SECRET_KEY", ops.secret_key},
+                                    {"DAYBREAK_AUTHORIZED_CLIENTS", ops.public_key},
+                                    {"DAYBREAK_CLIENT_KEYS", alice.public_key + "=alice@1"}}});
+  for (std::uint32_t id : {1u, 2u}) {
+    schemas::TeamRecord team;
+    team.id = id;
+    team.command = {"/bin/true"};
+    cluster.AddTeam(team);
+  }
+  common::Config as_alice;
+  as_alice.curve_enabled = true;
+  as_alice.broker_public_key = broker.public_key;
+  as_alice.client_public_key = alice.public_key;
+  as_alice.client_secret_key = alice.secret_key;
+  schemas::ControlClient control(cluster.context(), cluster.endpoint("control"),
+                                 [&](zmq::socket_t& s) { common::ApplyClientSecurity(s, as_alice); });
+  auto trigger = [&](std::uint32_t team) {
+    schemas::ControlRequest request;
+    request.op = "trigger";
+    request.team = team;
+    request.requested_by = "mallory";  // a claim the broker does not take
+    return control.Call(request, std::chrono::seconds(5));
+  };
+  const auto theirs = trigger(2);
+  REQUIRE_FALSE(theirs.ok());
+  CHECK(theirs.status().code() == common::Code::kRejected);
+  CHECK(theirs.status().message().find("key alice may not trigger for team 2") != std::string::npos);
+  schemas::ControlRequest pause;
+  pause.op = "team.put";
+  pause.team_record.id = 2;
+  pause.team_record.paused = true;
+  const auto changed = control.Call(pause, std::chrono::seconds(5));
+  REQUIRE_FALSE(changed.ok());
+  CHECK(changed.status().code() == common::Code::kRejected);
+
+  const auto mine = trigger(1);
+  REQUIRE_MESSAGE(mine.ok(), mine.status().ToString());
+  CHECK(mine.value().run.requested_by == "alice");
+  CHECK(cluster.WaitForTerminal(mine.value().run.run_id).state == schemas::RunState::kSucceeded);
+  // The audit log has all three, with who asked.
+  const std::string audit = testing::ReadFile(cluster.root() + "/var/logs/audit.jsonl");
+  auto logged = [&](const std::string& op, bool ok, std::uint32_t team) {
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = audit.find('\n', start)) != std::string::npos; start = nl + 1) {
+      const auto line = nlohmann::json::parse(audit.substr(start, nl - start));
+      if (line["who"] == "alice" && line["op"] == op && line["ok"] == ok && line["team"] == team) {
+        return true;
+      }
+    }
+    return false;
+  };
+  CHECK(logged("trigger", false, 2));
+  CHECK(logged("team.put", false, 2));
+  CHECK(logged("trigger", true, 1));
 }

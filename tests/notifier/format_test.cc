@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "notifier/email_sink.h"
+#include "notifier/sink.h"
 #include "notifier/slack_sink.h"
 #include "notifier/webhook_sink.h"
 
@@ -65,6 +66,30 @@ TEST_CASE("a Slack message names team, run, state, pdate, loans, exceptions, dur
   const std::string alert = notifier::SlackText(Alert());
   CHECK(alert.find("consecutive_failures") != std::string::npos);
   CHECK(alert.find("team 2 failed 3 runs in a row") != std::string::npos);
+}
+
+TEST_CASE("every notification of a failure carries the pipeline's own last words; a success's do not") {
+  Notification failed = FailedRun();
+  failed.run.run.stderr_tail = "loading tape\nERROR upstream DB unreachable\n";
+  CHECK(notifier::SlackText(failed).find("reason:\n```loading tape\nERROR upstream DB unreachable") !=
+        std::string::npos);
+  CHECK(notifier::DescribeNotification(failed).find("(ERROR upstream DB unreachable)") !=
+        std::string::npos);
+  CHECK(nlohmann::json::parse(notifier::WebhookBody(failed))["run"]["stderr_tail"] ==
+        "loading tape\nERROR upstream DB unreachable\n");
+  const std::string mail = notifier::EmailMessage(failed, "d@example.com", {"a@example.com"});
+  CHECK(mail.find("  | ERROR upstream DB unreachable\r\n") != std::string::npos);
+  // A ``` in the tail cannot close Slack's block early.
+  failed.run.run.stderr_tail = "a```b";
+  CHECK(notifier::SlackText(failed).find("a```b") == std::string::npos);
+
+  Notification done = FailedRun();
+  done.run.event = "completed";
+  done.run.run.state = schemas::RunState::kSucceeded;
+  done.run.run.stderr_tail = "all fine\n";
+  CHECK(notifier::SlackText(done).find("all fine") == std::string::npos);
+  CHECK(notifier::EmailMessage(done, "d@example.com", {"a@example.com"}).find("all fine") ==
+        std::string::npos);
 }
 
 TEST_CASE("a webhook body is the event as JSON with its topic and event id") {

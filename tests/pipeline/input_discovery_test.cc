@@ -34,6 +34,32 @@ TEST_CASE("discovery picks the newest file dated on or before the as-of date") {
   }
 }
 
+TEST_CASE("an input that is a link out of the folder is refused by name; a link within it is read") {
+  TempDir dir;
+  TempDir elsewhere;
+  WriteFile(dir / "loan_tape_20261115.csv", "x");
+  WriteFile(elsewhere / "their_tape.csv", "theirs");
+  SUBCASE("out of the folder") {
+    std::filesystem::create_symlink(elsewhere / "their_tape.csv", dir / "loan_tape_20261130.csv");
+    auto found = FindNewestDated(dir.path(), "loan_tape_{date}.csv", kAsOf);
+    REQUIRE_FALSE(found.ok());
+    CHECK(found.status().code() == Code::kInvalidInput);
+    CHECK(found.status().message().find("loan_tape_20261130.csv is a link to") != std::string::npos);
+    CHECK(found.status().message().find("outside the input folder") != std::string::npos);
+  }
+  SUBCASE("up and out through ..") {
+    std::filesystem::create_symlink("../" + std::filesystem::path(elsewhere.path()).filename().string() + "/their_tape.csv",
+                                    dir / "loan_tape_20261130.csv");
+    CHECK_FALSE(FindNewestDated(dir.path(), "loan_tape_{date}.csv", kAsOf).ok());
+  }
+  SUBCASE("within the folder") {
+    std::filesystem::create_symlink("loan_tape_20261115.csv", dir / "loan_tape_20261130.csv");
+    auto found = FindNewestDated(dir.path(), "loan_tape_{date}.csv", kAsOf);
+    REQUIRE(found.ok());
+    CHECK(found.value()->path == dir / "loan_tape_20261130.csv");
+  }
+}
+
 TEST_CASE("discovery ignores names that only look dated") {
   TempDir dir;
   WriteFile(dir / "loan_tape_20261130.csv", "x");

@@ -193,7 +193,7 @@ TEST_CASE("the end of the lease pipe ends the pipeline at once") {
   REQUIRE(pipe2(lease, O_CLOEXEC) == 0);
   SpawnSpec spec = Shell(dir, "");
   spec.argv = runner::ShimCommand(
-      kShim, {.lease = 60'000ms, .grace = 60'000ms, .cgroup = "", .lease_fd = runner::kLeaseFd,
+      kShim, {.lease = 60'000ms, .grace = 60'000ms, .cgroup = "", .lease_fd = runner::kLeaseFd, .sandbox = {},
               .argv = {"/bin/sh", "-c", "sleep 1000 & echo $! > pid; wait"}});
   spec.pass_fd = lease[0];
   auto shim = runner::ChildProcess::Spawn(spec);
@@ -341,7 +341,7 @@ TEST_CASE("cgroup paths come from mountinfo and /proc/self/cgroup") {
 }
 
 TEST_CASE("the shim's command line round-trips and bad ones are refused") {
-  runner::ShimOptions o{.lease = 3000ms, .grace = 2000ms, .cgroup = "/cg/r1-a1", .lease_fd = 3,
+  runner::ShimOptions o{.lease = 3000ms, .grace = 2000ms, .cgroup = "/cg/r1-a1", .lease_fd = 3, .sandbox = {},
                         .argv = {"/bin/pipeline", "--x"}};
   auto parsed = runner::ParseShimArgs(runner::ShimCommand(kShim, o));
   REQUIRE(parsed.ok());

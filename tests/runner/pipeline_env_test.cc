@@ -2,6 +2,7 @@
 #include "runner/pipeline_env.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <doctest/doctest.h>
 
@@ -75,8 +76,39 @@ TEST_CASE("the pipeline gets the contract's variables and not the runner's stale
                                         d.run_id, d.attempt, d.pdate);
     REQUIRE(w.ok());
     const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", nullptr);
-    CHECK(env.size() == 10);
+    CHECK(env.size() == 12);  // the contract's ten, TMPDIR and HOME
   }
+}
+
+TEST_CASE("a pipeline inherits only the allow-list, and gets its team's variables and its own TMPDIR") {
+  testing::TempDir dir;
+  schemas::BrokerMessage d;
+  d.run_id = "r1";
+  d.attempt = 1;
+  d.team = 3;
+  d.env = {{"DB_HOST", "db.team3"}, {"LANG", "de_DE.UTF-8"}, {"DAYBREAK_RUN_ID", "forged"},
+           {"TMPDIR", "/tmp"}, {"bad-name", "x"}};
+  auto w = runner::Workspace::Prepare(common::DirsFor(3, dir.Sub("in"), dir.Sub("out")), d.run_id,
+                                      d.attempt, "2024-06-04");
+  REQUIRE(w.ok());
+  const char* inherited[] = {"PATH=/usr/bin", "LANG=C.UTF-8", "LC_TIME=C", "TZ=UTC",
+                             "AWS_SECRET_ACCESS_KEY=runner-secret", "DAYBREAK_CONFIG=/etc/x.toml",
+                             "SSL_CERT_FILE=/etc/ssl/x.pem", nullptr};
+  const auto env = runner::PipelineEnvironment(d, w.value(), "runner-a", inherited, "dep",
+                                               {"SSL_CERT_FILE"});
+  CHECK(Get(env, "PATH") == "/usr/bin");
+  CHECK(Get(env, "LC_TIME") == "C");
+  CHECK(Get(env, "TZ") == "UTC");
+  CHECK(Get(env, "AWS_SECRET_ACCESS_KEY") == "<unset>");  // credentials stay with the runner
+  CHECK(Get(env, "DAYBREAK_CONFIG") == "<unset>");
+  CHECK(Get(env, "SSL_CERT_FILE") == "/etc/ssl/x.pem");  // runner.pass_env
+  CHECK(Get(env, "DB_HOST") == "db.team3");
+  CHECK(Get(env, "LANG") == "de_DE.UTF-8");  // the team's wins over the runner's
+  CHECK(Get(env, "DAYBREAK_RUN_ID") == "r1");  // never the team's
+  CHECK(Get(env, "bad-name") == "<unset>");
+  CHECK(Get(env, "TMPDIR") == w.value().staging_tmp());
+  CHECK(Get(env, "HOME") == w.value().staging_tmp());
+  CHECK(std::filesystem::is_directory(w.value().staging_tmp()));
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ TEST_CASE("every release 1 frame decodes with today's decoders") {
          auto t = Decoded(DecodeTeamRecord(b));
          CHECK(t.timezone == "Europe/Berlin");
          CHECK(t.after == std::vector<std::uint32_t>{1, 2});
+         // Before sandbox settings existed: network on, no limit, no variables.
+         CHECK(t.network);
+         CHECK(t.memory_mb == 0);
+         CHECK(t.env.empty());
        }},
       {"team_status", [](const std::string& b) { CHECK(Decoded(DecodeTeamStatus(b)).consecutive_failures == 2); }},
       {"logged_event", [](const std::string& b) {
@@ -88,6 +92,7 @@ TEST_CASE("every release 1 frame decodes with today's decoders") {
          CHECK(m.type == broker_msg::kDispatch);
          CHECK(m.timeout_s == 600);
          CHECK(m.command.size() == 2);
+         CHECK(m.network);  // an older broker's dispatch: the network stays on
        }},
       {"broker_ack", [](const std::string& b) { CHECK(Decoded(DecodeBrokerMessage(b)).attempt == 2); }},
       {"broker_cancel", [](const std::string& b) { CHECK(Decoded(DecodeBrokerMessage(b)).type == broker_msg::kCancel); }},

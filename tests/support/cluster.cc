@@ -32,6 +32,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   }
   endpoints_["http"] = "127.0.0.1:" + std::to_string(FreePort());
   fs::create_directories(dir_.Sub("logs"));
+  fs::create_directories(shared());
   auto config = common::LoadConfig("", [this](const char* name) -> const char* {
     auto it = options_.env.find(name);
     return it == options_.env.end() ? nullptr : it->second.c_str();
@@ -77,6 +78,11 @@ std::vector<std::string> Cluster::Environment() const {
   env.push_back("DAYBREAK_BACKOFF_INITIAL_S=0.2");
   env.push_back("DAYBREAK_BACKOFF_MAX_S=0.5");
   env.push_back("DAYBREAK_KILL_GRACE_S=1");
+  // Where a test's pipelines may write for the test to read (their
+  // sandbox allows nothing else outside their staging).
+  if (options_.env.count("DAYBREAK_SANDBOX_WRITE") == 0) {
+    env.push_back("DAYBREAK_SANDBOX_WRITE=" + shared());
+  }
   for (const auto& [k, v] : options_.env) env.push_back(k + "=" + v);
   return env;
 }

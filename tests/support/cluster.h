@@ -48,6 +48,9 @@ class Cluster {
 
   std::string root() const { return dir_.path().string(); }
   std::string data(const std::string& rel) const { return dir_.Sub("data/" + rel); }
+  // A folder every pipeline of the cluster may write (runner.sandbox_write),
+  // for what a test's pipelines report to the test.
+  std::string shared() const { return dir_.Sub("shared"); }
 
   void StartBroker();
   void StartRunner(const std::string& id);

@@ -1,0 +1,75 @@
+// Sandbox: the walls the kernel puts around one pipeline run, so a team's
+// pipeline (arbitrary code, often running as root like the runner) cannot
+// reach what is not its own (docs/security.md).
+//
+// - Landlock (raw syscalls; the kernel's own ABI, no library): the pipeline
+//   may read and execute the system's program folders and the paths the
+//   runner lists, read its team's input, and write only beneath its
+//   attempt's staging folder. Since ABI 6 it also cannot signal processes
+//   outside its own sandbox (the runner, the shim, other runs) nor reach
+//   abstract unix sockets made outside it; since ABI 4, with no network,
+//   it cannot connect or bind TCP.
+// - No network: a new, empty network namespace (needs CAP_SYS_ADMIN), else
+//   Landlock's TCP rules; neither possible fails the run rather than run it
+//   with a network it was told it would not have.
+// - A memory limit (RLIMIT_AS) where the run's cgroup cannot hold one.
+//
+// Prepare runs in the shim before it forks (it may allocate and open);
+// Enter runs in the forked child just before exec and makes only
+// async-signal-safe calls.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace runner::sandbox {
+
+enum class Access { kRead, kReadExec, kWrite };
+
+struct Rule {
+  std::string path;
+  Access access = Access::kRead;
+};
+
+struct Rules {
+  bool landlock = false;  // false: no filesystem walls (isolation = "off")
+  std::vector<Rule> rules;
+  bool network = true;
+  std::uint64_t memory_bytes = 0;  // 0: no RLIMIT_AS
+};
+
+// The Landlock ABI this kernel offers; 0 when it has none (or it is off).
+int LandlockAbi();
+
+// What a pipeline of the runner may always read and execute: the system's
+// program and library folders, time zone data, the few /etc files a program
+// needs to start (not all of /etc: the runner's config and keys live there),
+// and harmless devices. Paths that do not exist here are left out.
+std::vector<Rule> SystemRules();
+
+// Built in the parent: an open ruleset (or none), and what Enter must do.
+struct Prepared {
+  int ruleset_fd = -1;
+  bool new_netns = false;       // unshare(CLONE_NEWNET) in the child
+  bool netns_optional = false;  // Landlock denies TCP if unshare fails
+  std::uint64_t memory_bytes = 0;
+};
+
+// Opens every rule's path (O_PATH, following the operator's links; a path
+// that is not there fails, naming it) and builds the Landlock ruleset.
+// Fails when `rules` asks for walls this kernel cannot build.
+common::Result<Prepared> Prepare(const Rules& rules);
+// In the forked child: the new namespace, the limit, then the ruleset
+// (no_new_privs first, as Landlock requires). Returns 0 or the errno of the
+// step that failed, with *step naming it (a static string).
+int Enter(const Prepared& prepared, const char** step);
+// Closes the ruleset in the parent once the child has it.
+void Release(Prepared& prepared);
+
+// The shim's flags for `rules` (ParseShimArgs reads them back).
+std::vector<std::string> ShimFlags(const Rules& rules);
+
+}  // namespace runner::sandbox
