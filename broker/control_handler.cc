@@ -198,6 +198,8 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
                    {"duplicates", static_cast<std::int64_t>(c.duplicates)},
                    {"store_errors", static_cast<std::int64_t>(c.store_errors)},
                    {"refused_hellos", static_cast<std::int64_t>(c.refused_hellos)},
+                   {"redispatches", static_cast<std::int64_t>(c.redispatches)},
+                   {"queued_runs", static_cast<std::int64_t>(manager_.queued_runs())},
                    {"no_space", manager_.no_space().ok() ? 0 : 1},
                    {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
     for (const auto& source : stats_sources_) source(reply.stats);

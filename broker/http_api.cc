@@ -19,6 +19,52 @@ namespace broker {
 
 namespace {
 
+// The broker's "stats" figures as Prometheus series: gauges for what is,
+// counters (since the broker started) for what happened, each under its
+// own name; a figure this table does not know yet is still exported, as
+// daybreak_broker_figure{figure="..."}, rather than dropped.
+void AddFigures(prometheus::Registry& registry, const std::map<std::string, std::int64_t>& stats) {
+  struct Named {
+    const char* name;
+    const char* help;
+    bool counter;
+  };
+  static const std::map<std::string, Named> kNames = {
+      {"active_runs", {"daybreak_active_runs", "Runs not yet ended (accepted, queued, out, waiting to retry)", false}},
+      {"queued_runs", {"daybreak_queued_runs", "Runs waiting behind their team's active run (overlap = queue)", false}},
+      {"runners", {"daybreak_runners_connected", "Runners that said hello and are not silent", false}},
+      {"last_seq", {"daybreak_event_seq", "The newest event's seq in the event log", false}},
+      {"store_errors", {"daybreak_store_errors", "1 when the store failed a write (the broker stops)", false}},
+      {"stale_results", {"daybreak_stale_results_total", "Results and leases of attempts that were no longer current", true}},
+      {"duplicates", {"daybreak_duplicate_dues_total", "Due events and triggers for a run key already known", true}},
+      {"refused_hellos", {"daybreak_refused_hellos_total", "Runner hellos refused for their protocol", true}},
+      {"redispatches", {"daybreak_redispatches_total", "Dispatches sent again to a runner that reconnected without them", true}},
+      {"bad_frames", {"daybreak_bad_frames_total", "Frames dropped as malformed or forged", true}},
+      {"forwarded", {"daybreak_bus_frames_forwarded_total", "Bus frames passed on to subscribers", true}},
+      {"held_dues", {"daybreak_held_dues_total", "Due events not taken while the disk was full", true}},
+      {"refused_keys", {"daybreak_refused_keys_total", "Requests and frames refused for their CURVE key", true}},
+      {"backup_failures", {"daybreak_backup_failures_total", "Scheduled backups that failed", true}},
+  };
+  prometheus::Family<prometheus::Gauge>* other = nullptr;
+  for (const auto& [figure, value] : stats) {
+    if (figure == "no_space") continue;  // daybreak_broker_degraded
+    const auto named = kNames.find(figure);
+    if (named == kNames.end()) {
+      if (other == nullptr) {
+        other = &prometheus::BuildGauge().Name("daybreak_broker_figure")
+                     .Help("Broker figures without a metric of their own").Register(registry);
+      }
+      other->Add({{"figure", figure}}).Set(static_cast<double>(value));
+    } else if (named->second.counter) {
+      prometheus::BuildCounter().Name(named->second.name).Help(named->second.help)
+          .Register(registry).Add({}).Increment(static_cast<double>(value));
+    } else {
+      prometheus::BuildGauge().Name(named->second.name).Help(named->second.help)
+          .Register(registry).Add({}).Set(static_cast<double>(value));
+    }
+  }
+}
+
 constexpr auto kControlTimeout = std::chrono::milliseconds(2000);
 
 // httplib gives each connection a worker for as long as it is open, and
@@ -210,12 +256,7 @@ void HttpApi::Routes() {
                    .Help("1 when the broker answered the scrape").Register(registry);
     up.Add({}).Set(reply.ok() ? 1 : 0);
     if (reply.ok()) {
-      auto& gauges = prometheus::BuildGauge().Name("daybreak_broker")
-                         .Help("Broker figures: active runs, runners, event seq, and counters since start")
-                         .Register(registry);
-      for (const auto& [name, value] : reply.value().stats) {
-        gauges.Add({{"figure", name}}).Set(static_cast<double>(value));
-      }
+      AddFigures(registry, reply.value().stats);
       const auto full = reply.value().stats.find("no_space");
       prometheus::BuildGauge().Name("daybreak_broker_degraded")
           .Help("1 while the broker is degraded, by reason (no_space: it refuses new work until "
@@ -234,8 +275,13 @@ void HttpApi::Routes() {
         for (const auto& [state, n] : counts) by_state.Add({{"state", state}}).Set(n);
       }
     }
-    res.set_content(prometheus::TextSerializer().Serialize(registry.Collect()),
-                    "text/plain; version=0.0.4");
+    std::vector<prometheus::MetricFamily> families = registry.Collect();
+    if (metrics_ != nullptr) {
+      // What the loop counts as runs change: the same process, so its
+      // series are there even when this scrape's stats were not answered.
+      for (auto& family : metrics_->Collect()) families.push_back(std::move(family));
+    }
+    res.set_content(prometheus::TextSerializer().Serialize(families), "text/plain; version=0.0.4");
   });
 }
 

@@ -1,8 +1,9 @@
 // HttpApi: the broker's monitoring face over HTTP: /healthz for
 // supervisors and load balancers, /metrics for Prometheus, /api/* as JSON,
 // and / a small live dashboard. It runs on its own threads and reads the
-// broker only through the control socket, like any other client, so it
-// never touches the broker loop's state.
+// broker only through the control socket, like any other client, and the
+// loop's own metrics registry (whose series are thread-safe), so it never
+// touches the broker loop's state.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include <prometheus/registry.h>
 #include <zmq.hpp>
 
 #include "common/status.h"
@@ -34,6 +36,9 @@ class HttpApi {
 
   // Binds and starts serving in the background; an error names the address.
   common::Status Start(const std::string& listen);
+  // Series /metrics adds to the broker's figures (BrokerMetrics::registry()).
+  // Before Start.
+  void SetMetrics(std::shared_ptr<prometheus::Registry> metrics) { metrics_ = std::move(metrics); }
   void Stop();
 
  private:
@@ -45,6 +50,7 @@ class HttpApi {
   std::atomic<bool> listen_returned_{false};  // set by thread_ as it ends
   std::mutex control_mutex_;  // the control client is one zmq socket
   schemas::ControlClient control_;
+  std::shared_ptr<prometheus::Registry> metrics_;
 };
 
 }  // namespace broker

@@ -14,6 +14,7 @@
 #include "broker/disk_space.h"
 #include "broker/http_api.h"
 #include "broker/listeners.h"
+#include "broker/metrics.h"
 #include "broker/rocks_store.h"
 #include "common/daemon.h"
 #include "schemas/vocabulary.h"
@@ -67,6 +68,8 @@ int RunBroker(common::Daemon& d) {
   common::OffsetClock clock(system_clock, std::chrono::milliseconds(c.wall_clock_offset_ms));
   broker::TeamRegistry teams(broker::TeamDefaultsFrom(c));
   broker::RunManager manager(*store.value(), teams, clock, broker::SettingsFrom(c));
+  broker::BrokerMetrics metrics;  // /metrics: what runs did, by team
+  manager.set_metrics(&metrics);
   const broker::EventArchive archive(
       !c.archive_dir.empty()
           ? c.archive_dir
@@ -94,6 +97,7 @@ int RunBroker(common::Daemon& d) {
   }
   broker::Listeners& bound = *listeners.value();
   broker::HttpApi http(d.context(), bound.local_control(), bound.LocalClientSetup());
+  http.SetMetrics(metrics.registry());
   if (!c.http_listen.empty()) {
     // Monitoring that cannot start must not stop scheduling.
     if (const common::Status s = http.Start(c.http_listen); !s.ok()) {

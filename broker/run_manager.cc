@@ -1,5 +1,7 @@
 #include "broker/run_manager.h"
 
+#include "broker/metrics.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -44,6 +46,12 @@ common::Clock::Mono RunManager::MonoAt(std::int64_t wall_ms) const {
   return clock_.Now() + std::chrono::milliseconds(std::max<std::int64_t>(0, wall_ms - WallMs()));
 }
 
+std::size_t RunManager::queued_runs() const {
+  return static_cast<std::size_t>(std::count_if(active_.begin(), active_.end(), [](const auto& entry) {
+    return entry.second.state == RunState::kQueued;
+  }));
+}
+
 Counters RunManager::counters() const {
   Counters c;
   c.stale_results = protocol_.counters().stale_results;
@@ -71,7 +79,10 @@ Status RunManager::Load() {
   }
   auto statuses = store_.LoadTeamStatuses();
   if (!statuses.ok()) return statuses.status();
-  for (const auto& [team, status] : statuses.value()) team_status_[team] = status;
+  for (const auto& [team, status] : statuses.value()) {
+    team_status_[team] = status;
+    if (metrics_ != nullptr) metrics_->Seed(team, status);
+  }
 
   auto runs = store_.LoadActiveRuns();
   if (!runs.ok()) return runs.status();
@@ -112,6 +123,7 @@ RunRecord RunManager::Transition(RunRecord run, RunState to, Extras extras) {
   const RunState from = run.state;
   run.state = to;
   if (schemas::IsTerminal(to)) run.finished_unix_ms = WallMs();
+  if (metrics_ != nullptr) metrics_->Observe(run, from, extras.team_status);
   journal_.RecordRun(run, schemas::EventFor(to), std::move(extras));
   spdlog::info("run {} {}{}", Describe(run), schemas::EventFor(to), run.error.empty() ? "" : ": " + run.error);
   const std::string id = run.run_id;

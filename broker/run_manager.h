@@ -37,6 +37,8 @@
 
 namespace broker {
 
+class BrokerMetrics;
+
 struct Settings {
   std::chrono::milliseconds misfire_grace{3'600'000};
   RetryPolicy retry;
@@ -124,8 +126,14 @@ class RunManager : private RunLifecycle {
   // Events pruned by retention go to `archive` first (nullptr: none kept);
   // it must outlive the manager.
   void set_event_archive(const EventArchive* archive) { archive_ = archive; }
+  // Runs are counted into `metrics` as they change (nullptr: not at all);
+  // set it before Load, which seeds the per-team gauges. It must outlive
+  // the manager.
+  void set_metrics(BrokerMetrics* metrics) { metrics_ = metrics; }
   Counters counters() const;
   std::size_t active_runs() const { return active_.size(); }
+  // Active runs waiting behind their team's run (state queued).
+  std::size_t queued_runs() const;
   std::size_t runner_count() const { return runners_.size(); }
   std::uint64_t last_seq() const { return journal_.last_seq(); }
 
@@ -162,6 +170,7 @@ class RunManager : private RunLifecycle {
   TeamRegistry& teams_;
   const common::Clock& clock_;
   Settings settings_;
+  BrokerMetrics* metrics_ = nullptr;
   const EventArchive* archive_ = nullptr;
   Store& store_;
   Journal journal_;

@@ -66,7 +66,9 @@ KeySet Keys(Config& c) {
       .List("runner.sandbox_read", &c.sandbox_read, {"DAYBREAK_SANDBOX_READ"})
       .List("runner.sandbox_write", &c.sandbox_write, {"DAYBREAK_SANDBOX_WRITE"})
       .Int("runner.memory_max_mb", &c.memory_max_mb, {0, 1 << 24}, {"DAYBREAK_MEMORY_MAX_MB"})
-      .List("runner.pass_env", &c.pass_env, {"DAYBREAK_PASS_ENV"});
+      .List("runner.pass_env", &c.pass_env, {"DAYBREAK_PASS_ENV"})
+      .String("runner.run_as_user", &c.run_as_user, {"DAYBREAK_RUN_AS_USER"})
+      .Int("runner.team_uid_base", &c.team_uid_base, {0, 2'000'000'000}, {"DAYBREAK_TEAM_UID_BASE"});
   k.String("log.level", &c.log_level, {"DAYBREAK_LOG_LEVEL"});
   k.Bool("security.curve_enabled", &c.curve_enabled, {"DAYBREAK_CURVE_ENABLED"})
       .String("security.broker_public_key", &c.broker_public_key, {"DAYBREAK_BROKER_PUBLIC_KEY"})

@@ -91,6 +91,12 @@ struct Config {
   // Variables of the runner's environment a pipeline also gets (beyond PATH,
   // LANG, LC_*, TZ): everything else, credentials included, stays out.
   std::vector<std::string> pass_env;
+  // Pipelines run as this user (a name or a uid) instead of as the runner;
+  // with team_uid_base > 0, team N runs as uid/gid base + N instead (the
+  // general run as base), so teams cannot touch each other's files even
+  // without Landlock. Both need the runner to run as root.
+  std::string run_as_user;
+  int team_uid_base = 0;
 
   // [log]
   std::string log_level = "info";

@@ -102,10 +102,12 @@ common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args) 
       }
       continue;
     }
-    if (flag == "--memory-max-bytes") {
+    if (flag == "--memory-max-bytes" || flag == "--uid" || flag == "--gid") {
       auto value = Number(args, i);
       if (!value.ok()) return value.status();
-      o.sandbox.memory_bytes = static_cast<std::uint64_t>(value.value());
+      if (flag == "--memory-max-bytes") o.sandbox.memory_bytes = static_cast<std::uint64_t>(value.value());
+      if (flag == "--uid") o.sandbox.uid = static_cast<std::uint32_t>(value.value());
+      if (flag == "--gid") o.sandbox.gid = static_cast<std::uint32_t>(value.value());
       continue;
     }
     if (flag != "--lease-ms" && flag != "--grace-ms" && flag != "--lease-fd") {

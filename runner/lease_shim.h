@@ -47,7 +47,7 @@ struct ShimOptions {
 
 // `daybreak-shim --lease-ms N --grace-ms N [--cgroup DIR] [--lease-fd N]
 // [--landlock] [--allow-read|--allow-exec|--allow-write PATH]...
-// [--no-network] [--memory-max-bytes N] -- PROGRAM ARGS...`, argv[0] being the shim. Fails naming the problem.
+// [--no-network] [--memory-max-bytes N] [--uid N --gid N] -- PROGRAM ARGS...`, argv[0] being the shim. Fails naming the problem.
 common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args);
 // The shim's command line for `options` (ParseShimArgs's inverse), with
 // `shim` as argv[0].

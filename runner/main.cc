@@ -1,5 +1,6 @@
 // daybreak-runner: executes pipeline runs handed out by the broker.
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -89,6 +90,39 @@ bool WallsUp(runner::RunnerSettings& settings, const runner::HostSetup& setup) {
   return true;
 }
 
+// Who pipelines run as (runner.run_as_user, runner.team_uid_base), said
+// once; false when it cannot be done here (the runner must not run them as
+// itself instead).
+bool RunAs(const common::Config& c, runner::RunnerSettings& settings,
+           const runner::HostSetup& setup) {
+  if (c.run_as_user.empty() && c.team_uid_base == 0) {
+    spdlog::info("pipelines run as the runner's own user (uid {})", geteuid());
+    return true;
+  }
+  std::string missing;
+  if (!runner::sandbox::HasCapabilities({CAP_SETUID, CAP_SETGID, CAP_CHOWN})) {
+    missing = "the runner lacks CAP_SETUID, CAP_SETGID or CAP_CHOWN (run it as root, or give it them)";
+  }
+  if (setup.shim.empty()) missing = "no " + std::string(runner::kShimName) + " beside the runner";
+  if (!missing.empty()) {
+    spdlog::critical("runner.run_as_user / team_uid_base set, but {}: refusing to run pipelines", missing);
+    return false;
+  }
+  if (c.team_uid_base > 0) {
+    spdlog::info("pipelines run as their team's uid: team N as uid/gid {} + N", c.team_uid_base);
+    return true;
+  }
+  auto user = runner::sandbox::LookupUser(c.run_as_user);
+  if (!user.ok()) {
+    spdlog::critical("{}", user.status().message());
+    return false;
+  }
+  settings.run_as = runner::Owner{user.value().uid, user.value().gid};
+  spdlog::info("pipelines run as user {} (uid {}, gid {})", user.value().name, user.value().uid,
+               user.value().gid);
+  return true;
+}
+
 int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   const common::Config& c = d.config();
   // SIGCHLD is blocked in every thread (DaemonOptions::blocked_signals), so
@@ -106,6 +140,7 @@ int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   spdlog::info("runner {} connecting to {} with {} slots", settings.runner_id, c.work, settings.slots);
   runner::HostSetup setup = HostSetupFor(settings);
   if (!WallsUp(settings, setup)) return common::kExitBadConfig;
+  if (!RunAs(c, settings, setup)) return common::kExitBadConfig;
   runner::SystemProcessHost host(sigchld_fd, std::move(setup));
   runner::Runner runner(WorkSockets(d, settings.runner_id), host, clock, settings);
   d.Ready(fmt::format("runner {} with {} slots, broker {}", settings.runner_id, settings.slots, c.work));

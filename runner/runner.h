@@ -53,6 +53,10 @@ struct RunnerSettings {
   std::vector<std::string> sandbox_write;  // writable, for every team
   std::uint32_t memory_max_mb = 0;         // per run unless its team says; 0: none
   std::vector<std::string> pass_env;       // more variables pipelines inherit
+  // Who pipelines run as (resolved at start from runner.run_as_user), or
+  // with team_uid_base > 0 team N as uid/gid base + N; neither: the runner.
+  std::optional<Owner> run_as;
+  std::uint32_t team_uid_base = 0;
 };
 
 // Without an exit descriptor from the host, child exits are noticed by
@@ -126,6 +130,7 @@ class Runner {
     std::string stop_reason;                     // why we signalled it, if we did
     bool disowned = false;  // the broker cancelled it: its lease is left to lapse
     std::uint32_t memory_mb = 0;  // its limit; 0: none
+    std::optional<Owner> owner;   // who its pipeline runs as
   };
   struct Unacked {
     schemas::RunnerMessage result;  // a result, or once promoted, `promoted`

@@ -131,9 +131,14 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
     Report(result);
     return;
   }
+  std::optional<Owner> owner = settings_.run_as;
+  if (settings_.team_uid_base > 0) {
+    const std::uint32_t id = settings_.team_uid_base + dispatch.team;
+    owner = Owner{id, id};
+  }
   auto workspace = Workspace::Prepare(
       common::DirsFor(dispatch.team, settings_.input_root, settings_.output_root),
-      dispatch.run_id, dispatch.attempt, dispatch.pdate);
+      dispatch.run_id, dispatch.attempt, dispatch.pdate, owner);
   if (!workspace.ok()) {
     result.outcome = outcome::kTransient;
     result.error = workspace.status().message();
@@ -142,6 +147,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   }
   Job job;
   job.dispatch = dispatch;
+  job.owner = owner;
   job.workspace = workspace.value();
   job.log_path = settings_.log_dir + "/" + dispatch.run_id + "." +
                  std::to_string(dispatch.attempt) + ".log";
@@ -189,6 +195,10 @@ sandbox::Rules Runner::WallsFor(const Job& job, const SpawnSpec& spec) const {
   sandbox::Rules walls;
   walls.network = job.dispatch.network;
   walls.memory_bytes = static_cast<std::uint64_t>(job.memory_mb) << 20;
+  if (job.owner) {
+    walls.uid = job.owner->uid;
+    walls.gid = job.owner->gid;
+  }
   walls.landlock = settings_.isolation != schemas::isolation::kOff && settings_.landlock_abi > 0;
   if (!walls.landlock) return walls;
   walls.rules = system_rules_;

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <glob.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -10,7 +12,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 namespace runner::sandbox {
 
@@ -119,6 +124,8 @@ std::vector<Rule> SystemRules() {
 common::Result<Prepared> Prepare(const Rules& rules) {
   Prepared out;
   out.memory_bytes = rules.memory_bytes;
+  out.uid = rules.uid;
+  out.gid = rules.gid;
   const int abi = (rules.landlock || !rules.network) ? LandlockAbi() : 0;
   if (!rules.network) {
     // An empty namespace takes everything (UDP, unix paths aside); without
@@ -171,6 +178,14 @@ common::Result<Prepared> Prepare(const Rules& rules) {
 }
 
 int Enter(const Prepared& prepared, const char** step) {
+  // A runner under systemd holds ambient capabilities (CAP_SETUID,
+  // CAP_DAC_OVERRIDE...) that would survive the exec, and even a setuid to
+  // the run's user: a pipeline gets none of them. (EINVAL: a kernel
+  // without ambient capabilities, so nothing to clear.)
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    *step = "clearing the runner's ambient capabilities";
+    return errno;
+  }
   if (prepared.new_netns && unshare(CLONE_NEWNET) != 0 && !prepared.netns_optional) {
     *step = "a network namespace (network = false)";
     return errno;
@@ -179,6 +194,17 @@ int Enter(const Prepared& prepared, const char** step) {
     const rlimit limit{prepared.memory_bytes, prepared.memory_bytes};
     if (setrlimit(RLIMIT_AS, &limit) != 0) {
       *step = "the memory limit";
+      return errno;
+    }
+  }
+  if (prepared.uid) {
+    // Groups first: once the uid is dropped, they could not be.
+    if (setgroups(0, nullptr) != 0 || setgid(prepared.gid) != 0) {
+      *step = "the run's group (run_as_user)";
+      return errno;
+    }
+    if (setuid(*prepared.uid) != 0) {
+      *step = "the run's user (run_as_user)";
       return errno;
     }
   }
@@ -215,7 +241,58 @@ std::vector<std::string> ShimFlags(const Rules& rules) {
   if (rules.memory_bytes > 0) {
     flags.insert(flags.end(), {"--memory-max-bytes", std::to_string(rules.memory_bytes)});
   }
+  if (rules.uid) {
+    flags.insert(flags.end(), {"--uid", std::to_string(*rules.uid), "--gid", std::to_string(rules.gid)});
+  }
   return flags;
+}
+
+bool HasCapabilities(std::initializer_list<int> capabilities) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!line.starts_with("CapEff:")) continue;
+    const unsigned long long effective = std::strtoull(line.c_str() + 7, nullptr, 16);
+    for (int cap : capabilities) {
+      if ((effective & (1ULL << cap)) == 0) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+common::Result<User> LookupUser(const std::string& name_or_uid) {
+  User user;
+  std::vector<char> buffer(16384);
+  passwd entry {};
+  passwd* found = nullptr;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long number = std::strtoul(name_or_uid.c_str(), &end, 10);
+  const bool numeric = !name_or_uid.empty() && *end == '\0' && errno == 0 && number <= 0x7fffffffUL;
+  if (numeric) {
+    getpwuid_r(static_cast<uid_t>(number), &entry, buffer.data(), buffer.size(), &found);
+    user.uid = static_cast<std::uint32_t>(number);
+    user.gid = found != nullptr ? found->pw_gid : user.uid;  // a bare uid: its own group id
+    user.name = found != nullptr ? found->pw_name : name_or_uid;
+    if (user.uid == 0) {
+      return Status::Error(Code::kInvalid, "runner.run_as_user: uid 0 is root; pick a user without privileges");
+    }
+    return user;
+  }
+  getpwnam_r(name_or_uid.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (found == nullptr) {
+    return Status::Error(Code::kNotFound, "runner.run_as_user: no user \"" + name_or_uid +
+                                              "\" on this host (a name or a uid)");
+  }
+  user.uid = found->pw_uid;
+  user.gid = found->pw_gid;
+  user.name = found->pw_name;
+  if (user.uid == 0) {
+    return Status::Error(Code::kInvalid, "runner.run_as_user: \"" + name_or_uid +
+                                             "\" is root; pick a user without privileges");
+  }
+  return user;
 }
 
 }  // namespace runner::sandbox

@@ -20,6 +20,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,22 @@ struct Rules {
   std::vector<Rule> rules;
   bool network = true;
   std::uint64_t memory_bytes = 0;  // 0: no RLIMIT_AS
+  // The user the pipeline runs as (setgroups, setgid, setuid in the child,
+  // after the namespace and before Landlock); nullopt: the shim's own.
+  std::optional<std::uint32_t> uid;
+  std::uint32_t gid = 0;
 };
+
+// A user to run pipelines as: a name from the user database, or a number.
+struct User {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string name;
+};
+common::Result<User> LookupUser(const std::string& name_or_uid);
+// Whether this process holds every capability listed (CAP_* numbers) as
+// effective: root does, and so does a runner that systemd gave them.
+bool HasCapabilities(std::initializer_list<int> capabilities);
 
 // The Landlock ABI this kernel offers; 0 when it has none (or it is off).
 int LandlockAbi();
@@ -53,6 +70,8 @@ std::vector<Rule> SystemRules();
 // Built in the parent: an open ruleset (or none), and what Enter must do.
 struct Prepared {
   int ruleset_fd = -1;
+  std::optional<std::uint32_t> uid;
+  std::uint32_t gid = 0;
   bool new_netns = false;       // unshare(CLONE_NEWNET) in the child
   bool netns_optional = false;  // Landlock denies TCP if unshare fails
   std::uint64_t memory_bytes = 0;

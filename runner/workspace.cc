@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -158,7 +159,8 @@ Status ClaimRun(const Tree& tree, const common::TeamDirs& dirs, const std::strin
 
 common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
                                              const std::string& run_id,
-                                             std::uint32_t attempt, const std::string& pdate) {
+                                             std::uint32_t attempt, const std::string& pdate,
+                                             std::optional<Owner> owner) {
   Workspace w;
   std::string compact;
   for (char c : pdate) {
@@ -189,11 +191,18 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   if (Status s = RemoveTreeAt(staging_root, w.staging_name_, w.staging_); !s.ok()) return s;
   auto staging = OpenDirAt(staging_root, w.staging_name_, w.staging_, /*create=*/true);
   if (!staging.ok()) return staging.status();
+  auto give = [&owner](int fd, const std::string& path) -> Status {
+    if (!owner || fchown(fd, owner->uid, owner->gid) == 0) return Status();
+    return Status::Error(Code::kIoError, "cannot give " + path + " to uid " +
+                                             std::to_string(owner->uid) + ": " + std::strerror(errno));
+  };
+  if (Status s = give(staging.value().get(), w.staging_); !s.ok()) return s;
   for (const auto& [name, path] : {std::pair{"output", w.staging_output()},
                                    std::pair{"output_share", w.staging_share()},
                                    std::pair{"tmp", w.staging_tmp()}}) {
     auto made = OpenDirAt(staging.value().get(), name, path, /*create=*/true);
     if (!made.ok()) return made.status();
+    if (Status s = give(made.value().get(), path); !s.ok()) return s;
   }
   return w;
 }

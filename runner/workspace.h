@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -22,14 +23,24 @@
 
 namespace runner {
 
+// Who the attempt's pipeline runs as, when not as the runner: its staging
+// folders are made theirs (and nothing else in the team tree).
+struct Owner {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
 class Workspace {
  public:
   // Creates the team's folders and a fresh staging folder for this attempt.
   // `pdate` (YYYY-MM-DD) names the result file. A retry (attempt > 1)
-  // first takes back what earlier attempts of the run published.
+  // first takes back what earlier attempts of the run published. With an
+  // `owner`, the staging folder and its output, output_share and tmp are
+  // handed to it (fchown on the folders just made, never through a path).
   static common::Result<Workspace> Prepare(const common::TeamDirs& dirs,
                                            const std::string& run_id,
-                                           std::uint32_t attempt, const std::string& pdate);
+                                           std::uint32_t attempt, const std::string& pdate,
+                                           std::optional<Owner> owner = std::nullopt);
 
   const common::TeamDirs& dirs() const { return dirs_; }
   const std::string& staging() const { return staging_; }

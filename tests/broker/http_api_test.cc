@@ -354,7 +354,7 @@ TEST_CASE("/metrics exposes the broker's figures and its recent runs by state") 
   a.answer([](const ControlRequest& request) {
     ControlReply reply = FakeControlServer::Ok();
     if (request.op == schemas::op::kStats) {
-      reply.stats = {{"active_runs", 2}, {"bad_frames", 5}};
+      reply.stats = {{"active_runs", 2}, {"bad_frames", 5}, {"a_new_figure", 7}};
     } else {
       reply.runs = {Run("r3", schemas::RunState::kSucceeded), Run("r2", schemas::RunState::kSucceeded),
                     Run("r1", schemas::RunState::kFailed)};
@@ -367,8 +367,12 @@ TEST_CASE("/metrics exposes the broker's figures and its recent runs by state") 
   const std::string& text = res->body;
   CHECK(text.find("# TYPE daybreak_broker_up gauge") != std::string::npos);
   CHECK(Sample(text, "daybreak_broker_up") == 1);
-  CHECK(Sample(text, R"(daybreak_broker{figure="active_runs"})") == 2);
-  CHECK(Sample(text, R"(daybreak_broker{figure="bad_frames"})") == 5);
+  CHECK(Sample(text, "daybreak_active_runs") == 2);
+  CHECK(text.find("# TYPE daybreak_active_runs gauge") != std::string::npos);
+  CHECK(Sample(text, "daybreak_bad_frames_total") == 5);  // since start: a counter
+  CHECK(text.find("# TYPE daybreak_bad_frames_total counter") != std::string::npos);
+  // A figure without a name of its own yet is exported, not dropped.
+  CHECK(Sample(text, R"(daybreak_broker_figure{figure="a_new_figure"})") == 7);
   CHECK(Sample(text, R"(daybreak_recent_runs{state="succeeded"})") == 2);
   CHECK(Sample(text, R"(daybreak_recent_runs{state="failed"})") == 1);
   CHECK_FALSE(Sample(text, R"(daybreak_recent_runs{state="running"})"));
@@ -388,7 +392,7 @@ TEST_CASE("/metrics still answers when the broker does not: up is 0") {
     httplib::Result res = a.Get("/metrics");
     CHECK(res->status == 200);  // a scrape that fails would hide "up 0"
     CHECK(Sample(res->body, "daybreak_broker_up") == 0);
-    CHECK(res->body.find("daybreak_broker{") == std::string::npos);
+    CHECK(res->body.find("daybreak_active_runs") == std::string::npos);
     CHECK(res->body.find("daybreak_recent_runs") == std::string::npos);
     CHECK(a.seen().size() == 1);  // no runs asked for
   }
@@ -402,7 +406,7 @@ TEST_CASE("/metrics still answers when the broker does not: up is 0") {
     httplib::Result res = a.Get("/metrics");
     CHECK(res->status == 200);
     CHECK(Sample(res->body, "daybreak_broker_up") == 1);
-    CHECK(Sample(res->body, R"(daybreak_broker{figure="runners"})") == 3);
+    CHECK(Sample(res->body, "daybreak_runners_connected") == 3);
     CHECK(res->body.find("daybreak_recent_runs") == std::string::npos);
   }
 }

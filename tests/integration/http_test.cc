@@ -37,7 +37,7 @@ TEST_CASE("the broker serves health, metrics, the JSON API and a dashboard over 
   REQUIRE(metrics);
   CHECK(metrics->body.find("daybreak_broker_up 1") != std::string::npos);
   CHECK(metrics->body.find("daybreak_recent_runs{state=\"succeeded\"} 1") != std::string::npos);
-  CHECK(metrics->body.find("figure=\"runners\"} 1") != std::string::npos);
+  CHECK(metrics->body.find("\ndaybreak_runners_connected 1") != std::string::npos);
 
   auto page = client.Get("/");
   REQUIRE(page);

@@ -206,3 +206,39 @@ TEST_CASE("a team without network cannot connect, one with it can, and a memory 
   const auto fits = cluster.WaitForTerminal(cluster.Trigger(24).run_id);
   CHECK(fits.state == schemas::RunState::kSucceeded);
 }
+
+TEST_CASE("with team_uid_base each team's pipeline runs as its own uid: its outputs are its own, other teams' folders are not") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: only a root runner can run pipelines as other users");
+    return;
+  }
+  // Without Landlock too: the kernel's own file permissions keep teams apart.
+  Cluster cluster({.runners = 1, .ticker = false, .notifier = false,
+                   .env = {{"DAYBREAK_TEAM_UID_BASE", "60000"}, {"DAYBREAK_ISOLATION", "off"}}});
+  REQUIRE(chmod(cluster.root().c_str(), 0755) == 0);  // a temp dir is 0700: let the teams in
+  cluster.MakeSample(2, 30, "2025-06-02");
+  schemas::TeamRecord reference;
+  reference.id = 2;
+  cluster.AddTeam(reference);
+  const auto run = cluster.WaitForTerminal(cluster.Trigger(2).run_id);
+  REQUIRE_MESSAGE(run.state == schemas::RunState::kSucceeded, run.error << "\n" << run.stderr_tail);
+  const std::string output = cluster.data("outputs/sales_team_2/output");
+  bool any = false;
+  for (const auto& entry : fs::directory_iterator(output)) {
+    struct stat st {};
+    REQUIRE(stat(entry.path().c_str(), &st) == 0);
+    CHECK(st.st_uid == 60002u);  // made by team 2's pipeline, as team 2
+    any = true;
+  }
+  CHECK(any);
+
+  const std::string victim = output + "/report.csv";
+  WriteText(victim, "team 2's\n");
+  schemas::TeamRecord attacker = Hostile(1, Sh("id -u; echo pwned > " + victim));
+  cluster.AddTeam(attacker);
+  const auto attack = cluster.WaitForTerminal(cluster.Trigger(1).run_id);
+  CHECK(attack.state == schemas::RunState::kFailed);
+  CHECK(attack.stderr_tail.find("60001") != std::string::npos);
+  CHECK(attack.stderr_tail.find("Permission denied") != std::string::npos);
+  CHECK(testing::ReadFile(victim) == "team 2's\n");
+}

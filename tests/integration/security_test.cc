@@ -2,7 +2,11 @@
 // key nobody gets an answer.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -122,4 +126,90 @@ TEST_CASE("a key for team 1 cannot trigger or change team 2 at the broker, and i
   CHECK(logged("trigger", false, 2));
   CHECK(logged("team.put", false, 2));
   CHECK(logged("trigger", true, 1));
+}
+
+namespace {
+
+// Every file under `dir`, as one text.
+std::string AllText(const std::string& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) all += testing::ReadFile(entry.path().string());
+  }
+  return all;
+}
+
+bool WaitForText(const std::string& path, const std::string& needle) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("secrets set in the configuration appear in no log, no API answer, no --json output and no pipeline's environment") {
+  const auto broker = common::NewKeyPair().value();
+  const auto client = common::NewKeyPair().value();
+  const std::string token = "T0KEN-in-the-webhook-url-8731";
+  const std::string slack_token = "xoxb-SLACK-token-4410";
+  const std::string password = "smtp-PASSWORD-5519";
+  const std::string credential = "RUNNER-CREDENTIAL-2207";
+  testing::TempDir secrets;
+  const std::string password_file = secrets.WriteFile("smtp.secret", password + "\n");
+  const std::string client_key_file = secrets.WriteFile("client.key", client.secret_key + "\n");
+  const int closed_port = 9;  // discard: nothing listens there
+  testing::Cluster cluster(
+      {.runners = 1, .ticker = false, .notifier = true,
+       .env = {{"DAYBREAK_CURVE_ENABLED", "true"},
+               {"DAYBREAK_BROKER_PUBLIC_KEY", broker.public_key},
+               {"DAYBREAK_BROKER_SECRET_KEY", broker.secret_key},
+               {"DAYBREAK_CLIENT_PUBLIC_KEY", client.public_key},
+               {"DAYBREAK_CLIENT_SECRET_KEY_FILE", client_key_file},
+               {"DAYBREAK_AUTHORIZED_CLIENTS", client.public_key},
+               {"DAYBREAK_WEBHOOK_URL", "http://127.0.0.1:" + std::to_string(closed_port) + "/hook/" + token},
+               {"DAYBREAK_SLACK_WEBHOOK_URL", "http://127.0.0.1:" + std::to_string(closed_port) + "/services/" + slack_token},
+               {"DAYBREAK_SMTP_URL", "smtp://127.0.0.1:" + std::to_string(closed_port)},
+               {"DAYBREAK_EMAIL_TO", "ops@example.com"},
+               {"DAYBREAK_SMTP_USERNAME", "daybreak"},
+               {"DAYBREAK_SMTP_PASSWORD_FILE", password_file},
+               {"AWS_SECRET_ACCESS_KEY", credential}}});
+  // A pipeline that prints everything it was given, and fails, so every
+  // sink is asked to deliver (and fails to: nothing listens).
+  schemas::TeamRecord team;
+  team.id = 1;
+  team.command = {"/bin/sh", "-c", "env; cat /proc/self/environ; ls -la /etc/daybreak; exit 1"};
+  team.max_attempts = 1;
+  cluster.AddTeam(team);
+  const auto run = cluster.WaitForTerminal(cluster.Trigger(1).run_id);
+  REQUIRE(run.state == schemas::RunState::kFailed);
+  CHECK(run.stderr_tail.find("DAYBREAK_RUN_ID=" + run.run_id) != std::string::npos);  // it did print
+  CHECK(WaitForText(cluster.root() + "/logs/notifier.log", "sink webhook"));
+  CHECK(WaitForText(cluster.root() + "/logs/notifier.log", "sink email"));
+
+  std::string outputs = AllText(cluster.root() + "/logs") + AllText(cluster.root() + "/var/logs");
+  for (const std::vector<std::string>& cli : std::vector<std::vector<std::string>>{
+           {"daybreak", "runs", "--json"},
+           {"daybreak", "run", "show", run.run_id, "--json"},
+           {"daybreak", "run", "show", run.run_id},
+           {"daybreak", "teams", "list", "--json"},
+           {"daybreak", "teams", "schedule", "--json"}}) {
+    std::string out;
+    CHECK_MESSAGE(cluster.RunTool(cli, &out) == 0, out);
+    outputs += out;
+  }
+  const std::string http = cluster.endpoint("http");
+  httplib::Client api(http.substr(0, http.find(':')), std::stoi(http.substr(http.find(':') + 1)));
+  for (const char* path : {"/api/runs", "/api/teams", "/api/stats", "/metrics", "/healthz", "/"}) {
+    auto res = api.Get(path);
+    REQUIRE(res);
+    outputs += res->body;
+  }
+  for (const std::string& secret : {token, slack_token, password, credential, broker.secret_key,
+                                    client.secret_key}) {
+    CAPTURE(secret);
+    CHECK(outputs.find(secret) == std::string::npos);
+  }
 }

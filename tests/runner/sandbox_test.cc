@@ -5,7 +5,9 @@
 // through a whole cluster.
 #include "runner/sandbox.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -38,8 +40,8 @@ struct Ran {
 
 // Runs `script` under the shim with `rules`, to its end.
 Ran RunWalled(const testing::TempDir& dir, const std::string& script,
-              runner::sandbox::Rules rules) {
-  runner::SystemProcessHost host(-1, {.shim = kShim, .cgroup_dir = ""});
+              runner::sandbox::Rules rules, const std::string& shim = kShim) {
+  runner::SystemProcessHost host(-1, {.shim = shim, .cgroup_dir = ""});
   runner::SpawnSpec spec;
   spec.argv = {"sh", "-c", script};
   spec.env = {"PATH=/usr/bin:/bin"};
@@ -198,4 +200,73 @@ TEST_CASE("the system rules give programs what they need to start, not all of /e
     usr = usr || (r.path == "/usr" && r.access == Access::kReadExec);
   }
   CHECK(usr);
+}
+
+TEST_CASE("a pipeline runs as the user it is given, walled in or not, and cannot signal the runner's user") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: only root can run a pipeline as another user");
+    return;
+  }
+  testing::TempDir dir;
+  Prepare(dir);
+  // The run's user must reach its staging folder, as the runner's own
+  // folders allow on a real host.
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  REQUIRE(chown(dir.Sub("stage").c_str(), 65534, 65534) == 0);
+  const std::string script = "id -u > " + dir.Sub("stage/who") + " && id -g >> " +
+                             dir.Sub("stage/who") + " && id -G >> " + dir.Sub("stage/who") +
+                             " && ! kill -0 " + std::to_string(getpid());
+  SUBCASE("without Landlock") {
+    runner::sandbox::Rules rules;
+    rules.uid = 65534;
+    rules.gid = 65534;
+    const Ran ran = RunWalled(dir, script, rules);
+    REQUIRE(WIFEXITED(ran.wait_status));
+    CHECK_MESSAGE(WEXITSTATUS(ran.wait_status) == 0, ran.log);
+  }
+  SUBCASE("with Landlock") {
+    if (runner::sandbox::LandlockAbi() == 0) return;
+    runner::sandbox::Rules rules = Walls(dir);
+    rules.uid = 65534;
+    rules.gid = 65534;
+    const Ran ran = RunWalled(dir, script, rules);
+    REQUIRE(WIFEXITED(ran.wait_status));
+    CHECK_MESSAGE(WEXITSTATUS(ran.wait_status) == 0, ran.log);
+  }
+  CHECK(Read(dir.Sub("stage/who")) == "65534\n65534\n65534\n");  // no supplementary root groups
+}
+
+TEST_CASE("run_as_user names a user or a uid, and never root") {
+  auto nobody = runner::sandbox::LookupUser("nobody");
+  REQUIRE_MESSAGE(nobody.ok(), nobody.status().ToString());
+  CHECK(nobody.value().uid == 65534);
+  auto number = runner::sandbox::LookupUser("4242");
+  REQUIRE(number.ok());
+  CHECK(number.value().uid == 4242);
+  CHECK(number.value().gid == 4242);  // a bare uid: its own group id
+  CHECK_FALSE(runner::sandbox::LookupUser("root").ok());
+  CHECK_FALSE(runner::sandbox::LookupUser("0").ok());
+  auto missing = runner::sandbox::LookupUser("no-such-user-here");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message().find("no user \"no-such-user-here\"") != std::string::npos);
+}
+
+TEST_CASE("a pipeline gets none of the runner's ambient capabilities") {
+  if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+    MESSAGE("skipped: needs root and setpriv to give the shim ambient capabilities");
+    return;
+  }
+  testing::TempDir dir;
+  Prepare(dir);
+  // The shim started as systemd starts a runner with AmbientCapabilities=.
+  const std::string wrapper = dir.WriteFile(
+      "shim-with-caps", "#!/bin/sh\nexec /usr/bin/setpriv --inh-caps +dac_override "
+                        "--ambient-caps +dac_override " + kShim + " \"$@\"\n");
+  REQUIRE(chmod(wrapper.c_str(), 0755) == 0);
+  const Ran control = RunWalled(dir, "exec /usr/bin/setpriv --inh-caps +dac_override --ambient-caps "
+                                     "+dac_override grep CapAmb /proc/self/status", {});
+  REQUIRE(control.log.find("CapAmb:\t0000000000000002") != std::string::npos);  // setpriv does raise it
+  const Ran ran = RunWalled(dir, "grep CapAmb /proc/self/status", {}, wrapper);
+  REQUIRE(WIFEXITED(ran.wait_status));
+  CHECK_MESSAGE(ran.log.find("CapAmb:\t0000000000000000") != std::string::npos, ran.log);
 }

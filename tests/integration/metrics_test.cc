@@ -1,0 +1,90 @@
+// /metrics of a live cluster in Prometheus's own terms, linted by promtool
+// (Debian's prometheus package), and the shipped alert rules checked and
+// unit-tested by promtool too.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
+#include "tests/support/cluster.h"
+
+namespace {
+
+// Runs `command` with a shell, returning its exit status and output.
+int Shell(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  output->clear();
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) *output += buffer;
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The value of the sample `series` (name and labels, exactly as exposed).
+std::optional<double> Sample(const std::string& text, const std::string& series) {
+  std::size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + series.size() + 1));
+    ++at;
+  }
+  return std::nullopt;
+}
+
+const char* const kPromtool = "/usr/bin/promtool";
+
+}  // namespace
+
+TEST_CASE("/metrics counts runs by team and state, their durations and streaks, and promtool finds nothing wrong") {
+  REQUIRE_MESSAGE(access(kPromtool, X_OK) == 0, "promtool missing: scripts/install-deps installs prometheus");
+  testing::Cluster cluster({.runners = 1, .ticker = false, .notifier = false, .env = {}});
+  schemas::TeamRecord ok;
+  ok.id = 1;
+  ok.command = {"/bin/sh", "-c", "sleep 0.2"};
+  cluster.AddTeam(ok);
+  schemas::TeamRecord bad;
+  bad.id = 2;
+  bad.command = {"/bin/sh", "-c", "echo broken >&2; exit 3"};
+  bad.max_attempts = 1;
+  cluster.AddTeam(bad);
+  CHECK(cluster.WaitForTerminal(cluster.Trigger(1).run_id).state == schemas::RunState::kSucceeded);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(cluster.WaitForTerminal(cluster.Trigger(2).run_id).state == schemas::RunState::kFailed);
+  }
+  const std::string http = cluster.endpoint("http");
+  httplib::Client client(http.substr(0, http.find(':')), std::stoi(http.substr(http.find(':') + 1)));
+  auto res = client.Get("/metrics");
+  REQUIRE(res);
+  const std::string& text = res->body;
+  CHECK(Sample(text, R"(daybreak_runs_total{state="succeeded",team="1"})") == 1);
+  CHECK(Sample(text, R"(daybreak_runs_total{state="failed",team="2"})") == 2);
+  CHECK(Sample(text, R"(daybreak_team_consecutive_failures{team="2"})") == 2);
+  CHECK(Sample(text, R"(daybreak_team_consecutive_failures{team="1"})") == 0);
+  const auto last_success = Sample(text, R"(daybreak_team_last_success_timestamp_seconds{team="1"})");
+  REQUIRE(last_success.has_value());
+  CHECK(std::abs(*last_success - static_cast<double>(std::time(nullptr))) < 120);
+  CHECK(Sample(text, R"(daybreak_run_duration_seconds_count{team="1"})") == 1);
+  CHECK(Sample(text, R"(daybreak_run_duration_seconds_bucket{team="1",le="1"})") == 1);  // 0.2 s
+  CHECK(Sample(text, R"(daybreak_runners_connected)") == 1);
+  CHECK(Sample(text, R"(daybreak_active_runs)") == 0);
+  CHECK(text.find("# TYPE daybreak_runs_total counter") != std::string::npos);
+  CHECK(text.find("# TYPE daybreak_run_duration_seconds histogram") != std::string::npos);
+  CHECK(text.find("# TYPE daybreak_bad_frames_total counter") != std::string::npos);
+  CHECK(text.find("daybreak_broker_figure") == std::string::npos);  // every figure has its name
+
+  const std::string scraped = cluster.root() + "/metrics.txt";
+  std::ofstream(scraped) << text;
+  std::string out;
+  CHECK_MESSAGE(Shell(std::string(kPromtool) + " check metrics < " + scraped, &out) == 0, out);
+}
+
+TEST_CASE("the shipped alert rules pass promtool's check and their unit tests") {
+  REQUIRE_MESSAGE(access(kPromtool, X_OK) == 0, "promtool missing: scripts/install-deps installs prometheus");
+  const std::string dir = std::string(DAYBREAK_SOURCE_DIR) + "/deploy/prometheus";
+  std::string out;
+  CHECK_MESSAGE(Shell(std::string(kPromtool) + " check rules " + dir + "/alerts.yml", &out) == 0, out);
+  CHECK(out.find("SUCCESS: 6 rules found") != std::string::npos);
+  CHECK_MESSAGE(Shell("cd " + dir + " && " + kPromtool + " test rules alerts_test.yml", &out) == 0, out);
+}
