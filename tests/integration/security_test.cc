@@ -191,11 +191,11 @@ TEST_CASE("secrets set in the configuration appear in no log, no API answer, no 
 
   std::string outputs = AllText(cluster.root() + "/logs") + AllText(cluster.root() + "/var/logs");
   for (const std::vector<std::string>& cli : std::vector<std::vector<std::string>>{
-           {"daybreak", "runs", "--json"},
-           {"daybreak", "run", "show", run.run_id, "--json"},
+           {"daybreak", "--json", "runs"},
+           {"daybreak", "--json", "run", "show", run.run_id},
            {"daybreak", "run", "show", run.run_id},
-           {"daybreak", "teams", "list", "--json"},
-           {"daybreak", "teams", "schedule", "--json"}}) {
+           {"daybreak", "--json", "teams", "list"},
+           {"daybreak", "--json", "schedule"}}) {
     std::string out;
     CHECK_MESSAGE(cluster.RunTool(cli, &out) == 0, out);
     outputs += out;
