@@ -129,6 +129,15 @@ void Broker::HandleBusFrame() {
     }
     // After the run is written, like everything the broker announces.
     manager_.Announce(schemas::topic::kDueAck, schemas::Encode(ack));
+  } else if (topic == schemas::kNotifierProgressTopic) {
+    // Passed on like any frame; kept for /metrics (how far it lags).
+    auto progress = schemas::DecodeNotifierProgress(parts[1].to_string_view());
+    if (!progress.ok()) {
+      ++counters_.bad_frames;
+      spdlog::warn("dropped {}", progress.status().message());
+      return;
+    }
+    notifier_report_ = NotifierReport{std::move(progress).value(), clock_.Now()};
   } else if (topic.starts_with(schemas::topic::kRunPrefix) ||
              topic.starts_with(schemas::topic::kAlertPrefix) ||
              topic == schemas::topic::kScheduleChanged || topic == schemas::topic::kDueAck) {
@@ -222,6 +231,25 @@ bool Broker::MaySpeak(const std::string& identity, const std::string& runner_id,
     }
   }
   return true;
+}
+
+void Broker::AddNotifierFigures(std::map<std::string, std::int64_t>& stats,
+                                const std::string& incarnation) const {
+  if (!notifier_report_) return;
+  const schemas::NotifierProgress& p = notifier_report_->progress;
+  stats["notifier_report_age_ms"] =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - notifier_report_->at).count();
+  const std::uint64_t last = manager_.last_seq();
+  if (p.incarnation == incarnation) {
+    stats["notifier_lag_events"] =
+        static_cast<std::int64_t>(last > p.committed_seq ? last - p.committed_seq : 0);
+  }
+  for (const auto& [sink, s] : p.sinks) {
+    stats["notifier_sink_queued:" + sink] = static_cast<std::int64_t>(s.queued);
+    stats["notifier_sink_delivered:" + sink] = static_cast<std::int64_t>(s.delivered);
+    stats["notifier_sink_retries:" + sink] = static_cast<std::int64_t>(s.retries);
+    stats["notifier_sink_undeliverable:" + sink] = static_cast<std::int64_t>(s.undeliverable);
+  }
 }
 
 void Broker::AuditDue(const schemas::DueEvent& due, const std::string& run_id,

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "broker/control_handler.h"
+#include "schemas/notifier_progress.h"
 #include "broker/run_manager.h"
 #include "broker/zap_handler.h"
 #include "common/clock.h"
@@ -50,6 +51,13 @@ class Broker {
   common::Status Run(const std::atomic<bool>& stop);
 
   const BrokerCounters& counters() const { return counters_; }
+  // The notifier's latest progress report (notifier.progress on the bus)
+  // as stats figures: notifier_lag_events (when its cursor is in the store
+  // `incarnation`), notifier_report_age_ms, and per sink
+  // notifier_sink_<queued|delivered|retries|undeliverable>:<sink>. None
+  // before the first report.
+  void AddNotifierFigures(std::map<std::string, std::int64_t>& stats,
+                          const std::string& incarnation) const;
 
   // Runs `task` on the loop's thread every `every` (first `every` after
   // Run starts), between turns: it sees what the turn wrote. For upkeep
@@ -86,6 +94,11 @@ class Broker {
 
   BrokerSockets sockets_;
   RunManager& manager_;
+  struct NotifierReport {
+    schemas::NotifierProgress progress;
+    common::Clock::Mono at{};
+  };
+  std::optional<NotifierReport> notifier_report_;
   ControlHandler& control_;
   const common::Clock& clock_;
   BrokerCounters counters_;

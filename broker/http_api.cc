@@ -44,10 +44,46 @@ void AddFigures(prometheus::Registry& registry, const std::map<std::string, std:
       {"held_dues", {"daybreak_held_dues_total", "Due events not taken while the disk was full", true}},
       {"refused_keys", {"daybreak_refused_keys_total", "Requests and frames refused for their CURVE key", true}},
       {"backup_failures", {"daybreak_backup_failures_total", "Scheduled backups that failed", true}},
+      {"notifier_lag_events", {"daybreak_notifier_lag_events", "Events the broker logged that the notifier has not finished delivering", false}},
+      {"notifier_report_age_ms", {"daybreak_notifier_report_age_seconds", "How long ago the notifier last reported its progress", false}},
   };
+  // The notifier's report, per sink: "notifier_sink_<what>:<sink>".
+  struct PerSink {
+    const char* name;
+    const char* help;
+    bool counter;
+  };
+  static const std::map<std::string, PerSink> kSinks = {
+      {"queued", {"daybreak_notifier_queue_depth", "Notifications waiting in the sink's queue", false}},
+      {"delivered", {"daybreak_notifier_deliveries_total", "Notifications the sink delivered (since the notifier started)", true}},
+      {"retries", {"daybreak_notifier_retries_total", "Failed deliveries the sink retried", true}},
+      {"undeliverable", {"daybreak_notifier_undeliverable_total", "Notifications the sink gave up on", true}},
+  };
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> sink_gauges;
+  std::map<std::string, prometheus::Family<prometheus::Counter>*> sink_counters;
   prometheus::Family<prometheus::Gauge>* other = nullptr;
   for (const auto& [figure, value] : stats) {
     if (figure == "no_space") continue;  // daybreak_broker_degraded
+    if (figure.starts_with("notifier_sink_") && figure.find(':') != std::string::npos) {
+      const std::string what = figure.substr(14, figure.find(':') - 14);
+      const std::string sink = figure.substr(figure.find(':') + 1);
+      const auto known = kSinks.find(what);
+      if (known == kSinks.end()) continue;
+      if (known->second.counter) {
+        auto*& family = sink_counters[what];
+        if (family == nullptr) {
+          family = &prometheus::BuildCounter().Name(known->second.name).Help(known->second.help).Register(registry);
+        }
+        family->Add({{"sink", sink}}).Increment(static_cast<double>(value));
+      } else {
+        auto*& family = sink_gauges[what];
+        if (family == nullptr) {
+          family = &prometheus::BuildGauge().Name(known->second.name).Help(known->second.help).Register(registry);
+        }
+        family->Add({{"sink", sink}}).Set(static_cast<double>(value));
+      }
+      continue;
+    }
     const auto named = kNames.find(figure);
     if (named == kNames.end()) {
       if (other == nullptr) {
@@ -59,8 +95,10 @@ void AddFigures(prometheus::Registry& registry, const std::map<std::string, std:
       prometheus::BuildCounter().Name(named->second.name).Help(named->second.help)
           .Register(registry).Add({}).Increment(static_cast<double>(value));
     } else {
+      // Prometheus's unit is the second; the figure is in milliseconds.
+      const double scale = figure.ends_with("_ms") ? 1e-3 : 1.0;
       prometheus::BuildGauge().Name(named->second.name).Help(named->second.help)
-          .Register(registry).Add({}).Set(static_cast<double>(value));
+          .Register(registry).Add({}).Set(static_cast<double>(value) * scale);
     }
   }
 }

@@ -116,12 +116,13 @@ int RunBroker(common::Daemon& d) {
       broker::TakeScheduledBackup(*store.value(), backups, &backup_failures);
     });
   }
-  control.AddStatsSource([&broker, &backup_failures](std::map<std::string, std::int64_t>& stats) {
+  control.AddStatsSource([&broker, &backup_failures, &store](std::map<std::string, std::int64_t>& stats) {
     stats["backup_failures"] = static_cast<std::int64_t>(backup_failures);
     stats["bad_frames"] = static_cast<std::int64_t>(broker.counters().bad_frames);
     stats["forwarded"] = static_cast<std::int64_t>(broker.counters().forwarded);
     stats["refused_keys"] = static_cast<std::int64_t>(broker.counters().refused_keys);
     stats["held_dues"] = static_cast<std::int64_t>(broker.counters().held_dues);
+    broker.AddNotifierFigures(stats, store.value()->incarnation());
   });
   const common::Status s = broker.Run(d.stop());
   if (!s.ok()) spdlog::error("broker stopped: {}", s.ToString());

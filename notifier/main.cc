@@ -50,6 +50,9 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
   }
   notifier::Notifier notifier(subscriber, control, cursor, router, clock);
   notifier.set_from_newest(flags.from_newest);
+  // How far it has delivered, for the broker's /metrics (lag, per sink).
+  zmq::socket_t progress = d.Publisher(c.bus_publish);
+  notifier.set_progress_publisher(&progress);
   d.Ready("delivering to " + fmt::format("{}", fmt::join(router.Destinations(), ", ")));
   const common::Status s = notifier.Run(d.stop());
   if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());

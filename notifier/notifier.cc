@@ -5,6 +5,7 @@
 
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
+#include "schemas/notifier_progress.h"
 #include "schemas/topics.h"
 #include "schemas/vocabulary.h"
 
@@ -171,6 +172,25 @@ Status Notifier::Start(const std::atomic<bool>& stop) {
   return Status();
 }
 
+void Notifier::ReportProgress() {
+  if (progress_publisher_ == nullptr || clock_.Now() < next_report_) return;
+  next_report_ = clock_.Now() + std::chrono::milliseconds(schemas::kNotifierProgressEveryMs);
+  schemas::NotifierProgress progress;
+  progress.incarnation = incarnation_;
+  progress.committed_seq = committed_;
+  for (const auto& [name, stats] : router_.Stats()) {
+    progress.sinks[name] = {stats.queued, stats.delivered, stats.retries, stats.undeliverable};
+  }
+  try {
+    // A report that cannot go now is simply the next one's to make.
+    (void)progress_publisher_->send(zmq::buffer(std::string(schemas::kNotifierProgressTopic)),
+                                    zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)progress_publisher_->send(zmq::buffer(schemas::Encode(progress)), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("cannot report progress on the bus: {}", e.what());
+  }
+}
+
 Status Notifier::Turn(std::chrono::milliseconds max_wait) {
   // Short naps while sinks work or we owe a replay, so the cursor follows
   // them closely; a long one when all is quiet.
@@ -199,6 +219,7 @@ Status Notifier::Turn(std::chrono::milliseconds max_wait) {
     next_check_ = clock_.Now() + kQuietCheck;
   }
   Commit();
+  ReportProgress();
   return fatal_;
 }
 

@@ -35,6 +35,10 @@ class Notifier {
   // broker's newest event instead of replaying the retained log (for adding
   // a notifier to a system with history). A cursor always wins.
   void set_from_newest(bool from_newest) { from_newest_ = from_newest; }
+  // A PUB socket on the bus: every few seconds the notifier reports there
+  // how far it has delivered, per sink (schemas/notifier_progress.h), for
+  // the broker's /metrics. Null (the default): no reports.
+  void set_progress_publisher(zmq::socket_t* publisher) { progress_publisher_ = publisher; }
 
   // Start, then Turn until `stop`, then Finish. An error when the cursor
   // cannot be read or stored at start, or the bus socket fails.
@@ -72,6 +76,8 @@ class Notifier {
   bool Offer(const Notification& n);
   // Stores the cursor when the sinks have moved it.
   void Commit();
+  // Publishes notifier.progress when one is due.
+  void ReportProgress();
 
   zmq::socket_t& subscriber_;
   schemas::ControlClient& control_;
@@ -86,6 +92,8 @@ class Notifier {
   std::string incarnation_;      // the store we deliver from (empty: not known yet)
   common::Status fatal_;         // Turn's answer once the store changed mid-delivery
   common::Clock::Mono next_check_{};  // when a quiet bus next asks the log
+  zmq::socket_t* progress_publisher_ = nullptr;
+  common::Clock::Mono next_report_{};
 };
 
 // Decodes a logged or published event; kRejected for topics we do not handle.

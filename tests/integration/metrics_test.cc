@@ -6,7 +6,11 @@
 
 #include <cstdio>
 #include <fstream>
-#include <regex>
+#include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/support/cluster.h"
 
@@ -85,6 +89,40 @@ TEST_CASE("the shipped alert rules pass promtool's check and their unit tests") 
   const std::string dir = std::string(DAYBREAK_SOURCE_DIR) + "/deploy/prometheus";
   std::string out;
   CHECK_MESSAGE(Shell(std::string(kPromtool) + " check rules " + dir + "/alerts.yml", &out) == 0, out);
-  CHECK(out.find("SUCCESS: 6 rules found") != std::string::npos);
+  CHECK(out.find("SUCCESS: 8 rules found") != std::string::npos);
   CHECK_MESSAGE(Shell("cd " + dir + " && " + kPromtool + " test rules alerts_test.yml", &out) == 0, out);
+}
+
+TEST_CASE("the notifier reports its progress on the bus, and /metrics shows its lag and each sink's queue") {
+  testing::Cluster cluster({.runners = 1, .ticker = false, .notifier = true, .env = {}});
+  schemas::TeamRecord team;
+  team.id = 1;
+  team.command = {"/bin/true"};
+  cluster.AddTeam(team);
+  CHECK(cluster.WaitForTerminal(cluster.Trigger(1).run_id).state == schemas::RunState::kSucceeded);
+  const std::string http = cluster.endpoint("http");
+  httplib::Client client(http.substr(0, http.find(':')), std::stoi(http.substr(http.find(':') + 1)));
+  // The run's events (accepted, dispatched, started, completed) delivered
+  // by the log sink, and a report that says so: the lag is back to 0.
+  std::string text;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    auto res = client.Get("/metrics");
+    REQUIRE(res);
+    text = res->body;
+    const auto delivered = Sample(text, R"(daybreak_notifier_deliveries_total{sink="log"})");
+    if (delivered && *delivered >= 4 && Sample(text, "daybreak_notifier_lag_events") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(Sample(text, "daybreak_notifier_lag_events") == 0);
+  CHECK(Sample(text, R"(daybreak_notifier_deliveries_total{sink="log"})") >= 4);
+  CHECK(Sample(text, R"(daybreak_notifier_queue_depth{sink="log"})") == 0);
+  CHECK(Sample(text, R"(daybreak_notifier_undeliverable_total{sink="log"})") == 0);
+  const auto age = Sample(text, "daybreak_notifier_report_age_seconds");
+  REQUIRE(age.has_value());
+  CHECK(*age < 15);
+  const std::string scraped = cluster.root() + "/metrics.txt";
+  std::ofstream(scraped) << text;
+  std::string out;
+  CHECK_MESSAGE(Shell(std::string(kPromtool) + " check metrics < " + scraped, &out) == 0, out);
 }

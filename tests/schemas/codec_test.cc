@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "schemas/notifier_progress.h"
 #include "schemas/topics.h"
 
 namespace schemas {
@@ -1076,3 +1077,22 @@ TEST_CASE("a stored run or team, or a reply carrying one, keeps text that is not
 
 }  // namespace
 }  // namespace schemas
+
+TEST_CASE("a notifier.progress report round-trips, and junk or hostile sink names are refused") {
+  schemas::NotifierProgress p;
+  p.incarnation = "a1b2";
+  p.committed_seq = 42;
+  p.sinks["webhook"] = {3, 10, 2, 1};
+  auto back = schemas::DecodeNotifierProgress(schemas::Encode(p));
+  REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+  CHECK(back.value().committed_seq == 42);
+  CHECK(back.value().sinks.at("webhook").queued == 3);
+  CHECK(back.value().sinks.at("webhook").undeliverable == 1);
+  CHECK_FALSE(schemas::DecodeNotifierProgress("not msgpack").ok());
+  CHECK_FALSE(schemas::DecodeNotifierProgress(schemas::Encode(p) + "x").ok());  // trailing bytes
+  p.sinks["\xff\xfe"] = {};
+  CHECK_FALSE(schemas::DecodeNotifierProgress(schemas::Encode(p)).ok());
+  p.sinks.clear();
+  for (int i = 0; i < 300; ++i) p.sinks["s" + std::to_string(i)] = {};
+  CHECK_FALSE(schemas::DecodeNotifierProgress(schemas::Encode(p)).ok());
+}
