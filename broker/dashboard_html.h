@@ -31,7 +31,7 @@ th{background:#eef0f4;font-weight:600} td.err{white-space:normal;color:#8a1c1c;m
 const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const team = t => t === 0 ? 'general' : t;
 const when = ms => ms > 0 ? new Date(ms).toLocaleString() : '-';
-const num = n => n >= 0 ? n.toLocaleString() : '-';
+const num = n => (typeof n === 'number' && n >= 0) ? n.toLocaleString() : '-';
 const badge = s => `<span class="s ${esc(s)}">${esc(s)}</span>`;
 async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json(); }
 async function refresh() {

@@ -282,7 +282,10 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
     run.exceptions_count = result->exceptions_count;
     run.metrics = result->metrics;
     if (!result->log_path.empty()) run.log_path = result->log_path;
-    run.stderr_tail = common::Tail(result->stderr_tail, kStderrTailBytes);
+    // A reason is for what did not succeed; a success's log stays on its host.
+    run.stderr_tail = outcome == schemas::outcome::kSucceeded
+                          ? ""
+                          : common::Tail(result->stderr_tail, kStderrTailBytes);
   } else {
     run.stderr_tail.clear();  // a lost attempt said nothing: no older words stand in
   }

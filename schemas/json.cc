@@ -1,9 +1,28 @@
 #include "schemas/json.h"
 
+#include <date/date.h>
+
+#include <chrono>
+
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 
 namespace schemas {
+
+namespace {
+
+// "2026-12-03T14:47:09.123Z" for a time that is set, null for one that is
+// not (0): readable beside the _unix_ms field scripts compute with.
+nlohmann::json Utc(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return nullptr;
+  return date::format("%FT%TZ", date::sys_time<std::chrono::milliseconds>(
+                                    std::chrono::milliseconds(unix_ms)));
+}
+
+// A figure the record holds as -1 while it is unknown: null in JSON.
+nlohmann::json Known(std::int64_t value) { return value < 0 ? nlohmann::json(nullptr) : nlohmann::json(value); }
+
+}  // namespace
 
 nlohmann::json ToJson(const RunRecord& r) {
   nlohmann::json j = {
@@ -12,11 +31,14 @@ nlohmann::json ToJson(const RunRecord& r) {
       {"fire_unix_ms", r.fire_unix_ms}, {"accepted_unix_ms", r.accepted_unix_ms},
       {"started_unix_ms", r.started_unix_ms}, {"finished_unix_ms", r.finished_unix_ms},
       {"next_attempt_unix_ms", r.next_attempt_unix_ms}, {"attempt", r.attempt},
-      {"max_attempts", r.max_attempts}, {"runner_id", r.runner_id}, {"exit_code", r.exit_code},
-      {"error", r.error}, {"total_loans", r.total_loans},
-      {"exceptions_count", r.exceptions_count}, {"metrics", r.metrics},
+      {"max_attempts", r.max_attempts}, {"runner_id", r.runner_id}, {"exit_code", Known(r.exit_code)},
+      {"error", r.error}, {"total_loans", Known(r.total_loans)},
+      {"exceptions_count", Known(r.exceptions_count)}, {"metrics", r.metrics},
       {"log_path", r.log_path}, {"requested_by", r.requested_by},
-      {"stderr_tail", r.stderr_tail}};
+      {"stderr_tail", r.stderr_tail},
+      {"fire_utc", Utc(r.fire_unix_ms)}, {"accepted_utc", Utc(r.accepted_unix_ms)},
+      {"started_utc", Utc(r.started_unix_ms)}, {"finished_utc", Utc(r.finished_unix_ms)},
+      {"next_attempt_utc", Utc(r.next_attempt_unix_ms)}};
   return j;
 }
 
@@ -25,13 +47,14 @@ nlohmann::json ToJson(const RunEvent& e) {
           {"incarnation", e.incarnation},
           {"event", e.event},
           {"at_unix_ms", e.at_unix_ms},
+          {"at_utc", Utc(e.at_unix_ms)},
           {"run", ToJson(e.run)}};
 }
 
 nlohmann::json ToJson(const AlertEvent& a) {
   return {{"seq", a.seq},       {"kind", a.kind},       {"team", a.team},
           {"count", a.count},   {"run_id", a.run_id},   {"message", a.message},
-          {"at_unix_ms", a.at_unix_ms}, {"incarnation", a.incarnation}};
+          {"at_unix_ms", a.at_unix_ms}, {"at_utc", Utc(a.at_unix_ms)}, {"incarnation", a.incarnation}};
 }
 
 nlohmann::json ToJson(const TeamRecord& t) {
@@ -51,7 +74,8 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"network", t.network},
           {"memory_mb", t.memory_mb},
           {"env", t.env},
-          {"created_unix_ms", t.created_unix_ms}};
+          {"created_unix_ms", t.created_unix_ms},
+          {"created_utc", Utc(t.created_unix_ms)}};
 }
 
 common::Result<nlohmann::json> BusFrameToJson(std::string_view topic, std::string_view payload) {

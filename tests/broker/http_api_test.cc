@@ -252,7 +252,7 @@ TEST_CASE("/api/teams is an array of team objects") {
     CHECK(body[0] == schemas::ToJson(t));
     CHECK(KeysOf(body[0]) == Keys{"id", "name", "run_time", "timezone", "paused", "overlap",
                                   "command", "max_attempts", "timeout_s", "retry_on",
-                                  "backoff_initial_s", "backoff_max_s", "after", "network", "memory_mb", "env", "created_unix_ms"});
+                                  "backoff_initial_s", "backoff_max_s", "after", "network", "memory_mb", "env", "created_unix_ms", "created_utc"});
     CHECK(body[0]["command"] == json{"/bin/pipeline", "--fast"});
     CHECK(body[0]["after"] == json{1, 2});
     CHECK(body[1]["id"] == 0);
@@ -282,8 +282,13 @@ TEST_CASE("/api/runs is an array of runs, without their dispatch tokens") {
         Keys{"run_id", "key", "team", "kind", "state", "pdate", "local_date", "fire_unix_ms",
              "accepted_unix_ms", "started_unix_ms", "finished_unix_ms", "next_attempt_unix_ms",
              "attempt", "max_attempts", "runner_id", "exit_code", "error", "total_loans",
-             "exceptions_count", "metrics", "log_path", "requested_by", "stderr_tail"});
+             "exceptions_count", "metrics", "log_path", "requested_by", "stderr_tail",
+             "fire_utc", "accepted_utc", "started_utc", "finished_utc", "next_attempt_utc"});
   CHECK(body.dump().find("secret-token") == std::string::npos);
+  // Unknown figures are null, not -1; times are also readable.
+  CHECK(body[0]["exit_code"].is_null());
+  CHECK(body[0]["total_loans"].is_null());
+  CHECK(body[0]["finished_utc"].is_null());
 
   // Without parameters: the last 100 runs of all teams.
   REQUIRE(a.seen().size() == 1);

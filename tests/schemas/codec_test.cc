@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "schemas/json.h"
 #include "schemas/notifier_progress.h"
 #include "schemas/topics.h"
 
@@ -1095,4 +1096,19 @@ TEST_CASE("a notifier.progress report round-trips, and junk or hostile sink name
   p.sinks.clear();
   for (int i = 0; i < 300; ++i) p.sinks["s" + std::to_string(i)] = {};
   CHECK_FALSE(schemas::DecodeNotifierProgress(schemas::Encode(p)).ok());
+}
+
+TEST_CASE("JSON views give times in UTC beside their milliseconds, and unknown figures as null") {
+  schemas::RunRecord r;
+  r.accepted_unix_ms = 1748916000123;  // 2025-06-03 02:00:00.123 UTC
+  const nlohmann::json j = schemas::ToJson(r);
+  CHECK(j["accepted_unix_ms"] == 1748916000123);
+  CHECK(j["accepted_utc"] == "2025-06-03T02:00:00.123Z");
+  CHECK(j["started_utc"].is_null());  // not started
+  CHECK(j["total_loans"].is_null());  // -1 in the record: unknown
+  CHECK(j["exit_code"].is_null());
+  r.total_loans = 0;
+  r.exit_code = 0;
+  CHECK(schemas::ToJson(r)["total_loans"] == 0);  // zero is known
+  CHECK(schemas::ToJson(r)["exit_code"] == 0);
 }
