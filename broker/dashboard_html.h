@@ -20,8 +20,12 @@ th{background:#eef0f4;font-weight:600} td.err{white-space:normal;color:#8a1c1c;m
 .running,.dispatched{background:#d9e8fb;color:#1c4a8a}.retry_wait,.queued,.accepted{background:#fbefd0;color:#7a5a06}
 .skipped,.cancelled{background:#e6e8ec;color:#444}
 #health{font-size:.9rem;color:#555} .bad{color:#8a1c1c;font-weight:600}
+#detail{background:#fff;box-shadow:0 1px 2px #0001;padding:.6rem .9rem} #detail dt{font-weight:600;float:left;width:9rem}
+#detail dd{margin:0 0 .2rem 9.5rem} #detail pre{background:#1d2330;color:#e6e8ec;padding:.6rem;overflow:auto;max-height:20rem}
+a{color:#1c4a8a}
 </style></head><body>
 <h1>Daybreak</h1><div id="health">loading…</div>
+<section id="run" hidden><h2>Run <span id="run-id"></span> · <a href="#">close</a></h2><div id="detail"></div></section>
 <h2>Teams</h2><table id="teams"><thead><tr><th>Team</th><th>Name</th><th>Time</th>
 <th>Zone</th><th>Overlap</th><th>Schedule</th><th>Last run</th></tr></thead><tbody></tbody></table>
 <h2>Recent runs</h2><table id="runs"><thead><tr><th>Run</th><th>Team</th><th>State</th>
@@ -43,8 +47,8 @@ async function refresh() {
     for (const r of runs) if (!(r.team in last)) last[r.team] = r;
     document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr><td>${team(t.id)}</td>
       <td>${esc(t.name)}</td><td>${esc(t.run_time)}</td><td>${esc(t.timezone)}</td><td>${esc(t.overlap)}</td>
-      <td>${t.paused ? 'paused' : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td></tr>`).join('');
-    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td>${esc(r.run_id)}</td>
+      <td>${t.paused ? 'paused' : (t.after && t.after.length) ? 'after ' + t.after.map(team).join(', ') : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td></tr>`).join('');
+    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
       <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
       <td>${r.attempt}/${r.max_attempts}</td><td>${num(r.total_loans)}</td><td>${num(r.exceptions_count)}</td>
       <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td></tr>`).join('');
@@ -52,7 +56,33 @@ async function refresh() {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }
 }
-refresh(); setInterval(refresh, 2000);
+// A run's page: #run=<id> (Slack's "Open the run" button links here).
+async function showRun() {
+  const m = location.hash.match(/^#run=([A-Za-z0-9_.:-]+)$/);
+  const section = document.getElementById('run');
+  if (!m) { section.hidden = true; return; }
+  section.hidden = false;
+  document.getElementById('run-id').textContent = m[1];
+  try {
+    const r = await get('/api/runs/' + m[1]);
+    const took = r.started_unix_ms > 0 && r.finished_unix_ms >= r.started_unix_ms
+      ? ((r.finished_unix_ms - r.started_unix_ms) / 1000).toFixed(1) + ' s' : '-';
+    const rows = [['State', badge(r.state)], ['Team', team(r.team)], ['Kind', esc(r.kind)], ['Key', esc(r.key)],
+      ['pdate / local date', esc(r.pdate) + ' / ' + esc(r.local_date)], ['Attempt', r.attempt + ' of ' + r.max_attempts],
+      ['Runner', esc(r.runner_id) || '-'], ['Accepted', when(r.accepted_unix_ms)], ['Started', when(r.started_unix_ms)],
+      ['Finished', when(r.finished_unix_ms)], ['Duration', took],
+      ['Next try', r.next_attempt_unix_ms > 0 ? when(r.next_attempt_unix_ms) : '-'],
+      ['Loans / exceptions', num(r.total_loans) + ' / ' + num(r.exceptions_count)],
+      ['Exit code', r.exit_code ?? '-'], ['Error', esc(r.error) || '-'], ['Log', esc(r.log_path) || '-'],
+      ['Requested by', esc(r.requested_by) || '-']];
+    document.getElementById('detail').innerHTML = '<dl>' + rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('') +
+      '</dl>' + (r.stderr_tail ? `<b>Reason (the end of its log)</b><pre>${esc(r.stderr_tail)}</pre>` : '');
+  } catch (e) {
+    document.getElementById('detail').innerHTML = `<span class="bad">${esc(e.message)}</span>`;
+  }
+}
+window.addEventListener('hashchange', showRun);
+showRun(); refresh(); setInterval(refresh, 2000);
 </script></body></html>
 )html";
 

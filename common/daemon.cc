@@ -23,7 +23,36 @@ Daemon::Daemon(DaemonOptions options)
 
 // The context ends last: every socket is a local of the body, closed when
 // it returns, so zmq_ctx_term does not wait on one.
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+  reloads_done_ = true;
+  if (reloader_.joinable()) reloader_.join();
+}
+
+void Daemon::ServeReloads() {
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  const timespec tick{0, 200'000'000};  // how soon it notices the process ends
+  while (!reloads_done_ && !stop_->load()) {
+    if (sigtimedwait(&hup, nullptr, &tick) == SIGHUP) Reload();
+  }
+}
+
+void Daemon::Reload() {
+  const std::string path = config_path_.empty() ? DefaultConfigPath() : config_path_;
+  auto fresh = LoadProcessConfig(config_path_);
+  if (!fresh.ok()) {
+    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays: {}",
+                  path.empty() ? "(no file)" : path, fresh.status().message());
+    return;
+  }
+  if (Status s = SetLogLevel(fresh.value().log_level); !s.ok()) {
+    spdlog::error("SIGHUP: the running configuration stays: {}", s.message());
+    return;
+  }
+  spdlog::warn("SIGHUP: reloaded {}: log level {} (other settings take effect at the next start)",
+               path.empty() ? "(no file)" : path, fresh.value().log_level);
+}
 
 int Daemon::StartUp() {
   auto config = LoadProcessConfig(config_path_);
@@ -43,13 +72,17 @@ int Daemon::StartUp() {
   stop_ = &InstallStopSignals();
   context_ = std::make_unique<zmq::context_t>(1);
   notify_ = std::make_unique<ServiceNotify>(*stop_);
+  reloader_ = std::thread([this] { ServeReloads(); });
   return kExitOk;
 }
 
 int Daemon::Main(int argc, char** argv, const Body& body) {
-  if (!options_.blocked_signals.empty()) {
+  {
+    // SIGHUP is the reloader's (sigtimedwait): blocked in every thread, so
+    // it neither kills the process nor interrupts another thread.
     sigset_t blocked;
     sigemptyset(&blocked);
+    sigaddset(&blocked, SIGHUP);
     for (int signal : options_.blocked_signals) sigaddset(&blocked, signal);
     if (const int error = pthread_sigmask(SIG_BLOCK, &blocked, nullptr); error != 0) {
       fmt::print(stderr, "{}: cannot block signals: {}\n", program(), std::strerror(error));

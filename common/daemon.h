@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -56,7 +57,8 @@ class Daemon {
   // For the process's own flags; add them before Main.
   CLI::App& app() { return app_; }
 
-  // Blocks `blocked_signals` in the calling thread, parses `argv`, starts
+  // Blocks `blocked_signals` (and SIGHUP, which a thread of its own waits
+  // for: a reload) in the calling thread, parses `argv`, starts
   // up, then returns `body`'s exit code. --help returns kExitOk and a bad
   // flag CLI11's code; a bad configuration returns kExitBadConfig with the
   // reason on stderr; anything `body` throws is logged and returns
@@ -95,6 +97,12 @@ class Daemon {
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ServiceNotify> notify_;
+  // SIGHUP: reads the configuration again and applies what can change
+  // without a restart (the log level), or says why it keeps the old one.
+  void ServeReloads();
+  void Reload();
+  std::atomic<bool> reloads_done_{false};
+  std::thread reloader_;
 };
 
 }  // namespace common

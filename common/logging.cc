@@ -30,7 +30,9 @@ std::unique_ptr<spdlog::formatter> LogFormatter() {
   return formatter;
 }
 
-Status SetupLogging(const std::string& process, const std::string& level) {
+namespace {
+
+Result<spdlog::level::level_enum> ParseLevel(const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   // from_str maps anything unknown to "off"; only "off" itself may mean off.
   if (parsed == spdlog::level::off && level != "off") {
@@ -39,6 +41,22 @@ Status SetupLogging(const std::string& process, const std::string& level) {
                              "\" is not one of trace, debug, info, warn, "
                              "error, critical, off");
   }
+  return parsed;
+}
+
+}  // namespace
+
+Status SetLogLevel(const std::string& level) {
+  auto parsed = ParseLevel(level);
+  if (!parsed.ok()) return parsed.status();
+  spdlog::default_logger()->set_level(parsed.value());
+  return Status();
+}
+
+Status SetupLogging(const std::string& process, const std::string& level) {
+  auto level_or = ParseLevel(level);
+  if (!level_or.ok()) return level_or.status();
+  const spdlog::level::level_enum parsed = level_or.value();
   auto logger = spdlog::stderr_color_mt(process);
   logger->set_formatter(LogFormatter());
   logger->set_level(parsed);

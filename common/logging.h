@@ -17,5 +17,7 @@ namespace common {
 std::unique_ptr<spdlog::formatter> LogFormatter();
 
 Status SetupLogging(const std::string& process, const std::string& level);
+// Changes the running logger's level (a reload); an error names a bad one.
+Status SetLogLevel(const std::string& level);
 
 }  // namespace common

@@ -31,7 +31,8 @@ KeySet DeliveryKeys(NotifierConfig& c) {
       .Double("retry_budget_s", &c.retry_budget_s, {0}, {"DAYBREAK_NOTIFIER_RETRY_BUDGET_S"})
       .Int("max_attempts", &c.max_attempts, {1, kIntMax}, {"DAYBREAK_NOTIFIER_MAX_ATTEMPTS"})
       .Int("queue_limit", &c.queue_limit, {2, kIntMax}, {"DAYBREAK_NOTIFIER_QUEUE_LIMIT"})
-      .Double("timeout_s", &c.timeout_s, {0}, {"DAYBREAK_NOTIFIER_TIMEOUT_S"});
+      .Double("timeout_s", &c.timeout_s, {0}, {"DAYBREAK_NOTIFIER_TIMEOUT_S"})
+      .String("public_url", &c.public_url, {"DAYBREAK_PUBLIC_URL"});
   return k;
 }
 
@@ -120,6 +121,9 @@ Status ValidateNotifierConfig(const NotifierConfig& c) {
     return Bad("notifier.retry_max_s", "must be >= retry_initial_s > 0");
   }
   if (c.timeout_s <= 0) return Bad("notifier.timeout_s", "must be > 0");
+  if (!c.public_url.empty() && !c.public_url.starts_with("http://") && !c.public_url.starts_with("https://")) {
+    return Bad("notifier.public_url", "\"" + c.public_url + "\" must start with http:// or https://");
+  }
   for (const auto& kind : c.sinks) {
     if (Status s = kind->Validate(); !s.ok()) return s;
   }

@@ -26,6 +26,7 @@ struct NotifierConfig {
   int max_attempts = 10;
   int queue_limit = 10000;
   double timeout_s = 10;
+  std::string public_url;  // the dashboard's address for links in messages
 
   // Every registered kind, configured, in registry order (read-only once
   // loaded, so copies of the config may share them).

@@ -24,6 +24,9 @@ namespace notifier {
 struct SinkContext {
   std::chrono::milliseconds timeout{10000};
   const std::atomic<bool>* abort = nullptr;  // cuts transfers short; may be null
+  // The dashboard as people reach it ("https://daybreak.example.com"):
+  // messages link to a run's page there. Empty: no links.
+  std::string public_url = "";
 };
 
 class SinkKind {

@@ -129,7 +129,7 @@ void BuildRoutes(const NotifierConfig& c, const std::string& cursor_path, SinkRo
   policy.budget = milliseconds(static_cast<std::int64_t>(c.retry_budget_s * 1000));
   policy.max_attempts = c.max_attempts;
   const SinkContext context{milliseconds(static_cast<std::int64_t>(c.timeout_s * 1000)),
-                            router.abort_flag()};
+                            router.abort_flag(), c.public_url};
   for (const auto& kind : c.sinks) AddKind(*kind, c, cursor_path, context, policy, router);
 }
 

@@ -285,7 +285,12 @@ int LeaseShim::Run() {
   close(report[0]);
   sandbox::Release(walls.value());
   if (n == sizeof err && err[0] == 2) {
-    Say("cannot start %s: %s", options_.argv[0].c_str(), std::strerror(err[1]));
+    if (err[1] == EACCES && options_.sandbox.uid) {
+      Say("cannot start %s: %s (as uid %u: every folder on its path must let that user in)",
+          options_.argv[0].c_str(), std::strerror(err[1]), *options_.sandbox.uid);
+    } else {
+      Say("cannot start %s: %s", options_.argv[0].c_str(), std::strerror(err[1]));
+    }
   }
 
   Mono lease_end = std::chrono::steady_clock::now() + options_.lease;

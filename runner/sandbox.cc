@@ -104,7 +104,9 @@ std::vector<Rule> SystemRules() {
   for (const char* file :
        {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
         "/etc/timezone", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts",
-        "/etc/host.conf", "/etc/resolv.conf", "/etc/gai.conf", "/etc/ssl", "/etc/ca-certificates",
+        "/etc/host.conf", "/etc/resolv.conf", "/etc/gai.conf",
+        // Certificates, never /etc/ssl/private: a host's TLS keys are not a pipeline's.
+        "/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/ca-certificates",
         "/etc/alternatives", "/etc/mime.types", "/etc/locale.alias", "/dev/zero", "/dev/full",
         "/dev/random", "/dev/urandom", "/proc/cpuinfo", "/proc/meminfo",
         "/sys/devices/system/cpu"}) {

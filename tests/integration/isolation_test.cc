@@ -217,8 +217,12 @@ TEST_CASE("with team_uid_base each team's pipeline runs as its own uid: its outp
                    .env = {{"DAYBREAK_TEAM_UID_BASE", "60000"}, {"DAYBREAK_ISOLATION", "off"}}});
   REQUIRE(chmod(cluster.root().c_str(), 0755) == 0);  // a temp dir is 0700: let the teams in
   cluster.MakeSample(2, 30, "2025-06-02");
+  // A program under /usr: the build tree may sit in a folder only root can
+  // enter (a CI clone in a 0700 temp dir).
   schemas::TeamRecord reference;
   reference.id = 2;
+  reference.command = {"/bin/sh", "-c",
+                       "cat \"$DAYBREAK_INPUT_DIR\"/loan_tape_20250602.csv > \"$DAYBREAK_OUTPUT_DIR\"/copy.csv"};
   cluster.AddTeam(reference);
   const auto run = cluster.WaitForTerminal(cluster.Trigger(2).run_id);
   REQUIRE_MESSAGE(run.state == schemas::RunState::kSucceeded, run.error << "\n" << run.stderr_tail);

@@ -92,6 +92,38 @@ TEST_CASE("every notification of a failure carries the pipeline's own last words
         std::string::npos);
 }
 
+TEST_CASE("a Slack body is Block Kit: a header, the figures as fields, the reason, and a button to the run") {
+  Notification failed = FailedRun();
+  failed.run.run.stderr_tail = "ERROR upstream DB unreachable\n";
+  const auto body = nlohmann::json::parse(notifier::SlackBody(failed, "https://daybreak.example.com/"));
+  CHECK(body["text"] == notifier::SlackText(failed));  // the fallback people's phones show
+  const auto& blocks = body["blocks"];
+  REQUIRE(blocks.size() == 4);
+  CHECK(blocks[0]["type"] == "header");
+  CHECK(blocks[0]["text"]["type"] == "plain_text");
+  CHECK(blocks[0]["text"]["text"].get<std::string>().find("team 2 run r0000000007 failed") != std::string::npos);
+  CHECK(blocks[1]["type"] == "section");
+  std::string fields;
+  for (const auto& f : blocks[1]["fields"]) fields += f["text"].get<std::string>() + "|";
+  for (const char* part : {"*State*\nfailed", "*Pdate*\n2025-06-03", "*Attempt*\n3 of 3",
+                           "*Loans / exceptions*\n1000 / 51", "*Duration*\n3.2 s", "&lt;see log&gt;"}) {
+    CHECK_MESSAGE(fields.find(part) != std::string::npos, part << " missing in " << fields);
+  }
+  CHECK(blocks[2]["text"]["text"].get<std::string>().find("ERROR upstream DB unreachable") != std::string::npos);
+  CHECK(blocks[3]["type"] == "actions");
+  CHECK(blocks[3]["elements"][0]["url"] == "https://daybreak.example.com/#run=r0000000007");
+
+  // Without a public_url, no button; an alert has its own layout.
+  CHECK(nlohmann::json::parse(notifier::SlackBody(failed))["blocks"].size() == 3);
+  const auto alert = nlohmann::json::parse(notifier::SlackBody(Alert(), "http://d:7480"));
+  CHECK(alert["blocks"][0]["text"]["text"].get<std::string>().find("consecutive_failures") != std::string::npos);
+  CHECK(alert["blocks"].back()["elements"][0]["url"].get<std::string>().starts_with("http://d:7480/#"));
+  // Slack's limits hold however long the error.
+  failed.run.run.error = std::string(5000, 'e');
+  const auto capped = nlohmann::json::parse(notifier::SlackBody(failed));
+  for (const auto& f : capped["blocks"][1]["fields"]) CHECK(f["text"].get<std::string>().size() <= 2000);
+}
+
 TEST_CASE("a webhook body is the event as JSON with its topic and event id") {
   const auto j = nlohmann::json::parse(notifier::WebhookBody(FailedRun()));
   CHECK(j["event_id"] == "a1b2:42");  // unique even where a restored store repeats seq 42

@@ -195,6 +195,9 @@ TEST_CASE("the system rules give programs what they need to start, not all of /e
   bool usr = false;
   for (const auto& r : rules) {
     CHECK(r.path != "/etc");
+    CHECK(r.path != "/etc/ssl");  // its private/ holds the host's TLS keys
+    CHECK_FALSE(r.path.starts_with("/etc/ssl/private"));
+    CHECK_FALSE(r.path.starts_with("/etc/daybreak"));
     CHECK(r.path != "/proc");
     CHECK(r.path != "/");
     usr = usr || (r.path == "/usr" && r.access == Access::kReadExec);
