@@ -108,7 +108,10 @@ int RunBroker(common::Daemon& d) {
                c.bus_subscribe, c.control, c.work, c.state_dir);
   broker::Broker broker(bound.sockets(), manager, control, clock);
   // The watchdog's evidence that the loop turns (it turns at least every second).
-  broker.AddPeriodic(std::chrono::seconds(1), [&d] { d.Alive(); });
+  broker.AddPeriodic(std::chrono::seconds(1), [&d, &audit] {
+    d.Alive();
+    audit.Sync();  // the audit log is on disk within a second
+  });
   d.Ready(fmt::format("serving control {} work {}, state {}", c.control, c.work, c.state_dir));
   std::uint64_t backup_failures = 0;
   if (backups.every.count() > 0) {

@@ -5,8 +5,8 @@
 // feeds it from Transition, on the loop's thread; the HTTP thread
 // serializes the registry for /metrics (prometheus-cpp's metrics are
 // thread-safe). Counters count since the broker started, as Prometheus
-// expects (rate() handles restarts); the per-team gauges are seeded from
-// the store at start, so they survive one.
+// expects (rate() handles restarts); a failure streak is seeded from the
+// store at start, so it survives one.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -32,7 +32,9 @@ class BrokerMetrics {
   // `from`; `status` is the team's tally when this change updates it.
   void Observe(const schemas::RunRecord& run, schemas::RunState from,
                const std::optional<std::pair<std::uint32_t, schemas::TeamStatus>>& status);
-  // A team's tally as loaded at start.
+  // A team's tally as loaded at start: its failure streak when one is on (a
+  // missing streak series reads as 0 to alerts); the rest comes with the
+  // team's next run.
   void Seed(std::uint32_t team, const schemas::TeamStatus& status);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
