@@ -62,19 +62,6 @@ TEST_CASE("the broker and runner keep their flags and exit codes") {
   CHECK(cluster.RunTool({"daybreak-broker"}, &out) == 1);
 }
 
-namespace {
-
-bool LogSays(const std::string& path, const std::string& needle) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < until) {
-    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-}  // namespace
-
 TEST_CASE("SIGHUP reloads the log level; a bad file keeps the running configuration and says why") {
   testing::Cluster cluster({.runners = 0, .ticker = false, .notifier = false, .env = {}});
   const std::string config = cluster.root() + "/runner.toml";
@@ -97,14 +84,14 @@ TEST_CASE("SIGHUP reloads the log level; a bad file keeps the running configurat
 
   std::ofstream(config) << "[log]\nlevel = \"info\"\n";
   runner.Signal(SIGHUP);
-  CHECK(LogSays(log, "SIGHUP: reloaded " + config + ": log level info"));
+  CHECK(testing::WaitForText(log, "SIGHUP: reloaded " + config + ": log level info"));
 
   std::ofstream(config) << "[log]\nlevel = \"loud\"\n";
   runner.Signal(SIGHUP);
-  CHECK(LogSays(log, "the running configuration stays"));
+  CHECK(testing::WaitForText(log, "the running configuration stays"));
   std::ofstream(config) << "[log\nlevel = \n";  // not TOML at all
   runner.Signal(SIGHUP);
-  CHECK(LogSays(log, "not reloaded, the running configuration stays"));
+  CHECK(testing::WaitForText(log, "not reloaded, the running configuration stays"));
   CHECK(runner.running());  // a reload never stops it
   runner.Stop(SIGTERM, std::chrono::seconds(5));
 }

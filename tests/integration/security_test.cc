@@ -139,15 +139,6 @@ std::string AllText(const std::string& dir) {
   return all;
 }
 
-bool WaitForText(const std::string& path, const std::string& needle) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < until) {
-    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("secrets set in the configuration appear in no log, no API answer, no --json output and no pipeline's environment") {
@@ -186,8 +177,8 @@ TEST_CASE("secrets set in the configuration appear in no log, no API answer, no 
   const auto run = cluster.WaitForTerminal(cluster.Trigger(1).run_id);
   REQUIRE(run.state == schemas::RunState::kFailed);
   CHECK(run.stderr_tail.find("DAYBREAK_RUN_ID=" + run.run_id) != std::string::npos);  // it did print
-  CHECK(WaitForText(cluster.root() + "/logs/notifier.log", "sink webhook"));
-  CHECK(WaitForText(cluster.root() + "/logs/notifier.log", "sink email"));
+  CHECK(testing::WaitForText(cluster.root() + "/logs/notifier.log", "sink webhook"));
+  CHECK(testing::WaitForText(cluster.root() + "/logs/notifier.log", "sink email"));
 
   std::string outputs = AllText(cluster.root() + "/logs") + AllText(cluster.root() + "/var/logs");
   for (const std::vector<std::string>& cli : std::vector<std::vector<std::string>>{

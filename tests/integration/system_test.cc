@@ -23,16 +23,6 @@ bool Contains(const std::vector<std::string>& names, const std::string& prefix) 
   return false;
 }
 
-// Polls the notifier's log for `needle` (its only output channel here).
-bool LogEventually(const std::string& path, const std::string& needle) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < until) {
-    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("runs for two teams and the general run write only their own folders and survive a broker restart") {
@@ -102,7 +92,7 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
   SUBCASE("the notifier tells people about every completed run") {
     const std::string log = cluster.root() + "/logs/notifier.log";
     for (const auto& [team, run_id] : run_of) {
-      CHECK(LogEventually(log, "run " + run_id + " " + (team == 0 ? std::string("general") : "team " + std::to_string(team)) + " completed"));
+      CHECK(testing::WaitForText(log, "run " + run_id + " " + (team == 0 ? std::string("general") : "team " + std::to_string(team)) + " completed"));
     }
   }
 
@@ -200,8 +190,8 @@ TEST_CASE("a notifier added with --from-newest does not replay history, and resu
   REQUIRE(old_run.state == schemas::RunState::kSucceeded);
   cluster.StartNotifier({"--from-newest"});
   const std::string log = cluster.root() + "/logs/notifier.log";
-  REQUIRE(LogEventually(log, "no cursor yet: starting after the newest event"));
+  REQUIRE(testing::WaitForText(log, "no cursor yet: starting after the newest event"));
   const auto new_run = cluster.WaitForTerminal(cluster.Trigger(0).run_id);
-  CHECK(LogEventually(log, "run " + new_run.run_id + " general completed"));
+  CHECK(testing::WaitForText(log, "run " + new_run.run_id + " general completed"));
   CHECK(testing::ReadFile(log).find("run " + old_run.run_id + " ") == std::string::npos);
 }

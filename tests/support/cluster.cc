@@ -300,6 +300,16 @@ std::optional<schemas::DueAck> BusWatcher::WaitForAck(
   }
 }
 
+bool WaitForText(const std::string& path, const std::string& needle,
+                 std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ReadFile(path).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

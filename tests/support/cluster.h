@@ -132,6 +132,10 @@ class BusWatcher {
 };
 
 std::string ReadFile(const std::string& path);
+// Polls `path` (a process's log, say) until it holds `needle`, or the
+// deadline passes; false then.
+bool WaitForText(const std::string& path, const std::string& needle,
+                 std::chrono::milliseconds deadline = std::chrono::seconds(15));
 std::vector<std::string> ListFiles(const std::string& dir);
 
 }  // namespace testing
