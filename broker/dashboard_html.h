@@ -1,5 +1,9 @@
 // The dashboard page served at "/": static HTML that polls /api/* every two
 // seconds. No build step and no external assets (the machine may be offline).
+// With the operator token (typed once, kept for the browser tab in
+// sessionStorage, sent as a Bearer header, never in a URL or a cookie, so
+// another site cannot act through it) it shows run, pause, resume and
+// cancel buttons.
 #pragma once
 
 #include <string_view>
@@ -22,36 +26,87 @@ th{background:#eef0f4;font-weight:600} td.err{white-space:normal;color:#8a1c1c;m
 #health{font-size:.9rem;color:#555} .bad{color:#8a1c1c;font-weight:600}
 #detail{background:#fff;box-shadow:0 1px 2px #0001;padding:.6rem .9rem} #detail dt{font-weight:600;float:left;width:9rem}
 #detail dd{margin:0 0 .2rem 9.5rem} #detail pre{background:#1d2330;color:#e6e8ec;padding:.6rem;overflow:auto;max-height:20rem}
-a{color:#1c4a8a}
+a{color:#1c4a8a} button{font:inherit;font-size:.8rem;padding:.1rem .5rem;margin-right:.3rem;cursor:pointer}
+#access{margin:.4rem 0;font-size:.9rem} #flash{margin:.4rem 0;font-weight:600} .filters{margin:.3rem 0}
 </style></head><body>
-<h1>Daybreak</h1><div id="health">loading…</div>
+<h1>Daybreak</h1><div id="health">loading…</div><div id="access"></div><div id="flash"></div>
 <section id="run" hidden><h2>Run <span id="run-id"></span> · <a href="#">close</a></h2><div id="detail"></div></section>
 <h2>Teams</h2><table id="teams"><thead><tr><th>Team</th><th>Name</th><th>Time</th>
-<th>Zone</th><th>Overlap</th><th>Schedule</th><th>Last run</th></tr></thead><tbody></tbody></table>
-<h2>Recent runs</h2><table id="runs"><thead><tr><th>Run</th><th>Team</th><th>State</th>
+<th>Zone</th><th>Overlap</th><th>Schedule</th><th>Last run</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Recent runs</h2><div class="filters">team <select id="f-team"><option value="">all</option></select>
+state <select id="f-state"><option value="">all</option></select></div><table id="runs"><thead><tr><th>Run</th><th>Team</th><th>State</th>
 <th>Kind</th><th>pdate</th><th>Try</th><th>Loans</th><th>Exceptions</th><th>Accepted</th>
-<th>Error</th></tr></thead><tbody></tbody></table>
+<th>Error</th><th></th></tr></thead><tbody></tbody></table>
 <script>
 const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const team = t => t === 0 ? 'general' : t;
 const when = ms => ms > 0 ? new Date(ms).toLocaleString() : '-';
 const num = n => (typeof n === 'number' && n >= 0) ? n.toLocaleString() : '-';
 const badge = s => `<span class="s ${esc(s)}">${esc(s)}</span>`;
-async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json(); }
+const STATES = ['accepted','queued','dispatched','running','retry_wait','succeeded','failed','missed','skipped','cancelled'];
+const ACTIVE = new Set(['accepted','queued','dispatched','running','retry_wait']);
+let token = sessionStorage.getItem('daybreak-token') || '';
+let access = {actions: 'off', read_needs_token: false, token: 'none'};
+const auth = () => token ? {Authorization: 'Bearer ' + token} : {};
+async function get(path) { const r = await fetch(path, {headers: auth()}); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json(); }
+function flash(text, bad) { const f = document.getElementById('flash'); f.textContent = text; f.className = bad ? 'bad' : ''; }
+async function checkAccess() {
+  try { access = await get('/api/access'); } catch (e) { return; }
+  const box = document.getElementById('access');
+  if (access.token !== 'none') {
+    box.innerHTML = `signed in with the ${esc(access.token)} token · <button id="signout">sign out</button>` +
+      (access.actions === 'allowed' ? '' : ' (read only)');
+  } else if (access.actions === 'off' && !access.read_needs_token) {
+    box.textContent = 'read only: no operator token is configured (broker.http_operator_token)';
+  } else {
+    box.innerHTML = `<input id="token" type="password" placeholder="token" size="30"> <button id="signin">sign in</button>` +
+      (token ? ' <span class="bad">that token was not accepted</span>' : '');
+  }
+}
+async function act(path, body, what) {
+  const r = await fetch(path, {method: 'POST', headers: {...auth(), 'Content-Type': 'application/json'}, body: JSON.stringify(body || {})});
+  const reply = await r.json().catch(() => ({error: 'status ' + r.status}));
+  flash(r.ok ? what + ': done' + (reply.run ? ' (' + reply.run.run_id + ', ' + reply.run.state + ')' : '') : what + ': ' + reply.error, !r.ok);
+  refresh();
+}
+document.addEventListener('click', e => {
+  const b = e.target.closest('button');
+  if (!b) return;
+  if (b.id === 'signin') { token = document.getElementById('token').value.trim(); sessionStorage.setItem('daybreak-token', token); checkAccess().then(refresh); }
+  if (b.id === 'signout') { token = ''; sessionStorage.removeItem('daybreak-token'); checkAccess().then(refresh); }
+  const t = b.dataset.team, r = b.dataset.run;
+  if (b.dataset.act === 'run') act('/api/runs', {team: Number(t)}, 'run ' + team(Number(t)));
+  if (b.dataset.act === 'pause' || b.dataset.act === 'resume') act(`/api/teams/${t}/${b.dataset.act}`, null, b.dataset.act + ' ' + team(Number(t)));
+  if (b.dataset.act === 'cancel' && confirm('Cancel ' + r + '?')) act(`/api/runs/${r}/cancel`, null, 'cancel ' + r);
+});
+for (const s of STATES) document.getElementById('f-state').insertAdjacentHTML('beforeend', `<option>${s}</option>`);
+document.getElementById('f-team').onchange = document.getElementById('f-state').onchange = () => refresh();
+function teamOptions(teams) {
+  const select = document.getElementById('f-team'), keep = select.value;
+  const want = '<option value="">all</option>' + teams.map(t => `<option value="${t.id}">${team(t.id)} ${esc(t.name)}</option>`).join('');
+  if (select.dataset.html !== want) { select.innerHTML = want; select.dataset.html = want; select.value = keep; }
+}
 async function refresh() {
   try {
-    const [stats, teams, runs] = await Promise.all([get('/api/stats'), get('/api/teams'), get('/api/runs?limit=100')]);
+    const fteam = document.getElementById('f-team').value, fstate = document.getElementById('f-state').value;
+    const [stats, teams, all] = await Promise.all([get('/api/stats'), get('/api/teams'),
+      get('/api/runs?limit=100' + (fteam !== '' ? '&team=' + fteam : ''))]);
+    teamOptions(teams);
+    const runs = fstate ? all.filter(r => r.state === fstate) : all;
+    const can = access.actions === 'allowed';
     document.getElementById('health').innerHTML =
       `broker up · ${stats.runners} runner(s) · ${stats.active_runs} active run(s) · event seq ${stats.last_seq} · updated ${new Date().toLocaleTimeString()}`;
     const last = {};
-    for (const r of runs) if (!(r.team in last)) last[r.team] = r;
+    for (const r of all) if (!(r.team in last)) last[r.team] = r;
     document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr><td>${team(t.id)}</td>
       <td>${esc(t.name)}</td><td>${esc(t.run_time)}</td><td>${esc(t.timezone)}</td><td>${esc(t.overlap)}</td>
-      <td>${t.paused ? 'paused' : (t.after && t.after.length) ? 'after ' + t.after.map(team).join(', ') : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td></tr>`).join('');
+      <td>${t.paused ? 'paused' : (t.after && t.after.length) ? 'after ' + t.after.map(team).join(', ') : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td>
+      <td>${can ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join('');
     document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
       <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
       <td>${r.attempt}/${r.max_attempts}</td><td>${num(r.total_loans)}</td><td>${num(r.exceptions_count)}</td>
-      <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td></tr>`).join('');
+      <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td>
+      <td>${can && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join('');
   } catch (e) {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }
@@ -82,7 +137,7 @@ async function showRun() {
   }
 }
 window.addEventListener('hashchange', showRun);
-showRun(); refresh(); setInterval(refresh, 2000);
+checkAccess().then(() => { showRun(); refresh(); }); setInterval(refresh, 2000);
 </script></body></html>
 )html";
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "broker/dashboard_html.h"
+#include "broker/http_reply.h"
 #include "schemas/json.h"
 
 namespace broker {
@@ -116,21 +117,6 @@ constexpr std::size_t kKeepAliveRequests = 100;
 constexpr time_t kReadSeconds = 2;
 constexpr time_t kWriteSeconds = 5;
 
-void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200) {
-  res.status = status;
-  // Stores written before release 2 may hold text that is not UTF-8:
-  // replaced (U+FFFD), never an exception and a 500.
-  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
-}
-
-void SendError(httplib::Response& res, const common::Status& s) {
-  const int status = s.code() == common::Code::kIoError    ? 503
-                     : s.code() == common::Code::kNotFound ? 404
-                                                           : 400;
-  SendJson(res, {{"ok", false}, {"error", s.message()}}, status);
-}
-
 // The whole of `text` as a number, or nothing ("5x", "-1" and "" are not).
 template <typename T>
 std::optional<T> ParseWhole(std::string_view text) {
@@ -199,7 +185,9 @@ common::Status HttpApi::Start(const std::string& listen) {
     server_->listen_after_bind();
     listen_returned_.store(true);
   });
-  spdlog::info("http: dashboard, /healthz, /metrics and /api on http://{}", listen);
+  spdlog::info("http: dashboard, /healthz, /metrics and /api on http://{} ({}{})", listen,
+               ActionsOn() ? "actions need an operator token" : "read-only: no operator token",
+               ReadNeedsToken() ? "; reads need a token" : "");
   return common::Status();
 }
 
@@ -215,14 +203,35 @@ void HttpApi::Stop() {
 }
 
 void HttpApi::Routes() {
-  // Read-only: any other method is refused before routing, on every path.
-  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("Allow", "GET, HEAD");
-    SendJson(res, {{"ok", false}, {"error", "method " + req.method + " not allowed: the API is read-only"}},
-             405);
+  // GET and HEAD everywhere, POST on the action paths only; any other
+  // method is refused before routing. Reads of /api/* need a token when a
+  // read token is set (/api/access tells the page whether, and what it may do).
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const bool action = IsActionPath(req.path);
+    if (req.method == "GET" || req.method == "HEAD") {
+      if (!req.path.starts_with("/api/") || req.path == "/api/access" || MayRead(req, res)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method == "POST" && action) return httplib::Server::HandlerResponse::Unhandled;
+    const bool read_too = !action || req.path == "/api/runs";
+    res.set_header("Allow", action ? (read_too ? "GET, HEAD, POST" : "POST") : "GET, HEAD");
+    SendRefusal(res, 405, "method " + req.method + " not allowed on " + req.path +
+                              (action ? "" : ": it is read-only"));
     return httplib::Server::HandlerResponse::Handled;
   });
+  server_->Get("/api/access", [this](const httplib::Request& req, httplib::Response& res) {
+    const common::HttpGrant* grant = GrantOf(req);
+    nlohmann::json teams = nullptr;  // every team
+    if (grant != nullptr && !grant->teams.empty()) teams = grant->teams;
+    SendJson(res, {{"actions", !ActionsOn() ? "off" : grant != nullptr && grant->operate ? "allowed" : "locked"},
+                   {"read_needs_token", ReadNeedsToken()},
+                   {"token", grant != nullptr ? grant->name : "none"},
+                   {"role", grant == nullptr ? "none" : grant->operate ? "operate" : "read"},
+                   {"teams", teams}});
+  });
+  ActionRoutes();
   server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kDashboardHtml), "text/html; charset=utf-8");
   });

@@ -1,6 +1,7 @@
 // HttpApi: the broker's monitoring face over HTTP: /healthz for
 // supervisors and load balancers, /metrics for Prometheus, /api/* as JSON,
-// and / a small live dashboard. It runs on its own threads and reads the
+// and / a small live dashboard, whose actions (POSTs) need the operator's
+// token. It runs on its own threads and reads the
 // broker only through the control socket, like any other client, and the
 // loop's own metrics registry (whose series are thread-safe), so it never
 // touches the broker loop's state.
@@ -9,17 +10,22 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include <prometheus/registry.h>
 #include <zmq.hpp>
 
+#include "common/security.h"
 #include "common/status.h"
 #include "schemas/control_client.h"
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace broker {
@@ -39,11 +45,28 @@ class HttpApi {
   // Series /metrics adds to the broker's figures (BrokerMetrics::registry()).
   // Before Start.
   void SetMetrics(std::shared_ptr<prometheus::Registry> metrics) { metrics_ = std::move(metrics); }
+  // The bearer tokens (common::HttpGrants): those that may operate may act,
+  // each for its teams; with none the API is read-only. When any read-only
+  // token exists, reading /api/* needs a token. Before Start.
+  void SetTokens(std::vector<common::HttpGrant> grants) { grants_ = std::move(grants); }
   void Stop();
 
  private:
   common::Result<schemas::ControlReply> Ask(const schemas::ControlRequest& request);
   void Routes();
+  void ActionRoutes();  // http_actions.cc
+
+  // The grant whose token `req` bears; null for none or an unknown one.
+  const common::HttpGrant* GrantOf(const httplib::Request& req) const;
+  bool ReadNeedsToken() const;
+  bool ActionsOn() const;
+  // Whether `req` may go on (acting for `team`, when it is known); when
+  // not, `res` holds the refusal.
+  bool MayRead(const httplib::Request& req, httplib::Response& res) const;
+  bool MayAct(const httplib::Request& req, httplib::Response& res,
+              std::optional<std::uint32_t> team) const;
+  static bool IsActionPath(const std::string& path);
+  std::string Who(const httplib::Request& req) const;
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
@@ -51,6 +74,7 @@ class HttpApi {
   std::mutex control_mutex_;  // the control client is one zmq socket
   schemas::ControlClient control_;
   std::shared_ptr<prometheus::Registry> metrics_;
+  std::vector<common::HttpGrant> grants_;
 };
 
 }  // namespace broker

@@ -98,6 +98,8 @@ int RunBroker(common::Daemon& d) {
   broker::Listeners& bound = *listeners.value();
   broker::HttpApi http(d.context(), bound.local_control(), bound.LocalClientSetup());
   http.SetMetrics(metrics.registry());
+  // Checked at start (common::ValidateSecurity): this read cannot fail.
+  if (auto grants = common::HttpGrants(c); grants.ok()) http.SetTokens(std::move(grants).value());
   if (!c.http_listen.empty()) {
     // Monitoring that cannot start must not stop scheduling.
     if (const common::Status s = http.Start(c.http_listen); !s.ok()) {

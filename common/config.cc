@@ -39,6 +39,9 @@ KeySet Keys(Config& c) {
       .Double("retry.backoff_max_s", &c.backoff_max_s, {0}, {"DAYBREAK_BACKOFF_MAX_S"})
       .String("retry.retry_on", &c.retry_on, {"DAYBREAK_RETRY_ON"});
   k.String("broker.http_listen", &c.http_listen, {"DAYBREAK_HTTP_LISTEN"})
+      .Secret("broker.http_operator_token", &c.http_operator_token, {"DAYBREAK_HTTP_OPERATOR_TOKEN"})
+      .Secret("broker.http_read_token", &c.http_read_token, {"DAYBREAK_HTTP_READ_TOKEN"})
+      .List("broker.http_tokens", &c.http_tokens, {"DAYBREAK_HTTP_TOKENS"})
       .Bool("broker.sync_writes", &c.sync_writes, {"DAYBREAK_SYNC_WRITES"})
       .Int("broker.min_free_mb", &c.min_free_mb, {0, kIntMax}, {"DAYBREAK_MIN_FREE_MB"})
       .Int("broker.heartbeat_ms", &c.heartbeat_ms, {10, kIntMax}, {"DAYBREAK_HEARTBEAT_MS"})
@@ -155,6 +158,14 @@ Status ValidateConfig(const Config& c) {
                                       std::to_string(2LL * c.heartbeat_ms) + ")");
   }
   if (c.backoff_max_s < c.backoff_initial_s) return Bad("retry.backoff_max_s", "must be >= backoff_initial_s >= 0");
+  // A guessable token is no lock; the value itself is never in the error.
+  for (const auto& [key, token] : {std::pair{"broker.http_operator_token", &c.http_operator_token},
+                                   std::pair{"broker.http_read_token", &c.http_read_token}}) {
+    if (!token->empty() && token->size() < 16) return Bad(key, "must be at least 16 characters");
+  }
+  if (!c.http_read_token.empty() && c.http_read_token == c.http_operator_token) {
+    return Bad("broker.http_read_token", "must differ from broker.http_operator_token");
+  }
   for (const std::string* e : {&c.bus_publish, &c.bus_subscribe, &c.control, &c.work}) {
     if (e->find("://") == std::string::npos) return Bad("endpoints", "\"" + *e + "\" is not a ZeroMQ endpoint like tcp://127.0.0.1:7401");
   }

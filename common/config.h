@@ -46,6 +46,16 @@ struct Config {
 
   // [broker]
   std::string http_listen = "127.0.0.1:7480";  // dashboard, /metrics; "" = off
+  // Bearer tokens of the dashboard and /api (secrets: set them through
+  // <key>_file). The operator token may act (trigger, cancel, pause,
+  // resume); none set: the API is read-only. The read token, when set, is
+  // needed (or the operator's) to read /api/*; / , /healthz and /metrics
+  // stay open for the page itself, supervisors and Prometheus.
+  std::string http_operator_token;
+  std::string http_read_token;
+  // More tokens, each its own file, name, role and teams (HttpGrants in
+  // common/security.h): "<name>:<read|operate>[@<team>+<team>]=<file>".
+  std::vector<std::string> http_tokens;
   // Every group commit fsyncs its WAL write (power-loss safe); false trades
   // the last moments before a power loss for fewer syncs.
   bool sync_writes = true;

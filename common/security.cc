@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <vector>
 
 #include "common/team.h"
@@ -224,7 +227,62 @@ Result<std::map<std::string, KeyGrant>> AuthorizedKeys(const Config& c) {
   return keys;
 }
 
+bool HttpGrant::MayActFor(std::uint32_t team) const {
+  return teams.empty() || std::find(teams.begin(), teams.end(), team) != teams.end();
+}
+
+Result<std::vector<HttpGrant>> HttpGrants(const Config& c) {
+  std::vector<HttpGrant> grants;
+  if (!c.http_operator_token.empty()) grants.push_back({"operator", c.http_operator_token, true});
+  if (!c.http_read_token.empty()) grants.push_back({"reader", c.http_read_token, false});
+  for (const std::string& entry : c.http_tokens) {
+    auto bad = [&entry](const std::string& why) {
+      return Status::Error(Code::kInvalid, "broker.http_tokens entry \"" + entry + "\": " + why);
+    };
+    const std::size_t eq = entry.find('=');
+    const std::size_t colon = entry.substr(0, eq).find(':');
+    if (eq == std::string::npos || colon == std::string::npos) {
+      return bad("must be \"<name>:<read|operate>[@<team>+<team>]=<token file>\"");
+    }
+    HttpGrant grant;
+    grant.name = entry.substr(0, colon);
+    const std::string rest = entry.substr(colon + 1, eq - colon - 1);
+    const std::size_t at = rest.find('@');
+    const std::string role = rest.substr(0, at);
+    if (!IsKeyName(grant.name)) return bad("the name must be printable, without spaces, ',', '@', '+' or ':'");
+    if (role != "read" && role != "operate") return bad("the role must be read or operate, not \"" + role + "\"");
+    grant.operate = role == "operate";
+    if (at != std::string::npos) {
+      auto teams = ParseTeams(std::string_view(rest).substr(at + 1));
+      if (!teams) return bad("teams must be ids or \"general\" joined by '+'");
+      grant.teams = *teams;
+    }
+    const std::string path = entry.substr(eq + 1);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return bad("cannot read the token file \"" + path + "\": " + std::strerror(errno));
+    std::getline(in, grant.token, '\0');
+    if (!grant.token.empty() && grant.token.back() == '\n') grant.token.pop_back();
+    if (grant.token.size() < 16) return bad("the token in \"" + path + "\" must be at least 16 characters");
+    grants.push_back(std::move(grant));
+  }
+  for (std::size_t i = 0; i < grants.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (grants[i].name == grants[j].name) {
+        return Status::Error(Code::kInvalid, "broker.http_tokens: the name \"" + grants[i].name + "\" is used twice");
+      }
+      if (grants[i].token == grants[j].token) {
+        return Status::Error(Code::kInvalid, "broker.http_tokens: tokens " + grants[j].name + " and " +
+                                                 grants[i].name + " are the same; each needs its own");
+      }
+    }
+  }
+  return grants;
+}
+
 Status ValidateSecurity(const Config& c, bool broker) {
+  if (broker) {
+    if (auto grants = HttpGrants(c); !grants.ok()) return grants.status();
+  }
   if (!c.curve_enabled) return Status();
   if (Status s = NeedKey("broker_public_key", c.broker_public_key); !s.ok()) return s;
   if (broker) {

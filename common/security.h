@@ -65,6 +65,23 @@ std::string_view RoleName(KeyRole role);
 // without its runner_id, a key listed twice.
 Result<std::map<std::string, KeyGrant>> AuthorizedKeys(const Config& config);
 
+// A bearer token of the broker's HTTP API: who it is (requested_by and the
+// audit log name it), whether it may act or only read, and for which teams.
+struct HttpGrant {
+  std::string name;
+  std::string token;
+  bool operate = false;
+  std::vector<std::uint32_t> teams = {};  // empty: every team
+  bool MayActFor(std::uint32_t team) const;
+};
+// The HTTP API's tokens: broker.http_operator_token (named "operator", every
+// team), broker.http_read_token ("reader"), and each broker.http_tokens
+// entry "<name>:<read|operate>[@<team>+<team>]=<token file>", whose token
+// is the file's content (up to a final newline), at least 16 characters.
+// An error names the entry and the problem, never a token: bad syntax, a
+// file that cannot be read, a name or a token used twice.
+Result<std::vector<HttpGrant>> HttpGrants(const Config& config);
+
 // Checks the [security] keys: Z85 keys of 40 characters, and the ones each
 // role needs (`broker` needs its key pair and well-formed key lists;
 // clients need the broker's public key and their own pair).

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/dashboard_html.h"
 #include "schemas/json.h"
 #include "tests/common/fake_control_server.h"
 #include "tests/support/test_process.h"
@@ -87,8 +88,10 @@ std::optional<double> Sample(const std::string& text, const std::string& series)
 // request the broker sees is kept; answer() sets how it replies.
 class Api {
  public:
-  Api() : server_(context_, "inproc://http-api-test"), api_(context_, server_.endpoint()) {
+  explicit Api(std::vector<common::HttpGrant> tokens = {})
+      : server_(context_, "inproc://http-api-test"), api_(context_, server_.endpoint()) {
     spdlog::set_level(spdlog::level::off);
+    api_.SetTokens(std::move(tokens));
     server_.set_handler([this](const ControlRequest& request) {
       std::lock_guard lock(mu_);
       seen_.push_back(request);
@@ -148,6 +151,27 @@ TEST_CASE("/ serves the dashboard page without asking the broker") {
   CHECK(res->body.find("<title>Daybreak</title>") != std::string::npos);
   CHECK(res->body.find("/api/runs?limit=100") != std::string::npos);  // what it polls
   CHECK(a.seen().empty());
+}
+
+TEST_CASE("the page's state filter, badges and cancel buttons know every run state the broker has") {
+  // The page is JavaScript the compiler does not see: a renamed or new
+  // state would silently drop out of the filter and lose its badge colour.
+  const std::string page(kDashboardHtml);
+  const std::size_t list = page.find("const STATES = [");
+  REQUIRE(list != std::string::npos);
+  const std::string states = page.substr(list, page.find(']', list) - list);
+  for (const auto& [state, name] : schemas::kRunStates) {
+    CAPTURE(name);
+    CHECK(states.find("'" + std::string(name) + "'") != std::string::npos);
+    CHECK(page.find("." + std::string(name)) != std::string::npos);  // its badge colour
+  }
+  const std::size_t active = page.find("const ACTIVE = new Set([");
+  REQUIRE(active != std::string::npos);
+  const std::string cancellable = page.substr(active, page.find(']', active) - active);
+  for (const auto& [state, name] : schemas::kRunStates) {
+    CAPTURE(name);
+    CHECK((cancellable.find("'" + std::string(name) + "'") != std::string::npos) == !schemas::IsTerminal(state));
+  }
 }
 
 // ---- /healthz ----
@@ -429,19 +453,21 @@ TEST_CASE("an unknown path is 404 and does not reach the broker") {
 
 TEST_CASE("methods other than GET are 405, naming the allowed ones, and do not reach the broker") {
   Api a;
-  auto check = [&](httplib::Result res) {
+  auto check = [&](httplib::Result res, const std::string& allow) {
     REQUIRE(res);
     CHECK(res->status == 405);
-    CHECK(res->get_header_value("Allow") == "GET, HEAD");
+    CHECK(res->get_header_value("Allow") == allow);
     const json body = json::parse(res->body);
     CHECK(body["ok"] == false);
     CHECK(body["error"].get<std::string>().find("not allowed") != std::string::npos);
   };
-  check(a.client().Post("/healthz", "{}", "application/json"));
-  check(a.client().Post("/api/runs", "{\"team\":1}", "application/json"));
-  check(a.client().Put("/api/teams", "[]", "application/json"));
-  check(a.client().Delete("/api/runs/r0000000001"));
-  check(a.client().Patch("/api/stats", "{}", "application/json"));
+  check(a.client().Post("/healthz", "{}", "application/json"), "GET, HEAD");
+  check(a.client().Post("/api/teams", "{}", "application/json"), "GET, HEAD");
+  check(a.client().Post("/api/runs/r1", "{}", "application/json"), "GET, HEAD");
+  check(a.client().Put("/api/runs", "[]", "application/json"), "GET, HEAD, POST");
+  check(a.client().Delete("/api/runs/r0000000001"), "GET, HEAD");
+  check(a.client().Put("/api/teams/3/pause", "", "application/json"), "POST");
+  check(a.client().Patch("/api/stats", "{}", "application/json"), "GET, HEAD");
   CHECK(a.seen().empty());
 
   // HEAD is a GET without the body.
@@ -449,6 +475,229 @@ TEST_CASE("methods other than GET are 405, naming the allowed ones, and do not r
   REQUIRE(head);
   CHECK(head->status == 200);
   CHECK(head->body.empty());
+}
+
+// ---- actions and tokens ----
+
+const std::string kOperator = "operator-token-0123456789";
+const std::string kReader = "read-token-0123456789";
+const std::string kCredit = "credit-token-0123456789";  // may act for team 3 only
+std::vector<common::HttpGrant> Grants() {
+  return {{"operator", kOperator, true}, {"reader", kReader, false}, {"credit", kCredit, true, {3}}};
+}
+
+httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+TEST_CASE("without an operator token every action is 403 read-only and reaches no broker") {
+  Api a;
+  for (const std::string path : {"/api/runs", "/api/runs/r1/cancel", "/api/teams/3/pause", "/api/teams/general/resume"}) {
+    CAPTURE(path);
+    httplib::Result res = a.client().Post(path, Bearer("anything-at-all-here"), "{}", "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 403);
+    CHECK(json::parse(res->body)["error"].get<std::string>().find("read-only") != std::string::npos);
+  }
+  CHECK(a.seen().empty());
+  CHECK(a.GetJson("/api/access") ==
+        json{{"actions", "off"}, {"read_needs_token", false}, {"token", "none"}, {"role", "none"}, {"teams", nullptr}});
+}
+
+TEST_CASE("an action needs the operator token: none or a wrong one is 401, the read token 403") {
+  Api a(Grants());
+  auto post = [&](const httplib::Headers& headers) {
+    httplib::Result res = a.client().Post("/api/runs", headers, "{\"team\":3}", "application/json");
+    REQUIRE(res);
+    return *res;
+  };
+  httplib::Response none = post({});
+  CHECK(none.status == 401);
+  CHECK(none.get_header_value("WWW-Authenticate").find("Bearer") == 0);
+  CHECK(post(Bearer("operator-token-012345678")).status == 401);   // one character short
+  CHECK(post(Bearer("operator-token-0123456789x")).status == 401);  // one too many
+  CHECK(post({{"Authorization", "operator-token-0123456789"}}).status == 401);  // not "Bearer ..."
+  httplib::Response read = post(Bearer(kReader));
+  CHECK(read.status == 403);
+  CHECK(json::parse(read.body)["error"].get<std::string>().find("operator token") != std::string::npos);
+  CHECK(a.seen().empty());
+}
+
+TEST_CASE("POST /api/runs triggers a run as the CLI would, said to be the dashboard's; 201 new, 200 again") {
+  Api a(Grants());
+  bool again = false;
+  a.answer([&](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    reply.run = Run("r0000000042", schemas::RunState::kAccepted);
+    reply.run.team = r.team;
+    reply.duplicate = again;
+    return reply;
+  });
+  httplib::Result res = a.client().Post("/api/runs", Bearer(kOperator),
+                                        R"({"team":"general","pdate":"2026-12-08","key":"k1"})", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 201);
+  json body = json::parse(res->body);
+  CHECK(body["ok"] == true);
+  CHECK(body["duplicate"] == false);
+  CHECK(body["run"]["run_id"] == "r0000000042");
+  CHECK_FALSE(body["run"].contains("token"));
+  REQUIRE(a.seen().size() == 1);
+  const ControlRequest sent = a.seen().front();
+  CHECK(sent.op == "trigger");
+  CHECK(sent.team == 0);
+  CHECK(sent.pdate == "2026-12-08");
+  CHECK(sent.key == "k1");
+  CHECK(sent.requested_by == "dashboard:operator at 127.0.0.1");
+
+  again = true;
+  res = a.client().Post("/api/runs", Bearer(kOperator), R"({"team":7})", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(json::parse(res->body)["duplicate"] == true);
+  CHECK(a.seen().back().team == 7);
+
+  // No body at all: the general run, today.
+  res = a.client().Post("/api/runs", Bearer(kOperator), "", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(a.seen().back().team == 0);
+  CHECK(a.seen().back().pdate.empty());
+}
+
+TEST_CASE("POST /api/runs refuses a body it cannot read with 400, naming the problem, without asking the broker") {
+  Api a(Grants());
+  for (const std::string body : {"{", "[1]", "3", R"({"team":-1})", R"({"team":"x"})", R"({"team":1.5})",
+                                 R"({"pdate":3})", R"({"teem":1})", R"({"team":99999999999})"}) {
+    CAPTURE(body);
+    httplib::Result res = a.client().Post("/api/runs", Bearer(kOperator), body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(json::parse(res->body)["ok"] == false);
+  }
+  CHECK(a.seen().empty());
+}
+
+TEST_CASE("POST /api/runs/<id>/cancel cancels that run; the broker's not-found is 404") {
+  Api a(Grants());
+  a.answer([](const ControlRequest& r) {
+    if (r.run_id != "r0000000007") return Refusal("not_found", "no run " + r.run_id);
+    ControlReply reply = FakeControlServer::Ok();
+    reply.run = Run(r.run_id, schemas::RunState::kCancelled);
+    return reply;
+  });
+  httplib::Result res = a.client().Post("/api/runs/r0000000007/cancel", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(json::parse(res->body)["run"]["state"] == "cancelled");
+  CHECK(a.seen().back().op == "cancel");
+  CHECK(a.seen().back().requested_by.find("dashboard:operator at ") == 0);
+  res = a.client().Post("/api/runs/r0000000008/cancel", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+}
+
+TEST_CASE("pause and resume put the team back with only paused changed; an unknown team is 404") {
+  Api a(Grants());
+  schemas::TeamRecord stored;
+  stored.id = 3;
+  stored.name = "credit";
+  stored.run_time = "04:30";
+  stored.timezone = "Europe/Berlin";
+  stored.after = {1, 2};
+  a.answer([&](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    if (r.op == "teams.list") reply.teams = {stored};
+    if (r.op == "team.put") {
+      stored = r.team_record;
+      reply.teams = {stored};
+    }
+    return reply;
+  });
+  httplib::Result res = a.client().Post("/api/teams/3/pause", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(json::parse(res->body)["team"]["paused"] == true);
+  CHECK(stored.paused);
+  CHECK(stored.name == "credit");
+  CHECK(stored.run_time == "04:30");
+  CHECK(stored.after == std::vector<std::uint32_t>{1, 2});
+  CHECK(a.seen().back().requested_by.find("dashboard:operator at ") == 0);
+  res = a.client().Post("/api/teams/3/resume", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK_FALSE(stored.paused);
+  const std::size_t asked = a.seen().size();
+  res = a.client().Post("/api/teams/9/pause", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  CHECK(a.seen().size() == asked + 1);  // the list only: nothing put
+  res = a.client().Post("/api/teams/abc/pause", Bearer(kOperator), "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 400);
+}
+
+TEST_CASE("with a read token, /api/* needs it or the operator's; the page, /healthz and /metrics stay open") {
+  Api a(Grants());
+  httplib::Result res = a.client().Get("/api/runs");
+  REQUIRE(res);
+  CHECK(res->status == 401);
+  CHECK(a.seen().empty());
+  res = a.client().Get("/api/runs/r1", Bearer("read-token-wrong-one"));
+  REQUIRE(res);
+  CHECK(res->status == 401);
+  CHECK(a.seen().empty());
+  for (const std::string& token : {kReader, kOperator, kCredit}) {
+    res = a.client().Get("/api/teams", Bearer(token));
+    REQUIRE(res);
+    CHECK(res->status == 200);
+  }
+  CHECK(a.Get("/")->status == 200);
+  CHECK(a.Get("/healthz")->status == 200);
+  CHECK(a.Get("/metrics")->status == 200);
+  CHECK(a.GetJson("/api/access") ==
+        json{{"actions", "locked"}, {"read_needs_token", true}, {"token", "none"}, {"role", "none"}, {"teams", nullptr}});
+  res = a.client().Get("/api/access", Bearer(kReader));
+  REQUIRE(res);
+  CHECK(json::parse(res->body) ==
+        json{{"actions", "locked"}, {"read_needs_token", true}, {"token", "reader"}, {"role", "read"}, {"teams", nullptr}});
+  res = a.client().Get("/api/access", Bearer(kCredit));
+  REQUIRE(res);
+  CHECK(json::parse(res->body) == json{{"actions", "allowed"}, {"read_needs_token", true}, {"token", "credit"},
+                                       {"role", "operate"}, {"teams", {3}}});
+}
+
+TEST_CASE("without a read-only token, reads stay open even when operator tokens are set") {
+  Api a({{"operator", kOperator, true}});
+  CHECK(a.Get("/api/runs")->status == 200);
+  CHECK(a.GetJson("/api/access")["read_needs_token"] == false);
+}
+
+TEST_CASE("a token for some teams acts for those only: trigger, cancel and pause of another team are 403") {
+  Api a(Grants());
+  a.answer([](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    reply.run = Run(r.run_id.empty() ? "r0000000001" : r.run_id, schemas::RunState::kRunning);
+    reply.run.team = r.run_id == "r0000000003" ? 3 : 4;
+    reply.run.team = r.op == "trigger" ? r.team : reply.run.team;
+    schemas::TeamRecord t3, t4;
+    t3.id = 3;
+    t4.id = 4;
+    reply.teams = {t3, t4};
+    return reply;
+  });
+  auto post = [&](const std::string& path, const std::string& body) {
+    httplib::Result res = a.client().Post(path, Bearer(kCredit), body, "application/json");
+    REQUIRE(res);
+    return res->status;
+  };
+  CHECK(post("/api/runs", R"({"team":4})") == 403);
+  CHECK(post("/api/runs", "{}") == 403);  // the general run is not team 3's
+  CHECK(post("/api/teams/4/pause", "") == 403);
+  CHECK(post("/api/runs/r0000000004/cancel", "") == 403);
+  for (const ControlRequest& r : a.seen()) CHECK(r.op == "run.get");  // nothing changed
+  CHECK(post("/api/runs", R"({"team":3})") == 201);
+  CHECK(post("/api/teams/3/pause", "") == 200);
+  CHECK(post("/api/runs/r0000000003/cancel", "") == 200);
+  CHECK(a.seen().back().op == "cancel");
+  CHECK(a.seen().back().requested_by.find("dashboard:credit at ") == 0);
 }
 
 // ---- Start and Stop ----

@@ -1,6 +1,7 @@
 // Configuration: defaults, then the TOML file, then the environment; every
 // bad key or value is an error that names it.
 #include "common/config.h"
+#include "common/security.h"
 
 #include <doctest/doctest.h>
 
@@ -336,6 +337,72 @@ TEST_CASE("values that cannot make sense are rejected naming the setting") {
     CHECK_CONTAINS(e, c.names);
     CHECK_CONTAINS(e, c.value);
   }
+}
+
+TEST_CASE("the dashboard tokens are secrets: read from files, at least 16 characters, never in an error") {
+  testing::TempDir dir;
+  const std::string operate = dir.WriteFile("operator.token", "op-0123456789abcdef\n");
+  const std::string read = dir.WriteFile("read.token", "rd-0123456789abcdef");
+  const Config c = MustLoad(dir.WriteFile("c.toml", "[broker]\nhttp_operator_token_file = \"" + operate +
+                                                        "\"\nhttp_read_token_file = \"" + read + "\"\n"));
+  CHECK(c.http_operator_token == "op-0123456789abcdef");
+  CHECK(c.http_read_token == "rd-0123456789abcdef");
+  CHECK(MustLoad("").http_operator_token.empty());  // unset by default: read-only
+
+  std::string e = ErrorOf("", Env{{"DAYBREAK_HTTP_OPERATOR_TOKEN", "short-secret"}});
+  CHECK_CONTAINS(e, "broker.http_operator_token");
+  CHECK_CONTAINS(e, "16");
+  CHECK(e.find("short-secret") == std::string::npos);
+  e = ErrorOf("", Env{{"DAYBREAK_HTTP_OPERATOR_TOKEN", "same-0123456789abc"},
+                      {"DAYBREAK_HTTP_READ_TOKEN", "same-0123456789abc"}});
+  CHECK_CONTAINS(e, "must differ");
+  CHECK(e.find("same-0123456789abc") == std::string::npos);
+}
+
+TEST_CASE("broker.http_tokens give each token a name, a role and teams, read from its file") {
+  testing::TempDir dir;
+  const std::string credit = dir.WriteFile("credit.token", "credit-0123456789abcdef\n");
+  const std::string audit = dir.WriteFile("audit.token", "audit-0123456789abcdef");
+  Config c = MustLoad("", Env{{"DAYBREAK_HTTP_OPERATOR_TOKEN", "op-0123456789abcdef"}});
+  c.http_tokens = {"credit:operate@3+general=" + credit, "auditors:read=" + audit};
+  auto grants = HttpGrants(c);
+  REQUIRE_MESSAGE(grants.ok(), grants.status().ToString());
+  REQUIRE(grants.value().size() == 3);
+  CHECK(grants.value()[0].name == "operator");
+  CHECK(grants.value()[0].operate);
+  CHECK(grants.value()[0].teams.empty());
+  const HttpGrant& g = grants.value()[1];
+  CHECK(g.name == "credit");
+  CHECK(g.token == "credit-0123456789abcdef");
+  CHECK(g.operate);
+  CHECK(g.teams == std::vector<std::uint32_t>{3, 0});
+  CHECK(g.MayActFor(3));
+  CHECK(g.MayActFor(0));
+  CHECK_FALSE(g.MayActFor(4));
+  CHECK_FALSE(grants.value()[2].operate);
+  CHECK(ValidateSecurity(c, /*broker=*/true).ok());
+
+  const std::string weak = dir.WriteFile("weak.token", "short\n");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"credit=" + credit, "<name>:<read|operate>"},
+      {"credit:admin=" + credit, "read or operate"},
+      {"cre dit:read=" + credit, "the name"},
+      {"credit:read@x=" + credit, "teams"},
+      {"credit:read=" + dir.path().string() + "/none.token", "cannot read"},
+      {"credit:read=" + weak, "16 characters"},
+      {"operator:read=" + audit, "used twice"},
+      {"copy:read=" + dir.WriteFile("copy.token", "op-0123456789abcdef"), "the same"},
+  };
+  for (const auto& [entry, why] : bad) {
+    CAPTURE(entry);
+    c.http_tokens = {entry};
+    const Status s = ValidateSecurity(c, /*broker=*/true);
+    REQUIRE_FALSE(s.ok());
+    CHECK_CONTAINS(s.message(), "broker.http_tokens");
+    CHECK_CONTAINS(s.message(), why);
+    CHECK(s.message().find("0123456789abcdef") == std::string::npos);  // never a token
+  }
+  CHECK(ValidateSecurity(c, /*broker=*/false).ok());  // only the broker reads them
 }
 
 TEST_CASE("a TOML syntax error names the file and the line") {
