@@ -98,6 +98,9 @@ struct Config {
   std::vector<std::string> sandbox_read;   // more folders pipelines may read and run
   std::vector<std::string> sandbox_write;  // folders every pipeline may write (a shared scratch)
   int memory_max_mb = 0;                  // per run, unless its team says; 0: none
+  // CPUs' worth of time a run may use (0.5: half a core; 0: no limit):
+  // cpu.max on its cgroup, else RLIMIT_CPU of cpu_max x run_timeout_s.
+  double cpu_max = 0;
   // Variables of the runner's environment a pipeline also gets (beyond PATH,
   // LANG, LC_*, TZ): everything else, credentials included, stays out.
   std::vector<std::string> pass_env;

@@ -13,12 +13,20 @@
 
 namespace common {
 
+namespace {
+// StartUp's "done, exit 0" after --check-config (no exit code of its own).
+constexpr int kExitChecked = -1;
+}  // namespace
+
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), app_("daybreak-" + options_.name + ": " + options_.about) {
   app_.add_option("-c,--config", config_path_,
                   "TOML configuration file (default: $DAYBREAK_CONFIG, else /etc/daybreak/daybreak.toml "
                   "when it exists, else the embedded defaults)")
       ->check(CLI::ExistingFile);
+  app_.add_flag("--check-config", check_config_,
+                "load and check the configuration (and the files its keys name), say whether it is "
+                "good, and exit: 0 good, 2 bad");
 }
 
 // The context ends last: every socket is a local of the body, closed when
@@ -65,6 +73,17 @@ int Daemon::StartUp() {
     fmt::print(stderr, "{}: bad configuration: {}\n", program(), s.message());
     return kExitBadConfig;
   }
+  if (check_config_ && options_.check_more) {
+    if (Status s = options_.check_more(config_path_); !s.ok()) {
+      fmt::print(stderr, "{}: bad configuration: {}\n", program(), s.message());
+      return kExitBadConfig;
+    }
+  }
+  if (check_config_) {
+    const std::string path = config_path_.empty() ? DefaultConfigPath() : config_path_;
+    fmt::print("{}: configuration {} is good\n", program(), path.empty() ? "(embedded defaults)" : path);
+    return kExitChecked;
+  }
   if (Status s = SetupLogging(options_.name, config_.log_level); !s.ok()) {
     fmt::print(stderr, "{}: {}\n", program(), s.message());
     return kExitBadConfig;
@@ -95,7 +114,11 @@ int Daemon::Main(int argc, char** argv, const Body& body) {
     } catch (const CLI::ParseError& e) {
       return app_.exit(e);  // --help is 0, a bad flag its own code
     }
-    if (const int code = StartUp(); code != kExitOk) return code;
+    if (const int code = StartUp(); code == kExitChecked) {
+      return kExitOk;
+    } else if (code != kExitOk) {
+      return code;
+    }
     return body(*this);
   } catch (const std::exception& e) {
     // Logging may not be set up yet; spdlog's default logger prints to stderr.

@@ -38,6 +38,10 @@ struct DaemonOptions {
   // thread inherits the mask and only the body's signalfd or sigwait sees
   // them (the runner's SIGCHLD).
   std::vector<int> blocked_signals = {};
+  // What else of the configuration file the daemon reads itself (the
+  // notifier's [notifier] section), given --config's value: --check-config
+  // checks it too.
+  std::function<Status(const std::string& config_path)> check_more = {};
 };
 
 // Exit codes every daemon uses.
@@ -93,6 +97,7 @@ class Daemon {
   DaemonOptions options_;
   CLI::App app_;
   std::string config_path_;
+  bool check_config_ = false;  // --check-config: load, check, say so, exit
   Config config_;
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<zmq::context_t> context_;

@@ -62,7 +62,12 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  common::Daemon daemon({.name = "notifier", .about = "delivers Daybreak run events and alerts"});
+  common::Daemon daemon({.name = "notifier",
+                         .about = "delivers Daybreak run events and alerts",
+                         .check_more = [](const std::string& path) {
+                           return notifier::LoadNotifierConfig(path, [](const char* n) { return std::getenv(n); })
+                               .status();
+                         }});
   Flags flags;
   daemon.app().add_flag("--from-newest", flags.from_newest,
                         "with no cursor file yet, start at the newest event instead of replaying the "

@@ -170,6 +170,15 @@ bool SetMemoryMax(const std::string& dir, std::uint64_t bytes) {
   return WriteText(file, std::to_string(bytes));
 }
 
+bool SetCpuMax(const std::string& dir, double cores) {
+  const std::string file = dir + "/cpu.max";
+  if (cores <= 0 || access(file.c_str(), W_OK) != 0) return false;
+  constexpr long kPeriodUs = 100'000;
+  // The kernel takes no quota under 1 ms.
+  const long quota = std::max(1000L, static_cast<long>(cores * kPeriodUs));
+  return WriteText(file, std::to_string(quota) + " " + std::to_string(kPeriodUs));
+}
+
 long OomKills(const std::string& dir) {
   const std::string events = ReadAll(dir + "/memory.events");
   const std::size_t at = events.find("oom_kill ");

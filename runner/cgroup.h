@@ -52,6 +52,9 @@ void Signal(const std::string& dir, int signal);
 // Sets the cgroup's memory.max; false where its memory controller is not
 // enabled (no memory.max: a hybrid host's unified tree has no controllers).
 bool SetMemoryMax(const std::string& dir, std::uint64_t bytes);
+// Sets the cgroup's cpu.max to `cores` CPUs' worth of time per 100 ms
+// period (0.5: 50 ms); false where its cpu controller is not enabled.
+bool SetCpuMax(const std::string& dir, double cores);
 // How many processes the kernel's OOM killer ended at the cgroup's limit
 // (memory.events "oom_kill"); 0 without the file.
 long OomKills(const std::string& dir);

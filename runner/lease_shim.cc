@@ -15,10 +15,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 #include "runner/cgroup.h"
+#include "runner/outcome.h"
 #include "runner/process_scan.h"
 
 namespace runner {
@@ -72,6 +74,14 @@ std::vector<pid_t> Children() {
   return out;
 }
 
+// CPU time (user and system) of the children we reaped, in seconds.
+double ChildrenCpuSeconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_CHILDREN, &usage) != 0) return 0;
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 }  // namespace
 
 common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args) {
@@ -102,12 +112,24 @@ common::Result<ShimOptions> ParseShimArgs(const std::vector<std::string>& args) 
       }
       continue;
     }
-    if (flag == "--memory-max-bytes" || flag == "--uid" || flag == "--gid") {
+    if (flag == "--cpu-cores") {
+      if (i + 1 >= args.size()) return Status::Error(Code::kInvalid, flag + " needs a value");
+      const std::string& value = args[++i];
+      char* end = nullptr;
+      const double cores = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(cores > 0 && cores <= 1024)) {
+        return Status::Error(Code::kInvalid, "--cpu-cores \"" + value + "\" is not a number of CPUs in (0, 1024]");
+      }
+      o.sandbox.cpu_cores = cores;
+      continue;
+    }
+    if (flag == "--memory-max-bytes" || flag == "--uid" || flag == "--gid" || flag == "--cpu-seconds") {
       auto value = Number(args, i);
       if (!value.ok()) return value.status();
       if (flag == "--memory-max-bytes") o.sandbox.memory_bytes = static_cast<std::uint64_t>(value.value());
       if (flag == "--uid") o.sandbox.uid = static_cast<std::uint32_t>(value.value());
       if (flag == "--gid") o.sandbox.gid = static_cast<std::uint32_t>(value.value());
+      if (flag == "--cpu-seconds") o.sandbox.cpu_seconds = static_cast<std::uint32_t>(value.value());
       continue;
     }
     if (flag != "--lease-ms" && flag != "--grace-ms" && flag != "--lease-fd") {
@@ -224,6 +246,12 @@ int LeaseShim::Run() {
   const bool cgroup_limit = memory_limit > 0 && !options_.cgroup.empty() &&
                             cgroup::SetMemoryMax(options_.cgroup, memory_limit);
   if (cgroup_limit) rules.memory_bytes = 0;
+  // The CPU likewise: cpu.max throttles the run to its share; without it,
+  // RLIMIT_CPU at least ends a run that spins past its CPU time.
+  if (rules.cpu_cores > 0 && !options_.cgroup.empty() && cgroup::SetCpuMax(options_.cgroup, rules.cpu_cores)) {
+    rules.cpu_seconds = 0;
+  }
+  const std::uint32_t cpu_seconds = rules.cpu_seconds;
   auto walls = sandbox::Prepare(rules);
   if (!walls.ok()) {
     Say("cannot start %s: %s", options_.argv[0].c_str(), walls.status().message().c_str());
@@ -351,6 +379,11 @@ int LeaseShim::Run() {
       Say("out of memory: the kernel killed %ld process(es) at the run's limit of %llu MiB", kills,
           static_cast<unsigned long long>(memory_limit >> 20));
     }
+  }
+  if (cpu_seconds > 0 && WIFSIGNALED(pipeline_status_) &&
+      (WTERMSIG(pipeline_status_) == SIGXCPU || WTERMSIG(pipeline_status_) == SIGKILL) &&
+      ChildrenCpuSeconds() >= cpu_seconds) {
+    Say("%s: the pipeline used its %u s of CPU time", kCpuLimitSign, cpu_seconds);
   }
   // However it ended after the lapse (a TERM handler may exit 1), the
   // lapse is why: a temporary failure, not the pipeline's verdict.

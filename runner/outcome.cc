@@ -64,4 +64,11 @@ void ApplyMemoryLimit(Verdict& verdict, std::uint32_t limit_mb, std::string_view
   verdict.error = "out of memory (limit " + std::to_string(limit_mb) + " MiB)";
 }
 
+void ApplyCpuLimit(Verdict& verdict, std::uint32_t cpu_seconds, std::string_view log_tail) {
+  if (cpu_seconds == 0 || verdict.outcome == outcome::kSucceeded) return;
+  if (log_tail.find(kCpuLimitSign) == std::string_view::npos) return;
+  verdict.outcome = outcome::kFailed;
+  verdict.error = std::string(kCpuLimitSign) + " (" + std::to_string(cpu_seconds) + " s)";
+}
+
 }  // namespace runner

@@ -43,4 +43,12 @@ Verdict Classify(int wait_status, std::string_view stop_reason,
 // the same memory. Unchanged otherwise.
 void ApplyMemoryLimit(Verdict& verdict, std::uint32_t limit_mb, std::string_view log_tail);
 
+// What the shim writes to the run's log when the pipeline was ended for
+// its CPU time (RLIMIT_CPU).
+inline constexpr const char* kCpuLimitSign = "CPU time limit reached";
+// A run that did not succeed and whose log has the shim's kCpuLimitSign
+// line fails with "CPU time limit reached (N s)": not retried, the same
+// input spins the same way. Unchanged otherwise.
+void ApplyCpuLimit(Verdict& verdict, std::uint32_t cpu_seconds, std::string_view log_tail);
+
 }  // namespace runner

@@ -52,6 +52,7 @@ struct RunnerSettings {
   std::vector<std::string> sandbox_read;   // read and execute, for every team
   std::vector<std::string> sandbox_write;  // writable, for every team
   std::uint32_t memory_max_mb = 0;         // per run unless its team says; 0: none
+  double cpu_max = 0;                      // CPUs per run (cgroup cpu.max, else RLIMIT_CPU); 0: none
   std::vector<std::string> pass_env;       // more variables pipelines inherit
   // Who pipelines run as (resolved at start from runner.run_as_user), or
   // with team_uid_base > 0 team N as uid/gid base + N; neither: the runner.
@@ -130,6 +131,7 @@ class Runner {
     std::string stop_reason;                     // why we signalled it, if we did
     bool disowned = false;  // the broker cancelled it: its lease is left to lapse
     std::uint32_t memory_mb = 0;  // its limit; 0: none
+    std::uint32_t cpu_seconds = 0;  // its RLIMIT_CPU where no cgroup throttles it; 0: none
     std::optional<Owner> owner;   // who its pipeline runs as
   };
   struct Unacked {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -168,6 +169,11 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   spec.env = PipelineEnvironment(dispatch, job.workspace, settings_.runner_id, environ,
                                  settings_.deployment, settings_.pass_env);
   job.memory_mb = dispatch.memory_mb > 0 ? dispatch.memory_mb : settings_.memory_max_mb;
+  if (settings_.cpu_max > 0) {
+    // Without cpu.max, the CPU time the share allows over the run's timeout.
+    job.cpu_seconds = static_cast<std::uint32_t>(
+        std::max(1.0, std::ceil(settings_.cpu_max * static_cast<double>(job.timeout.count()))));
+  }
   spec.sandbox = WallsFor(job, spec);
   spec.cwd = job.workspace.staging();
   spec.log_path = job.log_path;
@@ -195,6 +201,8 @@ sandbox::Rules Runner::WallsFor(const Job& job, const SpawnSpec& spec) const {
   sandbox::Rules walls;
   walls.network = job.dispatch.network;
   walls.memory_bytes = static_cast<std::uint64_t>(job.memory_mb) << 20;
+  walls.cpu_cores = settings_.cpu_max;
+  walls.cpu_seconds = job.cpu_seconds;
   if (job.owner) {
     walls.uid = job.owner->uid;
     walls.gid = job.owner->gid;
@@ -285,6 +293,7 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
     // Judged on the log's end: "out of memory" is the reason people need.
     Verdict memory = verdict;
     ApplyMemoryLimit(memory, job.memory_mb, result.stderr_tail);
+    ApplyCpuLimit(memory, job.cpu_seconds, result.stderr_tail);
     if (memory.error != verdict.error) {
       result.outcome = std::string(memory.outcome);
       result.error = memory.error;

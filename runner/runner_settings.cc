@@ -48,6 +48,7 @@ RunnerSettings SettingsFrom(const common::Config& c, const RunnerFlags& flags) {
   for (const std::string& p : c.sandbox_read) s.sandbox_read.push_back(Absolute(p));
   for (const std::string& p : c.sandbox_write) s.sandbox_write.push_back(Absolute(p));
   s.memory_max_mb = static_cast<std::uint32_t>(c.memory_max_mb);
+  s.cpu_max = c.cpu_max;
   s.pass_env = c.pass_env;
   s.team_uid_base = static_cast<std::uint32_t>(c.team_uid_base);  // run_as: resolved at start
   return s;

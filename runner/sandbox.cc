@@ -126,6 +126,7 @@ std::vector<Rule> SystemRules() {
 common::Result<Prepared> Prepare(const Rules& rules) {
   Prepared out;
   out.memory_bytes = rules.memory_bytes;
+  out.cpu_seconds = rules.cpu_seconds;
   out.uid = rules.uid;
   out.gid = rules.gid;
   const int abi = (rules.landlock || !rules.network) ? LandlockAbi() : 0;
@@ -199,6 +200,13 @@ int Enter(const Prepared& prepared, const char** step) {
       return errno;
     }
   }
+  if (prepared.cpu_seconds > 0) {
+    const rlimit limit{prepared.cpu_seconds, prepared.cpu_seconds + kCpuKillAfterSeconds};
+    if (setrlimit(RLIMIT_CPU, &limit) != 0) {
+      *step = "the CPU limit";
+      return errno;
+    }
+  }
   if (prepared.uid) {
     // Groups first: once the uid is dropped, they could not be.
     if (setgroups(0, nullptr) != 0 || setgid(prepared.gid) != 0) {
@@ -242,6 +250,12 @@ std::vector<std::string> ShimFlags(const Rules& rules) {
   if (!rules.network) flags.push_back("--no-network");
   if (rules.memory_bytes > 0) {
     flags.insert(flags.end(), {"--memory-max-bytes", std::to_string(rules.memory_bytes)});
+  }
+  if (rules.cpu_cores > 0) {
+    flags.insert(flags.end(), {"--cpu-cores", std::to_string(rules.cpu_cores)});
+  }
+  if (rules.cpu_seconds > 0) {
+    flags.insert(flags.end(), {"--cpu-seconds", std::to_string(rules.cpu_seconds)});
   }
   if (rules.uid) {
     flags.insert(flags.end(), {"--uid", std::to_string(*rules.uid), "--gid", std::to_string(rules.gid)});

@@ -12,7 +12,8 @@
 // - No network: a new, empty network namespace (needs CAP_SYS_ADMIN), else
 //   Landlock's TCP rules; neither possible fails the run rather than run it
 //   with a network it was told it would not have.
-// - A memory limit (RLIMIT_AS) where the run's cgroup cannot hold one.
+// - A memory limit (RLIMIT_AS) and a CPU-time limit (RLIMIT_CPU) where the
+//   run's cgroup cannot hold memory.max and cpu.max.
 //
 // Prepare runs in the shim before it forks (it may allocate and open);
 // Enter runs in the forked child just before exec and makes only
@@ -31,6 +32,9 @@ namespace runner::sandbox {
 
 enum class Access { kRead, kReadExec, kWrite };
 
+// RLIMIT_CPU's hard limit is this far past the soft one (SIGXCPU there).
+inline constexpr std::uint32_t kCpuKillAfterSeconds = 5;
+
 struct Rule {
   std::string path;
   Access access = Access::kRead;
@@ -41,6 +45,11 @@ struct Rules {
   std::vector<Rule> rules;
   bool network = true;
   std::uint64_t memory_bytes = 0;  // 0: no RLIMIT_AS
+  // A CPU limit: `cpu_cores` on the run's cgroup (cpu.max) where it can
+  // hold one; else RLIMIT_CPU of `cpu_seconds` on the pipeline's processes
+  // (SIGXCPU, and SIGKILL 5 s later), so a runaway loop still ends.
+  double cpu_cores = 0;
+  std::uint32_t cpu_seconds = 0;  // 0: no RLIMIT_CPU
   // The user the pipeline runs as (setgroups, setgid, setuid in the child,
   // after the namespace and before Landlock); nullopt: the shim's own.
   std::optional<std::uint32_t> uid;
@@ -75,6 +84,7 @@ struct Prepared {
   bool new_netns = false;       // unshare(CLONE_NEWNET) in the child
   bool netns_optional = false;  // Landlock denies TCP if unshare fails
   std::uint64_t memory_bytes = 0;
+  std::uint32_t cpu_seconds = 0;
 };
 
 // Opens every rule's path (O_PATH, following the operator's links; a path

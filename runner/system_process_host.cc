@@ -51,11 +51,11 @@ common::Result<pid_t> SystemProcessHost::Spawn(const SpawnSpec& spec) {
   if (spec.lease.count() <= 0 || setup_.shim.empty() || spec.argv.empty()) {
     // Walls are the shim's to build; a run promised some never runs without.
     if (spec.sandbox.landlock || !spec.sandbox.network || spec.sandbox.memory_bytes > 0 ||
-        spec.sandbox.uid) {
+        spec.sandbox.cpu_cores > 0 || spec.sandbox.uid) {
       return common::Status::Error(
           common::Code::kRejected,
           std::string("cannot start ") + (spec.argv.empty() ? "" : spec.argv[0]) +
-              ": its sandbox (Landlock, network = false, a memory limit or run_as_user) needs " +
+              ": its sandbox (Landlock, network = false, a memory or CPU limit, or run_as_user) needs " +
               std::string(kShimName) + " beside the runner");
     }
     auto child = ChildProcess::Spawn(spec);

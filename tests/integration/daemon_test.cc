@@ -95,3 +95,28 @@ TEST_CASE("SIGHUP reloads the log level; a bad file keeps the running configurat
   CHECK(runner.running());  // a reload never stops it
   runner.Stop(SIGTERM, std::chrono::seconds(5));
 }
+
+TEST_CASE("--check-config says a good file is good and a bad one is bad, for every daemon, and starts nothing") {
+  testing::Cluster cluster({.runners = 0, .ticker = false, .notifier = false, .env = {}});
+  const std::string good = cluster.root() + "/good.toml";
+  const std::string bad = cluster.root() + "/bad.toml";
+  std::ofstream(good) << "[retry]\nmax_attempts = 5\n";
+  std::ofstream(bad) << "[retry]\nmax_attempts = 0\n";
+  for (const std::string daemon : {"daybreak-broker", "daybreak-ticker", "daybreak-runner", "daybreak-notifier"}) {
+    CAPTURE(daemon);
+    std::string out;
+    // The cluster's broker holds the endpoints and the store: a check that
+    // started anything would fail on them.
+    CHECK(cluster.RunTool({daemon, "--config", good, "--check-config"}, &out) == 0);
+    CHECK(out.find("configuration " + good + " is good") != std::string::npos);
+    CHECK(cluster.RunTool({daemon, "--config", bad, "--check-config"}, &out) == 2);
+    CHECK(out.find("max_attempts") != std::string::npos);
+  }
+  // The notifier's own section is the notifier's to check.
+  const std::string sinks = cluster.root() + "/sinks.toml";
+  std::ofstream(sinks) << "[notifier]\nqueue_limit = \"many\"\n";
+  std::string out;
+  CHECK(cluster.RunTool({"daybreak-notifier", "--config", sinks, "--check-config"}, &out) == 2);
+  CHECK(out.find("queue_limit") != std::string::npos);
+  CHECK(cluster.RunTool({"daybreak-broker", "--config", sinks, "--check-config"}, &out) == 0);
+}

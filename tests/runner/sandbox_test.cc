@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "runner/cgroup.h"
 #include "runner/lease_shim.h"
 #include "runner/outcome.h"
 #include "runner/system_process_host.h"
@@ -154,6 +155,51 @@ TEST_CASE("a memory limit holds the pipeline, and its failure reads as out of me
   CHECK(success.outcome == "succeeded");
 }
 
+TEST_CASE("a CPU limit ends a pipeline that spins past its CPU time, and its failure says so") {
+  testing::TempDir dir;
+  Prepare(dir);
+  runner::sandbox::Rules rules;
+  rules.cpu_cores = 0.5;
+  rules.cpu_seconds = 1;  // no cgroup here: RLIMIT_CPU
+  const auto began = std::chrono::steady_clock::now();
+  const Ran ran = RunWalled(dir, "while :; do :; done", rules);
+  CHECK(std::chrono::steady_clock::now() - began < 8s);  // not the 10 s deadline of RunWalled
+  REQUIRE(WIFSIGNALED(ran.wait_status));
+  CHECK(ran.log.find(runner::kCpuLimitSign) != std::string::npos);
+  runner::Verdict verdict{"transient", -1, "killed by signal 24", {}, {}};
+  runner::ApplyCpuLimit(verdict, 1, ran.log);
+  CHECK(verdict.outcome == "failed");  // the same input spins the same way: no retry
+  CHECK(verdict.error == "CPU time limit reached (1 s)");
+
+  // A pipeline within its CPU time is not touched, and says nothing of it.
+  testing::TempDir calm;
+  Prepare(calm);
+  const Ran quick = RunWalled(calm, "echo done", rules);
+  REQUIRE(WIFEXITED(quick.wait_status));
+  CHECK(WEXITSTATUS(quick.wait_status) == 0);
+  CHECK(quick.log.find(runner::kCpuLimitSign) == std::string::npos);
+  // Another failure keeps its own reason; so does a run without a limit.
+  runner::Verdict other{"failed", 3, "pipeline exited 3", {}, {}};
+  runner::ApplyCpuLimit(other, 1, "upstream DB unreachable\n");
+  CHECK(other.error == "pipeline exited 3");
+  runner::ApplyCpuLimit(other, 0, runner::kCpuLimitSign);
+  CHECK(other.error == "pipeline exited 3");
+}
+
+TEST_CASE("SetCpuMax writes a quota per 100 ms period where cpu.max is writable, and says false elsewhere") {
+  testing::TempDir dir;
+  CHECK_FALSE(runner::cgroup::SetCpuMax(dir.path().string(), 0.5));  // no cpu.max: no controller
+  // cgroupfs takes each write whole; a plain file stands in, emptied each time.
+  auto set = [&](double cores) {
+    dir.WriteFile("cpu.max", "");
+    return runner::cgroup::SetCpuMax(dir.path().string(), cores) ? Read(dir.Sub("cpu.max")) : "refused";
+  };
+  CHECK(set(0.5) == "50000 100000");
+  CHECK(set(2) == "200000 100000");
+  CHECK(set(0.001) == "1000 100000");  // the kernel's least quota
+  CHECK_FALSE(runner::cgroup::SetCpuMax(dir.path().string(), 0));
+}
+
 TEST_CASE("a host without a shim refuses a spec that asks for walls") {
   testing::TempDir dir;
   Prepare(dir);
@@ -174,6 +220,8 @@ TEST_CASE("the shim's sandbox flags round-trip") {
   o.sandbox.landlock = true;
   o.sandbox.network = false;
   o.sandbox.memory_bytes = 1 << 20;
+  o.sandbox.cpu_cores = 1.5;
+  o.sandbox.cpu_seconds = 90;
   o.sandbox.rules = {{"/in", Access::kRead}, {"/usr", Access::kReadExec}, {"/stage", Access::kWrite}};
   o.argv = {"/bin/x"};
   auto parsed = runner::ParseShimArgs(runner::ShimCommand(kShim, o));
@@ -182,12 +230,18 @@ TEST_CASE("the shim's sandbox flags round-trip") {
   CHECK(walls.landlock);
   CHECK_FALSE(walls.network);
   CHECK(walls.memory_bytes == 1 << 20);
+  CHECK(walls.cpu_cores == doctest::Approx(1.5));
+  CHECK(walls.cpu_seconds == 90);
   REQUIRE(walls.rules.size() == 3);
   CHECK((walls.rules[0].path == "/in" && walls.rules[0].access == Access::kRead));
   CHECK((walls.rules[1].path == "/usr" && walls.rules[1].access == Access::kReadExec));
   CHECK((walls.rules[2].path == "/stage" && walls.rules[2].access == Access::kWrite));
   CHECK_FALSE(runner::ParseShimArgs({"shim", "--lease-ms", "1", "--allow-read"}).ok());
   CHECK_FALSE(runner::ParseShimArgs({"shim", "--lease-ms", "1", "--allow-anything", "/x", "--", "/x"}).ok());
+  for (const char* cores : {"0", "-1", "x", "1.5x", "2000", ""}) {
+    CAPTURE(cores);
+    CHECK_FALSE(runner::ParseShimArgs({"shim", "--lease-ms", "1", "--cpu-cores", cores, "--", "/x"}).ok());
+  }
 }
 
 TEST_CASE("the system rules give programs what they need to start, not all of /etc") {
