@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
+#include "runner/cgroup.h"
 #include "runner/process_scan.h"
 #include "runner/sandbox.h"
 #include "tests/support/cluster.h"
@@ -66,6 +68,23 @@ schemas::TeamRecord Hostile(std::uint32_t id, std::vector<std::string> command) 
 std::vector<std::string> Sh(const std::string& script) { return {"/bin/sh", "-c", script}; }
 
 std::vector<std::string> Py(const std::string& code) { return {"/usr/bin/python3", "-c", code}; }
+
+// Whether our cgroup v2 offers the cpu controller to cgroups beneath it
+// (where the runner makes its run cgroups).
+bool CpuControllerHere() {
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto root = runner::cgroup::FindRoot(text("/proc/self/mountinfo"));
+  const auto own = runner::cgroup::OwnPath(text("/proc/self/cgroup"));
+  if (!root || !own) return false;
+  std::istringstream controllers(text(*root + *own + "/cgroup.controllers"));
+  for (std::string word; controllers >> word;) {
+    if (word == "cpu") return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -205,6 +224,30 @@ TEST_CASE("a team without network cannot connect, one with it can, and a memory 
   CHECK(oom.error == "out of memory (limit 128 MiB)");
   const auto fits = cluster.WaitForTerminal(cluster.Trigger(24).run_id);
   CHECK(fits.state == schemas::RunState::kSucceeded);
+}
+
+TEST_CASE("a CPU limit ends a pipeline that spins, as a failure that says so and is not retried") {
+  // Without a cgroup cpu controller (a hybrid host's unified tree has
+  // none): RLIMIT_CPU of cpu_max x the run's timeout, here
+  // ceil(0.0003 x 3600) = 2 s of CPU. With one, cpu.max throttles instead
+  // (sandbox_test checks what it writes) and nothing is killed.
+  if (CpuControllerHere()) {
+    MESSAGE("skipped: runs here are throttled by cpu.max, not ended by RLIMIT_CPU");
+    return;
+  }
+  Cluster cluster({.runners = 1, .ticker = false, .notifier = false,
+                   .env = {{"DAYBREAK_CPU_MAX", "0.0003"}}});
+  schemas::TeamRecord spinner = Hostile(25, {"/bin/sh", "-c", "while :; do :; done"});
+  spinner.max_attempts = 3;
+  cluster.AddTeam(spinner);
+  cluster.AddTeam(Hostile(26, {"/bin/sh", "-c", "echo within its time"}));
+  const auto spun = cluster.WaitForTerminal(cluster.Trigger(25).run_id);
+  CHECK(spun.state == schemas::RunState::kFailed);
+  CHECK(spun.attempt == 1);  // the same input spins the same way
+  CHECK_MESSAGE(spun.error == "CPU time limit reached (2 s)", spun.error << "\n" << spun.stderr_tail);
+  CHECK(spun.stderr_tail.find("used its 2 s of CPU time") != std::string::npos);
+  const auto calm = cluster.WaitForTerminal(cluster.Trigger(26).run_id);
+  CHECK(calm.state == schemas::RunState::kSucceeded);
 }
 
 TEST_CASE("with team_uid_base each team's pipeline runs as its own uid: its outputs are its own, other teams' folders are not") {
