@@ -70,6 +70,7 @@ KeySet Keys(Config& c) {
       .List("runner.sandbox_write", &c.sandbox_write, {"DAYBREAK_SANDBOX_WRITE"})
       .Int("runner.memory_max_mb", &c.memory_max_mb, {0, 1 << 24}, {"DAYBREAK_MEMORY_MAX_MB"})
       .Double("runner.cpu_max", &c.cpu_max, {0, 1024}, {"DAYBREAK_CPU_MAX"})
+      .String("runner.metrics_listen", &c.runner_metrics_listen, {"DAYBREAK_RUNNER_METRICS_LISTEN"})
       .List("runner.pass_env", &c.pass_env, {"DAYBREAK_PASS_ENV"})
       .String("runner.run_as_user", &c.run_as_user, {"DAYBREAK_RUN_AS_USER"})
       .Int("runner.team_uid_base", &c.team_uid_base, {0, 2'000'000'000}, {"DAYBREAK_TEAM_UID_BASE"});

@@ -101,6 +101,9 @@ struct Config {
   // CPUs' worth of time a run may use (0.5: half a core; 0: no limit):
   // cpu.max on its cgroup, else RLIMIT_CPU of cpu_max x run_timeout_s.
   double cpu_max = 0;
+  // /metrics of this runner (slots, running, results by outcome), as
+  // "host:port"; "" (the default): none.
+  std::string runner_metrics_listen;
   // Variables of the runner's environment a pipeline also gets (beyond PATH,
   // LANG, LC_*, TZ): everything else, credentials included, stays out.
   std::vector<std::string> pass_env;

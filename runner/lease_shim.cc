@@ -380,9 +380,12 @@ int LeaseShim::Run() {
           static_cast<unsigned long long>(memory_limit >> 20));
     }
   }
-  if (cpu_seconds > 0 && WIFSIGNALED(pipeline_status_) &&
-      (WTERMSIG(pipeline_status_) == SIGXCPU || WTERMSIG(pipeline_status_) == SIGKILL) &&
-      ChildrenCpuSeconds() >= cpu_seconds) {
+  // SIGXCPU comes from the soft limit (the kernel's tick may count a hair
+  // under it in rusage); a SIGKILL is the hard limit's only when the CPU
+  // used is past the soft one (a cancel's KILL comes sooner).
+  const int signal_of_end = WIFSIGNALED(pipeline_status_) ? WTERMSIG(pipeline_status_) : 0;
+  if (cpu_seconds > 0 && (signal_of_end == SIGXCPU ||
+                          (signal_of_end == SIGKILL && ChildrenCpuSeconds() >= cpu_seconds))) {
     Say("%s: the pipeline used its %u s of CPU time", kCpuLimitSign, cpu_seconds);
   }
   // However it ended after the lapse (a TERM handler may exit 1), the

@@ -13,6 +13,7 @@
 #include "common/daemon.h"
 #include "runner/cgroup.h"
 #include "runner/lease_shim.h"
+#include "runner/metrics_http.h"
 #include "runner/runner.h"
 #include "runner/runner_settings.h"
 #include "runner/sandbox.h"
@@ -143,6 +144,17 @@ int RunRunner(common::Daemon& d, const runner::RunnerFlags& flags) {
   if (!RunAs(c, settings, setup)) return common::kExitBadConfig;
   runner::SystemProcessHost host(sigchld_fd, std::move(setup));
   runner::Runner runner(WorkSockets(d, settings.runner_id), host, clock, settings);
+  runner::RunnerMetrics metrics(settings.runner_id, settings.slots);
+  runner.set_metrics(&metrics);
+  runner::MetricsHttp metrics_http(metrics.registry());
+  if (!c.runner_metrics_listen.empty()) {
+    // Monitoring that cannot start must not stop runs.
+    if (const common::Status s = metrics_http.Start(c.runner_metrics_listen); s.ok()) {
+      spdlog::info("metrics: http://{}/metrics", c.runner_metrics_listen);
+    } else {
+      spdlog::error("{}; no runner metrics", s.message());
+    }
+  }
   d.Ready(fmt::format("runner {} with {} slots, broker {}", settings.runner_id, settings.slots, c.work));
   const common::Status s = runner.Run(d.stop());
   if (!s.ok()) spdlog::error("runner stopped: {}", s.ToString());

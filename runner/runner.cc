@@ -180,7 +180,9 @@ Status Runner::Step() {
   // child may end between a reap and the next poll.
   ReapChildren();
   EnforceDeadlines();
-  return Housekeeping();
+  const Status s = Housekeeping();
+  if (metrics_ != nullptr) metrics_->Holding(jobs_.size(), unacked_.size());
+  return s;
 }
 
 bool Runner::StepDrain() {

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "runner/process_host.h"
+#include "runner/runner_metrics.h"
 #include "runner/sandbox.h"
 #include "runner/workspace.h"
 #include "schemas/messages.h"
@@ -117,6 +118,8 @@ class Runner {
   std::size_t running() const { return jobs_.size(); }
   // Results sent and not yet acknowledged.
   std::size_t unacknowledged() const { return unacked_.size(); }
+  // Where what it does is counted (null, the default: nowhere). Borrowed.
+  void set_metrics(RunnerMetrics* metrics) { metrics_ = metrics; }
 
  private:
   struct Job {
@@ -187,6 +190,7 @@ class Runner {
 
   SocketFactory connect_;
   MessageSink sink_;  // set: messages go here, not to a socket
+  RunnerMetrics* metrics_ = nullptr;
   ProcessHost& host_;
   const common::Clock& clock_;
   RunnerSettings settings_;

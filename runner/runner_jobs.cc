@@ -194,6 +194,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
                job.pid, common::TeamLabel(dispatch.team));
   started.log_path = job.log_path;
   Send(started);
+  if (metrics_ != nullptr) metrics_->Started();
   jobs_.emplace(dispatch.run_id, std::move(job));
 }
 
@@ -329,6 +330,7 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
 void Runner::Report(schemas::RunnerMessage result, std::optional<Workspace> staged,
                     std::chrono::milliseconds lease) {
   unacked_[Key(result.run_id, result.attempt)] = {result, clock_.Now(), std::move(staged), lease};
+  if (metrics_ != nullptr) metrics_->Ended(result.outcome);
   Send(result);
 }
 

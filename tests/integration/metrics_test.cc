@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <chrono>
 #include <thread>
 
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/support/cluster.h"
+#include "tests/support/test_process.h"
 
 namespace {
 
@@ -82,6 +84,55 @@ TEST_CASE("/metrics counts runs by team and state, their durations and streaks, 
   std::ofstream(scraped) << text;
   std::string out;
   CHECK_MESSAGE(Shell(std::string(kPromtool) + " check metrics < " + scraped, &out) == 0, out);
+}
+
+TEST_CASE("a runner's own /metrics counts its pipelines and results by outcome, and promtool finds nothing wrong") {
+  REQUIRE_MESSAGE(access(kPromtool, X_OK) == 0, "promtool missing: scripts/install-deps installs prometheus");
+  const int port = ::testing::FreePort();
+  testing::Cluster cluster({.runners = 1, .ticker = false, .notifier = false,
+                            .env = {{"DAYBREAK_RUNNER_METRICS_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                                    {"DAYBREAK_SLOTS", "3"}}});
+  schemas::TeamRecord ok;
+  ok.id = 1;
+  ok.command = {"/bin/sh", "-c", "exit 0"};
+  cluster.AddTeam(ok);
+  schemas::TeamRecord bad;
+  bad.id = 2;
+  bad.command = {"/bin/sh", "-c", "exit 3"};
+  bad.max_attempts = 1;
+  cluster.AddTeam(bad);
+  CHECK(cluster.WaitForTerminal(cluster.Trigger(1).run_id).state == schemas::RunState::kSucceeded);
+  CHECK(cluster.WaitForTerminal(cluster.Trigger(2).run_id).state == schemas::RunState::kFailed);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(5));
+  // The loop sets its gauges each turn: scrape until the turn after the
+  // ends has (the broker's ack of the last result), within a deadline.
+  std::string text;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    auto res = client.Get("/metrics");
+    REQUIRE(res);
+    text = res->body;
+    const bool settled = Sample(text, "daybreak_runner_running_pipelines") == 0 &&
+                         Sample(text, "daybreak_runner_unacknowledged_results") == 0;
+    if (settled || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the scrape interval
+  }
+  CHECK(Sample(text, "daybreak_runner_slots") == 3);
+  CHECK(Sample(text, R"(daybreak_runner_info{runner_id="runner-1"})") == 1);
+  CHECK(Sample(text, "daybreak_runner_pipelines_started_total") == 2);
+  CHECK(Sample(text, R"(daybreak_runner_results_total{outcome="succeeded"})") == 1);
+  CHECK(Sample(text, R"(daybreak_runner_results_total{outcome="failed"})") == 1);
+  CHECK(Sample(text, "daybreak_runner_running_pipelines") == 0);
+  CHECK(Sample(text, "daybreak_runner_unacknowledged_results") == 0);
+  CHECK(text.find("# TYPE daybreak_runner_results_total counter") != std::string::npos);
+  const std::string scraped = cluster.root() + "/runner-metrics.txt";
+  std::ofstream(scraped) << text;
+  std::string out;
+  CHECK_MESSAGE(Shell(std::string(kPromtool) + " check metrics < " + scraped, &out) == 0, out);
+  auto health = client.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
 }
 
 TEST_CASE("the shipped alert rules pass promtool's check and their unit tests") {
