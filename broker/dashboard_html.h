@@ -94,6 +94,7 @@ async function refresh() {
     teamOptions(teams);
     const runs = fstate ? all.filter(r => r.state === fstate) : all;
     const can = access.actions === 'allowed';
+    const mayTeam = id => can && (!access.teams || access.teams.includes(id));  // a token for some teams
     document.getElementById('health').innerHTML =
       `broker up · ${stats.runners} runner(s) · ${stats.active_runs} active run(s) · event seq ${stats.last_seq} · updated ${new Date().toLocaleTimeString()}`;
     const last = {};
@@ -101,12 +102,12 @@ async function refresh() {
     document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr><td>${team(t.id)}</td>
       <td>${esc(t.name)}</td><td>${esc(t.run_time)}</td><td>${esc(t.timezone)}</td><td>${esc(t.overlap)}</td>
       <td>${t.paused ? 'paused' : (t.after && t.after.length) ? 'after ' + t.after.map(team).join(', ') : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td>
-      <td>${can ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join('');
+      <td>${mayTeam(t.id) ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join('');
     document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
       <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
       <td>${r.attempt}/${r.max_attempts}</td><td>${num(r.total_loans)}</td><td>${num(r.exceptions_count)}</td>
       <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td>
-      <td>${can && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join('');
+      <td>${mayTeam(r.team) && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join('');
   } catch (e) {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }

@@ -45,10 +45,6 @@ std::string HttpApi::Who(const httplib::Request& req) const {
   return "dashboard:" + (grant ? grant->name : std::string("?")) + " at " + req.remote_addr;
 }
 
-namespace {
-
-}  // namespace
-
 bool HttpApi::IsActionPath(const std::string& path) {
   return path == "/api/runs" || std::regex_match(path, kRunActionPath) || std::regex_match(path, kTeamActionPath);
 }
