@@ -25,9 +25,11 @@ Broker::Broker(BrokerSockets sockets, RunManager& manager, ControlHandler& contr
     : sockets_(sockets), manager_(manager), control_(control), clock_(clock) {}
 
 common::Status Broker::Run(const std::atomic<bool>& stop) {
-  // Take every published frame; XPUB filters per subscriber downstream.
+  // Take every published frame; XPUB filters per subscriber downstream,
+  // by the subscriptions we apply (HandleSubscriptions).
   const char subscribe_all = 1;
   sockets_.bus_in->send(zmq::buffer(&subscribe_all, 1));
+  sockets_.bus_out->set(zmq::sockopt::xpub_manual, 1);
   while (!stop.load()) {
     if (!manager_.failure().ok()) return manager_.failure();
     std::vector<zmq::pollitem_t> items = {
@@ -44,10 +46,7 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
                 std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(1000)));
       // Drain in bounded bursts so no socket starves the others.
       for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) HandleBusFrame();
-      if (items[1].revents & ZMQ_POLLIN) {
-        while (!common::ReceiveMultipart(*sockets_.bus_out).empty()) {
-        }  // subscription notices: nothing to do
-      }
+      if (items[1].revents & ZMQ_POLLIN) HandleSubscriptions();
       for (int i = 0; i < 256 && (items[2].revents & ZMQ_POLLIN); ++i) HandleControl();
       for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN); ++i) HandleWork();
       if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) sockets_.zap->HandleRequest();
@@ -61,6 +60,34 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
     }
   }
   return common::Status();
+}
+
+void Broker::HandleSubscriptions() {
+  for (int i = 0; i < 256; ++i) {
+    zmq::message_t notice;
+    if (!sockets_.bus_out->recv(notice, zmq::recv_flags::dontwait)) return;
+    const std::string_view data = notice.to_string_view();
+    if (data.empty() || (data[0] != 0 && data[0] != 1)) continue;  // not a (un)subscription
+    const std::string_view topic = data.substr(1);
+    // Each applies to the connection the notice came from (ZMQ_XPUB_MANUAL);
+    // an unsubscription of a connection that closed applies to none.
+    if (data[0] == 0) {
+      sockets_.bus_out->set(zmq::sockopt::unsubscribe, topic);
+      continue;
+    }
+    const std::string user = UserIdOf(notice);
+    const std::optional<common::KeyGrant> grant =
+        user.empty() ? std::nullopt : common::GrantOfUserId(user);
+    if (grant && !KeyMaySubscribe(*grant, topic)) {
+      ++counters_.refused_keys;
+      spdlog::warn("bus: refused key {}'s subscription to \"{}\": it is bound to teams and the bus "
+                   "carries every team's runs; it may subscribe to \"{}\" only, and read its runs "
+                   "with runs.list",
+                   grant->name, topic, schemas::topic::kDueAck);
+      continue;
+    }
+    sockets_.bus_out->set(zmq::sockopt::subscribe, topic);
+  }
 }
 
 void Broker::RunPeriodic() {

@@ -33,7 +33,8 @@ struct BrokerCounters {
   std::uint64_t bad_frames = 0;
   std::uint64_t forwarded = 0;
   // With CURVE: runner messages whose key may not speak for their runner,
-  // and control requests a publisher key may not send.
+  // control requests a publisher key may not send, and subscriptions a
+  // key bound to teams may not make.
   std::uint64_t refused_keys = 0;
   std::uint64_t held_dues = 0;  // due events left unacknowledged while the disk was full
 };
@@ -75,6 +76,9 @@ class Broker {
   void RunPeriodic();
 
   void HandleBusFrame();
+  // The subscriptions subscribers send (the XPUB is manual): each applied
+  // unless its key may not see it (KeyMaySubscribe), which is logged.
+  void HandleSubscriptions();
   void HandleControl();
   void HandleWork();
   // With CURVE: false (the request answered with a refusal) when the key's

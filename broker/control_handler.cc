@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/run_order.h"
 #include "common/team.h"
 #include "schemas/codec.h"
 
@@ -33,6 +34,20 @@ bool Writes(std::string_view op) {
   namespace o = schemas::op;
   return op == o::kTrigger || op == o::kBackfill || op == o::kTeamPut || op == o::kTeamRemove ||
          op == o::kCancel || op == o::kBackupCreate;
+}
+
+// Ops that are about every team at once (the whole event log, the whole
+// store): a key bound to teams may not send them.
+bool NeedsEveryTeam(std::string_view op) {
+  namespace o = schemas::op;
+  return op == o::kEventsSince || op == o::kBackupCreate || op == o::kBackupList ||
+         op == o::kBackupVerify;
+}
+
+std::string TeamList(const std::vector<std::uint32_t>& teams) {
+  std::string out;
+  for (std::uint32_t t : teams) out += (out.empty() ? "" : ", ") + common::TeamLabel(t);
+  return out;
 }
 
 }  // namespace
@@ -65,7 +80,8 @@ std::string ControlHandler::Handle(std::string_view request_bytes,
       return schemas::Encode(refused);
     }
   }
-  ControlReply reply = Answer(request);
+  static const std::vector<std::uint32_t> kEveryTeam;
+  ControlReply reply = Answer(request, caller ? caller->teams : kEveryTeam);
   if (!reply.ok) spdlog::info("control {} refused: {}", request.op, reply.error);
   if (Writes(request.op)) Audit(request, who, reply);
   return schemas::Encode(reply);
@@ -76,7 +92,8 @@ std::optional<std::uint32_t> ControlHandler::TeamOf(const ControlRequest& reques
   const std::string& op = request.op;
   if (op == o::kTrigger || op == o::kBackfill || op == o::kTeamRemove) return request.team;
   if (op == o::kTeamPut) return request.team_record.id;
-  if (op == o::kCancel) {
+  if (op == o::kRunsList && !request.all_teams) return request.team;
+  if (op == o::kCancel || op == o::kRunGet) {
     auto run = store_.GetRun(request.run_id);  // written: the group goes first
     if (run.ok()) return run.value().team;
   }
@@ -85,23 +102,23 @@ std::optional<std::uint32_t> ControlHandler::TeamOf(const ControlRequest& reques
 
 common::Status ControlHandler::Authorize(const ControlRequest& request,
                                          const common::KeyGrant& caller) {
-  if (caller.AllTeams() || !Writes(request.op)) return common::Status();
-  if (request.op == schemas::op::kBackupCreate) {
+  if (caller.AllTeams()) return common::Status();
+  if (NeedsEveryTeam(request.op)) {
     return common::Status::Error(common::Code::kRejected,
-                                 "key " + caller.name + " may act only for " +
-                                     common::TeamLabel(caller.teams.front()) +
-                                     (caller.teams.size() > 1 ? " and others" : "") +
+                                 "key " + caller.name + " may act only for " + TeamList(caller.teams) +
                                      "; " + request.op + " needs a key for every team");
   }
+  // Reads as well as writes: a team's runs carry its dates, its reasons and
+  // its pipeline's stderr, which are that team's business. Listings of every
+  // team are cut to the key's teams in Answer.
   const std::optional<std::uint32_t> team = TeamOf(request);
-  if (!team) return common::Status();  // a cancel of no such run: its answer says so
+  if (!team) return common::Status();  // a run that is not there: its answer says so
   if (caller.MayActFor(*team)) return common::Status();
-  std::string allowed;
-  for (std::uint32_t t : caller.teams) allowed += (allowed.empty() ? "" : ", ") + common::TeamLabel(t);
+  const bool read = !Writes(request.op);
   return common::Status::Error(common::Code::kRejected,
-                               "key " + caller.name + " may not " + request.op + " for " +
-                                   common::TeamLabel(*team) + " (it may act only for " + allowed +
-                                   ")");
+                               "key " + caller.name + " may not " + (read ? "read " : "") +
+                                   request.op + " for " + common::TeamLabel(*team) +
+                                   " (it may act only for " + TeamList(caller.teams) + ")");
 }
 
 void ControlHandler::Audit(const ControlRequest& request, const std::string& who,
@@ -120,6 +137,22 @@ void ControlHandler::Audit(const ControlRequest& request, const std::string& who
   (void)audit_->Record(e);
 }
 
+common::Result<std::vector<schemas::RunRecord>> ControlHandler::ListRuns(
+    const ControlRequest& request, const std::vector<std::uint32_t>& only_teams) {
+  const std::size_t limit = Limit(request.limit);
+  if (!request.all_teams) return store_.ListRuns(request.team, limit);  // authorized already
+  if (only_teams.empty()) return store_.ListRuns(std::nullopt, limit);
+  // "Every team" for a key bound to teams: its teams' newest, merged.
+  std::vector<schemas::RunRecord> out;
+  for (std::uint32_t team : only_teams) {
+    auto runs = store_.ListRuns(team, limit);
+    if (!runs.ok()) return runs.status();
+    for (auto& r : runs.value()) out.push_back(std::move(r));
+  }
+  KeepNewest(out, limit);
+  return out;
+}
+
 std::uint64_t ControlHandler::WrittenSeq() {
   if (manager_.no_space().ok()) return manager_.last_seq();  // the group is written before every reply
   // While the disk is full the pending group holds seqs no one may be told
@@ -128,7 +161,8 @@ std::uint64_t ControlHandler::WrittenSeq() {
   return written.ok() ? written.value() : 0;
 }
 
-ControlReply ControlHandler::Answer(const ControlRequest& request) {
+ControlReply ControlHandler::Answer(const ControlRequest& request,
+                                    const std::vector<std::uint32_t>& only_teams) {
   ControlReply reply;
   reply.ok = true;
   const std::string& op = request.op;
@@ -160,9 +194,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     reply.run = admission.run;
     reply.duplicate = admission.duplicate;
   } else if (op == schemas::op::kRunsList) {
-    std::optional<std::uint32_t> team;
-    if (!request.all_teams) team = request.team;
-    auto runs = store_.ListRuns(team, Limit(request.limit));
+    auto runs = ListRuns(request, only_teams);
     if (!runs.ok()) return Error(runs.status());
     reply.runs = std::move(runs).value();
   } else if (op == schemas::op::kRunGet) {
@@ -171,7 +203,13 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
     reply.run = run.value();
   } else if (op == schemas::op::kTeamsList) {
     reply.teams = teams_.ResolvedAll();
+    if (!only_teams.empty()) {
+      std::erase_if(reply.teams, [&](const schemas::TeamRecord& t) {
+        return std::find(only_teams.begin(), only_teams.end(), t.id) == only_teams.end();
+      });
+    }
     reply.last_seq = manager_.last_seq();
+    for (const schemas::TeamRecord& t : reply.teams) reply.tallies.push_back(manager_.TallyOf(t.id));
   } else if (op == schemas::op::kTeamPut) {
     if (auto s = common::ValidateTeamId(request.team_record.id, true); !s.ok()) return Error(s);
     if (auto s = manager_.PutTeam(request.team_record); !s.ok()) return Error(s);
@@ -203,6 +241,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request) {
                    {"no_space", manager_.no_space().ok() ? 0 : 1},
                    {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
     for (const auto& source : stats_sources_) source(reply.stats);
+    reply.runners = manager_.RunnerSummaries();
   } else if (op == schemas::op::kCancel) {
     auto run = manager_.Cancel(request.run_id);
     if (!run.ok()) return Error(run.status());

@@ -29,10 +29,12 @@ class ControlHandler {
   // Decodes a request and returns the encoded reply; a bad request gets a
   // reply with ok=false and the reason. `caller` is the key that sent it
   // when CURVE is on (nullopt: no identity; anyone may do anything, and
-  // requested_by is what the request says): a key bound to teams may
-  // change only those teams and their runs (rejected otherwise), and a
-  // named key is the run's requested_by whatever the request says. Every
-  // change, and every request refused for its key, goes to the audit log.
+  // requested_by is what the request says): a key bound to teams may read
+  // and change only those teams and their runs (rejected otherwise; a
+  // listing of every team lists its teams only, and the ops about every
+  // team at once, events.since and backups, need a key for every team),
+  // and a named key is the run's requested_by whatever the request says.
+  // Every change, and every request refused for its key, goes to the audit log.
   std::string Handle(std::string_view request_bytes,
                      const std::optional<common::KeyGrant>& caller = std::nullopt);
   // Where changes are recorded; null (the default): nowhere.
@@ -50,11 +52,16 @@ class ControlHandler {
   void AddOp(std::string_view op, OpAnswer answer) { extra_ops_[std::string(op)] = std::move(answer); }
 
  private:
-  schemas::ControlReply Answer(const schemas::ControlRequest& request);
-  // Whether `caller` may send `request` (only writes are limited by team).
+  // `only_teams`: the caller's teams (empty: every team), which listings
+  // of every team are cut to.
+  schemas::ControlReply Answer(const schemas::ControlRequest& request,
+                               const std::vector<std::uint32_t>& only_teams);
+  common::Result<std::vector<schemas::RunRecord>> ListRuns(const schemas::ControlRequest& request,
+                                                           const std::vector<std::uint32_t>& only_teams);
+  // Whether `caller` may send `request`, by the team it is about.
   common::Status Authorize(const schemas::ControlRequest& request, const common::KeyGrant& caller);
-  // The team a write is about; nullopt for a run that is not there (its
-  // answer says so) and for ops that are about no team.
+  // The team a request is about; nullopt for a run that is not there (its
+  // answer says so) and for ops that are about no team or every team.
   std::optional<std::uint32_t> TeamOf(const schemas::ControlRequest& request);
   void Audit(const schemas::ControlRequest& request, const std::string& who,
              const schemas::ControlReply& reply);

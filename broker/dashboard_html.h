@@ -24,25 +24,35 @@ th{background:#eef0f4;font-weight:600} td.err{white-space:normal;color:#8a1c1c;m
 .running,.dispatched{background:#d9e8fb;color:#1c4a8a}.retry_wait,.queued,.accepted{background:#fbefd0;color:#7a5a06}
 .skipped,.cancelled{background:#e6e8ec;color:#444}
 #health{font-size:.9rem;color:#555} .bad{color:#8a1c1c;font-weight:600}
-#detail{background:#fff;box-shadow:0 1px 2px #0001;padding:.6rem .9rem} #detail dt{font-weight:600;float:left;width:9rem}
-#detail dd{margin:0 0 .2rem 9.5rem} #detail pre{background:#1d2330;color:#e6e8ec;padding:.6rem;overflow:auto;max-height:20rem}
+#detail{background:#fff;box-shadow:0 1px 2px #0001;padding:.6rem .9rem}
+#detail dl{display:grid;grid-template-columns:10rem 1fr;gap:.15rem .8rem;margin:0 0 .6rem} #detail dt{font-weight:600} #detail dd{margin:0}
+#detail pre{background:#1d2330;color:#e6e8ec;padding:.6rem;overflow:auto;max-height:20rem;white-space:pre-wrap}
+td.err small{display:block;color:#555;font-family:monospace}
 a{color:#1c4a8a} button{font:inherit;font-size:.8rem;padding:.1rem .5rem;margin-right:.3rem;cursor:pointer}
 #access{margin:.4rem 0;font-size:.9rem} #flash{margin:.4rem 0;font-weight:600} .filters{margin:.3rem 0}
 </style></head><body>
 <h1>Daybreak</h1><div id="health">loading…</div><div id="access"></div><div id="flash"></div>
 <section id="run" hidden><h2>Run <span id="run-id"></span> · <a href="#">close</a></h2><div id="detail"></div></section>
-<h2>Teams</h2><table id="teams"><thead><tr><th>Team</th><th>Name</th><th>Time</th>
-<th>Zone</th><th>Overlap</th><th>Schedule</th><th>Last run</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Teams</h2><table id="teams"><thead><tr><th>Team</th><th>Name</th><th>Schedule</th>
+<th>Next fire</th><th>Overlap</th><th>Streak</th><th>Last success</th><th>Last run</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Recent runs</h2><div class="filters">team <select id="f-team"><option value="">all</option></select>
 state <select id="f-state"><option value="">all</option></select></div><table id="runs"><thead><tr><th>Run</th><th>Team</th><th>State</th>
-<th>Kind</th><th>pdate</th><th>Try</th><th>Loans</th><th>Exceptions</th><th>Accepted</th>
-<th>Error</th><th></th></tr></thead><tbody></tbody></table>
+<th>Kind</th><th>pdate</th><th>Try</th><th>Started</th><th>Finished</th><th>Duration</th><th>Next try</th>
+<th>Loans</th><th>Error</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Runners</h2><table id="runners"><thead><tr><th>Runner</th><th>Slots</th><th>Holding</th><th>Last heard</th></tr></thead><tbody></tbody></table>
 <script>
 const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const team = t => t === 0 ? 'general' : t;
 const when = ms => ms > 0 ? new Date(ms).toLocaleString() : '-';
 const num = n => (typeof n === 'number' && n >= 0) ? n.toLocaleString() : '-';
 const badge = s => `<span class="s ${esc(s)}">${esc(s)}</span>`;
+// The last line the pipeline wrote to stderr: what it said went wrong.
+const reason = r => {
+  const lines = String(r.stderr_tail || '').trim().split('\n');
+  return r.error && lines[0] ? `<small>${esc(lines[lines.length - 1].slice(0, 160))}</small>` : '';
+};
+const took = r => r.started_unix_ms > 0 && r.finished_unix_ms >= r.started_unix_ms
+  ? ((r.finished_unix_ms - r.started_unix_ms) / 1000).toFixed(1) + ' s' : '-';
 const STATES = ['accepted','queued','dispatched','running','retry_wait','succeeded','failed','missed','skipped','cancelled'];
 const ACTIVE = new Set(['accepted','queued','dispatched','running','retry_wait']);
 let token = sessionStorage.getItem('daybreak-token') || '';
@@ -89,8 +99,8 @@ function teamOptions(teams) {
 async function refresh() {
   try {
     const fteam = document.getElementById('f-team').value, fstate = document.getElementById('f-state').value;
-    const [stats, teams, all] = await Promise.all([get('/api/stats'), get('/api/teams'),
-      get('/api/runs?limit=100' + (fteam !== '' ? '&team=' + fteam : ''))]);
+    const [stats, teams, all, runners] = await Promise.all([get('/api/stats'), get('/api/teams'),
+      get('/api/runs?limit=100' + (fteam !== '' ? '&team=' + fteam : '')), get('/api/runners')]);
     teamOptions(teams);
     const runs = fstate ? all.filter(r => r.state === fstate) : all;
     const can = access.actions === 'allowed';
@@ -99,15 +109,20 @@ async function refresh() {
       `broker up · ${stats.runners} runner(s) · ${stats.active_runs} active run(s) · event seq ${stats.last_seq} · updated ${new Date().toLocaleTimeString()}`;
     const last = {};
     for (const r of all) if (!(r.team in last)) last[r.team] = r;
-    document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr><td>${team(t.id)}</td>
-      <td>${esc(t.name)}</td><td>${esc(t.run_time)}</td><td>${esc(t.timezone)}</td><td>${esc(t.overlap)}</td>
-      <td>${t.paused ? 'paused' : (t.after && t.after.length) ? 'after ' + t.after.map(team).join(', ') : 'daily'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td>
+    document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr data-team="${t.id}"><td>${team(t.id)}</td>
+      <td>${esc(t.name)}</td><td>${t.after && t.after.length ? 'after ' + t.after.map(team).join(', ') : 'daily ' + esc(t.run_time) + ' ' + esc(t.timezone)}</td>
+      <td class="next">${t.paused ? 'paused' : t.next_fire_unix_ms ? when(t.next_fire_unix_ms) : t.after && t.after.length ? 'after ' + t.after.map(team).join(', ') : '-'}</td>
+      <td>${esc(t.overlap)}</td><td class="streak${t.consecutive_failures ? ' bad' : ''}">${t.consecutive_failures ? t.consecutive_failures + ' failed' : '-'}</td>
+      <td>${t.last_success_unix_ms ? when(t.last_success_unix_ms) : '-'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td>
       <td>${mayTeam(t.id) ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join('');
-    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
+    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr data-run="${esc(r.run_id)}"><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
       <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
-      <td>${r.attempt}/${r.max_attempts}</td><td>${num(r.total_loans)}</td><td>${num(r.exceptions_count)}</td>
-      <td>${when(r.accepted_unix_ms)}</td><td class="err">${esc(r.error)}</td>
+      <td>${r.attempt}/${r.max_attempts}</td><td>${when(r.started_unix_ms)}</td><td>${when(r.finished_unix_ms)}</td><td>${took(r)}</td>
+      <td>${r.state === 'retry_wait' ? when(r.next_attempt_unix_ms) : '-'}</td><td>${num(r.total_loans)}</td><td class="err">${esc(r.error)}${reason(r)}</td>
       <td>${mayTeam(r.team) && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join('');
+    document.querySelector('#runners tbody').innerHTML = runners.length ? runners.map(x => `<tr><td>${esc(x.runner_id)}</td>
+      <td>${x.runs.length} of ${x.slots} in use</td><td>${x.runs.map(id => `<a href="#run=${esc(id)}">${esc(id)}</a>`).join(' ') || '-'}</td>
+      <td>${(x.last_seen_ms_ago / 1000).toFixed(1)} s ago</td></tr>`).join('') : '<tr><td colspan="4">no runner connected</td></tr>';
   } catch (e) {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }
@@ -121,12 +136,10 @@ async function showRun() {
   document.getElementById('run-id').textContent = m[1];
   try {
     const r = await get('/api/runs/' + m[1]);
-    const took = r.started_unix_ms > 0 && r.finished_unix_ms >= r.started_unix_ms
-      ? ((r.finished_unix_ms - r.started_unix_ms) / 1000).toFixed(1) + ' s' : '-';
     const rows = [['State', badge(r.state)], ['Team', team(r.team)], ['Kind', esc(r.kind)], ['Key', esc(r.key)],
       ['pdate / local date', esc(r.pdate) + ' / ' + esc(r.local_date)], ['Attempt', r.attempt + ' of ' + r.max_attempts],
       ['Runner', esc(r.runner_id) || '-'], ['Accepted', when(r.accepted_unix_ms)], ['Started', when(r.started_unix_ms)],
-      ['Finished', when(r.finished_unix_ms)], ['Duration', took],
+      ['Finished', when(r.finished_unix_ms)], ['Duration', took(r)],
       ['Next try', r.next_attempt_unix_ms > 0 ? when(r.next_attempt_unix_ms) : '-'],
       ['Loans / exceptions', num(r.total_loans) + ' / ' + num(r.exceptions_count)],
       ['Exit code', r.exit_code ?? '-'], ['Error', esc(r.error) || '-'], ['Log', esc(r.log_path) || '-'],

@@ -99,6 +99,15 @@ bool HttpApi::MayAct(const httplib::Request& req, httplib::Response& res,
   return false;
 }
 
+bool HttpApi::MaySee(const httplib::Request& req, httplib::Response& res, std::uint32_t team) const {
+  const common::HttpGrant* grant = GrantOf(req);
+  if (grant == nullptr || grant->MayActFor(team)) return true;
+  const std::string why = "token " + grant->name + " may not read " + common::TeamLabel(team);
+  spdlog::warn("http: {} {} from {} refused: {}", req.method, req.path, req.remote_addr, why);
+  SendRefusal(res, 403, why);
+  return false;
+}
+
 void HttpApi::ActionRoutes() {
   // Trigger: {"team": 3 or "general", "pdate": "YYYY-MM-DD", "key": "..."},
   // all optional (the general run, today's purchase date, a fresh key).

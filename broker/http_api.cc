@@ -14,6 +14,8 @@
 
 #include "broker/dashboard_html.h"
 #include "broker/http_reply.h"
+#include "broker/run_order.h"
+#include "common/schedule.h"
 #include "schemas/json.h"
 
 namespace broker {
@@ -142,6 +144,32 @@ std::optional<std::uint32_t> ParamU32(const httplib::Request& req, httplib::Resp
   return value;
 }
 
+// A team as /api/teams shows it: its settings, its tally (streak, last
+// success) and its next fire by the clock (null when paused or run after
+// other teams), in both epoch milliseconds and UTC text.
+nlohmann::json TeamJson(const schemas::TeamRecord& t, const schemas::TeamTally& tally,
+                        std::chrono::sys_seconds now) {
+  nlohmann::json j = schemas::ToJson(t);
+  j["consecutive_failures"] = tally.consecutive_failures;
+  j["last_success_unix_ms"] = nullptr;
+  j["last_success_utc"] = nullptr;
+  if (tally.last_success_unix_ms > 0) {
+    j["last_success_unix_ms"] = tally.last_success_unix_ms;
+    j["last_success_utc"] = common::FormatUtc(std::chrono::floor<std::chrono::seconds>(
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(tally.last_success_unix_ms))));
+  }
+  j["next_fire_unix_ms"] = nullptr;
+  j["next_fire_utc"] = nullptr;
+  auto time = common::ParseTimeOfDay(t.run_time);
+  auto zone = common::FindZone(t.timezone);
+  if (!t.paused && t.after.empty() && time.ok() && zone.ok()) {
+    const common::Fire next = common::NextFireAfter({time.value(), zone.value()}, now);
+    j["next_fire_unix_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(next.at.time_since_epoch()).count();
+    j["next_fire_utc"] = common::FormatUtc(next.at);
+  }
+  return j;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(zmq::context_t& context, std::string control_endpoint,
@@ -259,13 +287,31 @@ void HttpApi::Routes() {
     if (!reply.ok()) return SendError(res, reply.status());
     SendJson(res, reply.value().stats);
   });
-  server_->Get("/api/teams", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/api/teams", [this](const httplib::Request& req, httplib::Response& res) {
     schemas::ControlRequest list;
     list.op = std::string(schemas::op::kTeamsList);
     auto reply = Ask(list);
     if (!reply.ok()) return SendError(res, reply.status());
+    const common::HttpGrant* grant = GrantOf(req);
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& t : reply.value().teams) out.push_back(schemas::ToJson(t));
+    for (const auto& t : reply.value().teams) {
+      if (grant != nullptr && !grant->MayActFor(t.id)) continue;
+      schemas::TeamTally tally;
+      for (const auto& each : reply.value().tallies) {
+        if (each.team == t.id) tally = each;
+      }
+      out.push_back(TeamJson(t, tally, now));
+    }
+    SendJson(res, out);
+  });
+  server_->Get("/api/runners", [this](const httplib::Request&, httplib::Response& res) {
+    schemas::ControlRequest stats;
+    stats.op = std::string(schemas::op::kStats);
+    auto reply = Ask(stats);
+    if (!reply.ok()) return SendError(res, reply.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : reply.value().runners) out.push_back(schemas::ToJson(r));
     SendJson(res, out);
   });
   server_->Get("/api/runs", [this](const httplib::Request& req, httplib::Response& res) {
@@ -274,16 +320,28 @@ void HttpApi::Routes() {
     const std::optional<std::uint32_t> limit = ParamU32(req, res, "limit", 100);
     if (!limit) return;
     list.limit = *limit;
+    // The teams to list: the one asked for, else every team, which for a
+    // token bound to teams is its teams.
+    std::vector<std::optional<std::uint32_t>> teams = {std::nullopt};
     if (req.has_param("team")) {
       const std::optional<std::uint32_t> team = ParamU32(req, res, "team", 0);
-      if (!team) return;
-      list.all_teams = false;
-      list.team = *team;
+      if (!team || !MaySee(req, res, *team)) return;
+      teams = {*team};
+    } else if (const common::HttpGrant* grant = GrantOf(req); grant != nullptr && !grant->teams.empty()) {
+      teams.assign(grant->teams.begin(), grant->teams.end());
     }
-    auto reply = Ask(list);
-    if (!reply.ok()) return SendError(res, reply.status());
+    std::vector<schemas::RunRecord> runs;
+    for (const std::optional<std::uint32_t>& team : teams) {
+      list.all_teams = !team.has_value();
+      list.team = team.value_or(0);
+      auto reply = Ask(list);
+      if (!reply.ok()) return SendError(res, reply.status());
+      for (auto& r : reply.value().runs) runs.push_back(std::move(r));
+    }
+    // Each listing is cut to the limit already (0: the broker's default).
+    if (teams.size() > 1) KeepNewest(runs, *limit == 0 ? runs.size() : *limit);
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : reply.value().runs) out.push_back(schemas::ToJson(r));
+    for (const auto& r : runs) out.push_back(schemas::ToJson(r));
     SendJson(res, out);
   });
   server_->Get(R"(/api/runs/([A-Za-z0-9_.:-]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -292,6 +350,7 @@ void HttpApi::Routes() {
     get.run_id = req.matches[1];
     auto reply = Ask(get);
     if (!reply.ok()) return SendError(res, reply.status());
+    if (!MaySee(req, res, reply.value().run.team)) return;
     SendJson(res, schemas::ToJson(reply.value().run));
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

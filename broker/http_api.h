@@ -65,6 +65,10 @@ class HttpApi {
   bool MayRead(const httplib::Request& req, httplib::Response& res) const;
   bool MayAct(const httplib::Request& req, httplib::Response& res,
               std::optional<std::uint32_t> team) const;
+  // Whether `req` may read what is about `team`: a token for some teams
+  // reads only those (403 otherwise); without a token, what MayRead let
+  // through is open.
+  bool MaySee(const httplib::Request& req, httplib::Response& res, std::uint32_t team) const;
   static bool IsActionPath(const std::string& path);
   std::string Who(const httplib::Request& req) const;
 

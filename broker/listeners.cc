@@ -16,6 +16,9 @@ zmq::socket_t Bind(zmq::context_t& context, zmq::socket_type type, const std::st
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schemas::kMaxFrameBytes));
   socket.set(zmq::sockopt::sndhwm, 100000);
   socket.set(zmq::sockopt::rcvhwm, 100000);
+  // Subscriptions are the broker's to apply (Broker::HandleSubscriptions),
+  // from the first connection on.
+  if (type == zmq::socket_type::xpub) socket.set(zmq::sockopt::xpub_manual, 1);
   socket.bind(endpoint);
   return socket;
 }

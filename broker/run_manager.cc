@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/team.h"
 #include "common/text.h"
@@ -50,6 +51,33 @@ std::size_t RunManager::queued_runs() const {
   return static_cast<std::size_t>(std::count_if(active_.begin(), active_.end(), [](const auto& entry) {
     return entry.second.state == RunState::kQueued;
   }));
+}
+
+std::vector<schemas::RunnerSummary> RunManager::RunnerSummaries() const {
+  std::vector<schemas::RunnerSummary> out;
+  const auto now = clock_.Now();
+  for (const auto& [id, runner] : runners_.all()) {
+    schemas::RunnerSummary summary;
+    summary.runner_id = id;
+    summary.slots = runner.slots;
+    std::set<std::string> held = runner.runs;  // run ids sort by age: oldest first
+    held.insert(runner.reported.begin(), runner.reported.end());
+    summary.runs.assign(held.begin(), held.end());
+    summary.last_seen_ms_ago =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - runner.last_seen).count();
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+schemas::TeamTally RunManager::TallyOf(std::uint32_t team) const {
+  schemas::TeamTally tally;
+  tally.team = team;
+  if (auto it = team_status_.find(team); it != team_status_.end()) {
+    tally.consecutive_failures = it->second.consecutive_failures;
+    tally.last_success_unix_ms = it->second.last_success_unix_ms;
+  }
+  return tally;
 }
 
 Counters RunManager::counters() const {

@@ -135,6 +135,11 @@ class RunManager : private RunLifecycle {
   // Active runs waiting behind their team's run (state queued).
   std::size_t queued_runs() const;
   std::size_t runner_count() const { return runners_.size(); }
+  // Every runner connected: its slots, the runs it holds, when last heard.
+  std::vector<schemas::RunnerSummary> RunnerSummaries() const;
+  // A team's failure streak and last success (zeros for a team with no
+  // finished run yet).
+  schemas::TeamTally TallyOf(std::uint32_t team) const;
   std::uint64_t last_seq() const { return journal_.last_seq(); }
 
   // The wall clock as the broker sees it (its clock, with any test offset).

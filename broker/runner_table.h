@@ -48,6 +48,7 @@ class RunnerTable {
   // The same among runners that do not hold an earlier attempt of `run_id`.
   Runner* PickFree(const std::string& run_id);
   std::vector<std::string> Ids() const;
+  const std::map<std::string, Runner>& all() const { return runners_; }
   std::size_t size() const { return runners_.size(); }
 
  private:

@@ -4,6 +4,7 @@
 #include <zmq.h>
 
 #include "common/zmq_util.h"
+#include "schemas/topics.h"
 #include "schemas/vocabulary.h"
 
 namespace broker {
@@ -28,6 +29,10 @@ bool PublisherMayAsk(std::string_view op) {
     if (op == allowed) return true;
   }
   return false;
+}
+
+bool KeyMaySubscribe(const common::KeyGrant& grant, std::string_view topic) {
+  return grant.AllTeams() || topic.starts_with(schemas::topic::kDueAck);
 }
 
 namespace {

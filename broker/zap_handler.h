@@ -30,6 +30,12 @@ bool KeyFitsSocket(common::KeyRole role, std::string_view domain);
 // by publishing a due anyway). Backfill, cancel and team changes need a
 // client key.
 bool PublisherMayAsk(std::string_view op);
+// Whether a subscriber holding `grant` may subscribe to `topic` (a prefix)
+// on the bus. The bus carries every team's run records, reasons and
+// stderr tails, and ZeroMQ filters by topic prefix only, so a key bound to
+// teams may take "due.ack" (the answers `daybreak publish` waits for) and
+// nothing wider; it reads its own runs with runs.list and run.get.
+bool KeyMaySubscribe(const common::KeyGrant& grant, std::string_view topic);
 
 class ZapHandler {
  public:

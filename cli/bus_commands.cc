@@ -176,7 +176,10 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result) {
     int count = 0;
   };
   auto wargs = std::make_shared<WatchArgs>();
-  CLI::App* watch = app.add_subcommand("watch", "print bus events as JSON lines until Ctrl-C");
+  CLI::App* watch = app.add_subcommand(
+      "watch",
+      "print bus events as JSON lines until Ctrl-C (with CURVE, a key bound to teams\n"
+      "gets no run or alert events: the bus carries every team's; use runs list)");
   watch->add_option("--topic", wargs->topics, "topic prefix (repeatable; default: run. and alert.)");
   watch->add_option("--team", wargs->team, "only events of this team (or \"general\")");
   watch->add_option("--count", wargs->count, "exit after this many events");

@@ -1,4 +1,4 @@
-// daybreak trigger | runs | run show | cancel
+// daybreak trigger | runs | run show | cancel | runners
 #include <fmt/format.h>
 
 #include <optional>
@@ -234,6 +234,28 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
     else fmt::print("{}: {}\n", reply->run.run_id,
                     reply->run.state == schemas::RunState::kCancelled ? "cancelled" : "stopping (cancel sent to its runner)");
   });
+
+  app.add_subcommand("runners", "list the runners connected: slots, the runs each holds, when last heard")
+      ->callback([&ctx, result] {
+        schemas::ControlRequest request;
+        request.op = std::string(schemas::op::kStats);
+        if (!ctx.Init()) { *result = kExitUsage; return; }
+        auto reply = ctx.Call(request, result);
+        if (!reply) return;
+        if (ctx.json) {
+          nlohmann::json out = nlohmann::json::array();
+          for (const auto& r : reply->runners) out.push_back(schemas::ToJson(r));
+          PrintJson(out);
+          return;
+        }
+        fmt::print("{:<24} {:>9} {:>11}  {}\n", "RUNNER", "IN USE", "LAST HEARD", "RUNS");
+        for (const auto& r : reply->runners) {
+          fmt::print("{:<24} {:>9} {:>11}  {}\n", r.runner_id, fmt::format("{}/{}", r.runs.size(), r.slots),
+                     fmt::format("{:.1f} s ago", static_cast<double>(r.last_seen_ms_ago) / 1000.0),
+                     r.runs.empty() ? "-" : common::JoinShellWords(r.runs));
+        }
+        if (reply->runners.empty()) fmt::print("(no runner connected)\n");
+      });
 }
 
 }  // namespace cli

@@ -57,6 +57,11 @@ nlohmann::json ToJson(const AlertEvent& a) {
           {"at_unix_ms", a.at_unix_ms}, {"at_utc", Utc(a.at_unix_ms)}, {"incarnation", a.incarnation}};
 }
 
+nlohmann::json ToJson(const RunnerSummary& r) {
+  return {{"runner_id", r.runner_id}, {"slots", r.slots}, {"runs", r.runs},
+          {"last_seen_ms_ago", r.last_seen_ms_ago}};
+}
+
 nlohmann::json ToJson(const TeamRecord& t) {
   return {{"id", t.id},
           {"name", t.name},

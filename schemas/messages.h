@@ -317,6 +317,24 @@ struct ControlRequest {
                      since_seq, team_record, requested_by, from_date, to_date, backup_id);
 };
 
+// A runner as the broker sees it (the "stats" reply).
+struct RunnerSummary {
+  std::string runner_id;
+  std::uint32_t slots = 0;
+  std::vector<std::string> runs;  // the runs it holds, newest last
+  std::int64_t last_seen_ms_ago = 0;  // since its last hello or heartbeat
+  MSGPACK_DEFINE_MAP(runner_id, slots, runs, last_seen_ms_ago);
+};
+
+// A team's tally (the "teams.list" reply): its failure streak and its last
+// success, as the alerts count them.
+struct TeamTally {
+  std::uint32_t team = 0;
+  std::uint32_t consecutive_failures = 0;
+  std::int64_t last_success_unix_ms = 0;  // 0: none since the store began
+  MSGPACK_DEFINE_MAP(team, consecutive_failures, last_success_unix_ms);
+};
+
 struct ControlReply {
   std::uint32_t v = kVersion;
   bool ok = false;
@@ -334,8 +352,11 @@ struct ControlReply {
   std::string incarnation;
   std::uint64_t incarnation_from = 0;
   std::vector<BackupInfo> backups;  // backup.create, backup.list, backup.verify
+  std::vector<RunnerSummary> runners;  // stats: every runner connected
+  std::vector<TeamTally> tallies;      // teams.list: one per team listed
   MSGPACK_DEFINE_MAP(v, ok, error, code, duplicate, run, runs, teams, events,
-                     last_seq, stats, incarnation, incarnation_from, backups);
+                     last_seq, stats, incarnation, incarnation_from, backups, runners,
+                     tallies);
 };
 
 }  // namespace schemas

@@ -581,10 +581,7 @@ TEST_CASE("a key bound to team 1 cannot trigger, cancel, change or remove team 2
   CHECK(c.h().Run(team2_run).state != schemas::RunState::kCancelled);
   CHECK_FALSE(c.h().teams().Find(2)->paused);
 
-  // Reads are not limited; team 1 is alice's.
-  ControlRequest get = Req(schemas::op::kRunGet);
-  get.run_id = team2_run;
-  CHECK(c.AskAs(get, alice).ok);
+  // Team 1 is alice's.
   ControlRequest mine = Trigger(1);
   mine.requested_by = "someone-else";  // a claim, not an identity
   const ControlReply ran = c.AskAs(mine, alice);
@@ -627,6 +624,108 @@ TEST_CASE("a key for every team may do everything, and its name is the run's req
   const ControlReply old = c.AskAs(Trigger(1, "legacy-1"), legacy);
   REQUIRE(old.ok);
   CHECK(old.run.requested_by == "alice");
+}
+
+TEST_CASE("a key bound to team 1 reads only team 1: its runs, its settings, never the whole log") {
+  Control c;
+  c.h().AddTeam(2);
+  c.h().AddTeam(3);
+  const common::KeyGrant alice{common::KeyRole::kClient, "", "alice", {1, 3}};
+  const std::string one = c.TriggerOk(1);
+  const std::string two = c.TriggerOk(2);
+  const std::string three = c.TriggerOk(3);
+  const std::string general = c.TriggerOk(0);
+
+  auto refused = [&](const ControlRequest& request, std::string_view says) {
+    CAPTURE(request.op);
+    const ControlReply reply = c.AskAs(request, alice);
+    CHECK_FALSE(reply.ok);
+    CHECK(reply.code == error_code::kRejected);
+    CHECK_MESSAGE(reply.error.find(says) != std::string::npos, reply.error);
+    CHECK(reply.runs.empty());
+    CHECK(reply.run.run_id.empty());
+    CHECK(reply.events.empty());
+  };
+  ControlRequest get = Req(schemas::op::kRunGet);
+  get.run_id = two;
+  refused(get, "key alice may not read run.get for team 2 (it may act only for team 1, team 3)");
+  get.run_id = general;
+  refused(get, "may not read run.get for general");
+  ControlRequest list_two = Req(schemas::op::kRunsList);
+  list_two.all_teams = false;
+  list_two.team = 2;
+  refused(list_two, "may not read runs.list for team 2");
+  refused(Req(schemas::op::kEventsSince), "events.since needs a key for every team");
+  refused(Req(schemas::op::kBackupList), "backup.list needs a key for every team");
+
+  // Its own teams, one at a time and as "every team": newest first, cut to the limit.
+  get.run_id = three;
+  CHECK(c.AskAs(get, alice).run.run_id == three);
+  ControlRequest all = Req(schemas::op::kRunsList);
+  std::vector<std::string> ids;
+  for (const auto& r : c.AskAs(all, alice).runs) ids.push_back(r.run_id);
+  CHECK(ids == std::vector<std::string>{three, one});
+  all.limit = 1;
+  REQUIRE(c.AskAs(all, alice).runs.size() == 1);
+  CHECK(c.AskAs(all, alice).runs[0].run_id == three);
+  std::vector<std::uint32_t> teams;
+  for (const auto& t : c.AskAs(Req(schemas::op::kTeamsList), alice).teams) teams.push_back(t.id);
+  CHECK(teams == std::vector<std::uint32_t>{1, 3});
+  // Figures about no team stay open.
+  CHECK(c.AskAs(Req(schemas::op::kStats), alice).ok);
+  CHECK(c.AskAs(Req(schemas::op::kPing), alice).ok);
+
+  // A key for every team sees everything.
+  const common::KeyGrant ops{common::KeyRole::kClient, "", "ops", {}};
+  all.limit = 0;
+  CHECK(c.AskAs(all, ops).runs.size() == 4);
+  CHECK(c.AskAs(Req(schemas::op::kTeamsList), ops).teams.size() >= 3);
+  CHECK(c.AskAs(Req(schemas::op::kEventsSince), ops).ok);
+}
+
+TEST_CASE("teams.list carries each team's streak and last success; stats lists the runners with what they hold") {
+  using namespace std::chrono_literals;
+  Control c;
+  c.h().AddTeam(2);
+  c.h().Hello("runner-a", 2);
+  const std::int64_t success_at = c.h().NowMs();
+  c.h().RunOnce(1, "runner-a", "succeeded");
+  c.h().Advance(1000ms);
+  c.h().RunOnce(2, "runner-a", "failed");
+  c.h().RunOnce(2, "runner-a", "failed");
+  const ControlReply teams = c.Ask(Req(schemas::op::kTeamsList));
+  REQUIRE(teams.tallies.size() == teams.teams.size());
+  int seen = 0;
+  for (std::size_t i = 0; i < teams.teams.size(); ++i) {
+    const schemas::TeamTally& tally = teams.tallies[i];
+    CHECK(tally.team == teams.teams[i].id);
+    if (tally.team == 1) {
+      ++seen;
+      CHECK(tally.consecutive_failures == 0);
+      CHECK(tally.last_success_unix_ms == success_at);
+    }
+    if (tally.team == 2) {
+      ++seen;
+      CHECK(tally.consecutive_failures == 2);
+      CHECK(tally.last_success_unix_ms == 0);
+    }
+  }
+  CHECK(seen == 2);
+
+  // A run out with the runner, which then goes quiet for 1.5 s.
+  const std::string out = c.h().AdmitOk(1);
+  const schemas::BrokerMessage d = c.h().OneDispatch("runner-a");
+  c.h().Started("runner-a", out, d.attempt);
+  c.h().Collect();
+  c.h().clock().Advance(1500ms);
+  const ControlReply stats = c.Ask(Req(schemas::op::kStats));
+  REQUIRE(stats.runners.size() == 1);
+  CHECK(stats.runners[0].runner_id == "runner-a");
+  CHECK(stats.runners[0].slots == 2);
+  CHECK(stats.runners[0].runs == std::vector<std::string>{out});
+  CHECK(stats.runners[0].last_seen_ms_ago == 1500);
+  c.h().Bye("runner-a");
+  CHECK(c.Ask(Req(schemas::op::kStats)).runners.empty());
 }
 
 }  // namespace

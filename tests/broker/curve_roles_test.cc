@@ -20,6 +20,7 @@
 #include "broker/broker.h"
 #include "broker/listeners.h"
 #include "broker/memory_store.h"
+#include "broker/zap_handler.h"
 #include "common/config.h"
 #include "common/security.h"
 #include "schemas/codec.h"
@@ -302,6 +303,73 @@ TEST_CASE("a publisher key bound to team 1 starts team 1's runs, as itself, and 
   const auto any = broker.PublishDue(broker.publisher, due);
   REQUIRE(any.has_value());
   CHECK(any->error.empty());
+}
+
+TEST_CASE("a key bound to team 1 gets due.ack on the bus but no team's run events; an unbound key gets them") {
+  CapturedLog log;
+  SecureBroker broker;
+  auto subscriber = [&](const KeyPair& keys, const std::vector<std::string>& topics) {
+    zmq::socket_t sub(broker.context(), zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    broker.As(keys)(sub);
+    for (const std::string& t : topics) sub.set(zmq::sockopt::subscribe, t);
+    sub.connect(broker.config().bus_subscribe);
+    return sub;
+  };
+  // Every topic it can ask for; only due.ack is applied.
+  zmq::socket_t bound = subscriber(broker.team_publisher, {"", "run.", "alert.", "due.ack"});
+  zmq::socket_t unbound = subscriber(broker.publisher, {"run."});
+  // Reads what `sub` has until `done` says stop, within 5 s; false at the deadline.
+  auto read_until = [](zmq::socket_t& sub, std::vector<std::string>& topics, auto done) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, 100ms) == 0) continue;
+      zmq::message_t topic, payload;
+      REQUIRE(sub.recv(topic));
+      REQUIRE(sub.recv(payload));
+      topics.push_back(topic.to_string());
+      if (done(topic.to_string_view(), payload.to_string_view())) return true;
+    }
+    return false;
+  };
+  schemas::DueEvent due;
+  due.kind = "manual";
+  due.team = 1;
+  due.key = "manual-team1-bus";
+  const auto first = broker.PublishDue(broker.publisher, due);
+  REQUIRE(first.has_value());
+  REQUIRE(first->error.empty());
+  std::vector<std::string> unbound_saw, bound_saw;
+  // The unbound key sees team 1's run accepted.
+  CHECK(read_until(unbound, unbound_saw, [&](std::string_view topic, std::string_view payload) {
+    auto event = schemas::DecodeRunEvent(payload);
+    return topic == "run.accepted" && event.ok() && event.value().run.run_id == first->run_id;
+  }));
+  // A second due: its ack reaches the bound key after everything the first
+  // run sent before it, on the same connection.
+  due.key = "manual-team1-bus-2";
+  REQUIRE(broker.PublishDue(broker.publisher, due).has_value());
+  CHECK(read_until(bound, bound_saw, [&](std::string_view topic, std::string_view payload) {
+    auto ack = schemas::DecodeDueAck(payload);
+    return topic == "due.ack" && ack.ok() && ack.value().key == due.key;
+  }));
+  for (const std::string& topic : bound_saw) CHECK(topic == "due.ack");
+  CHECK(log.Has("bus: refused key ticker-1's subscription to \"run.\""));
+  CHECK(log.Has("bus: refused key ticker-1's subscription to \"\""));
+  broker.Stop();
+  CHECK(broker.counters().refused_keys >= 3);
+}
+
+TEST_CASE("KeyMaySubscribe: a key bound to teams takes due.ack and nothing wider") {
+  const common::KeyGrant bound{common::KeyRole::kClient, "", "alice", {1}};
+  const common::KeyGrant every{common::KeyRole::kClient, "", "ops", {}};
+  for (std::string_view topic : {"", "d", "due", "due.", "run.", "run.started", "alert.", "schedule.changed"}) {
+    CAPTURE(topic);
+    CHECK_FALSE(KeyMaySubscribe(bound, topic));
+    CHECK(KeyMaySubscribe(every, topic));
+  }
+  CHECK(KeyMaySubscribe(bound, "due.ack"));
 }
 
 TEST_CASE("a deprecated authorized_clients key keeps every role, with a warning") {

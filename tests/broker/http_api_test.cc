@@ -256,7 +256,7 @@ TEST_CASE("/api/teams is an array of team objects") {
   SUBCASE("no teams: an empty array") {
     CHECK(a.GetJson("/api/teams") == json::array());
   }
-  SUBCASE("each team as schemas::ToJson shows it") {
+  SUBCASE("each team as schemas::ToJson shows it, with its tally and next fire") {
     schemas::TeamRecord t;
     t.id = 3;
     t.name = "three";
@@ -273,10 +273,15 @@ TEST_CASE("/api/teams is an array of team objects") {
     const json body = a.GetJson("/api/teams");
     REQUIRE(body.is_array());
     REQUIRE(body.size() == 2);
-    CHECK(body[0] == schemas::ToJson(t));
-    CHECK(KeysOf(body[0]) == Keys{"id", "name", "run_time", "timezone", "paused", "overlap",
-                                  "command", "max_attempts", "timeout_s", "retry_on",
-                                  "backoff_initial_s", "backoff_max_s", "after", "network", "memory_mb", "env", "created_unix_ms", "created_utc"});
+    json settings = body[0];
+    for (const char* added : {"consecutive_failures", "last_success_unix_ms", "last_success_utc",
+                              "next_fire_unix_ms", "next_fire_utc"}) {
+      CHECK(settings.erase(added) == 1);
+    }
+    CHECK(settings == schemas::ToJson(t));
+    CHECK(KeysOf(settings) == Keys{"id", "name", "run_time", "timezone", "paused", "overlap",
+                                   "command", "max_attempts", "timeout_s", "retry_on",
+                                   "backoff_initial_s", "backoff_max_s", "after", "network", "memory_mb", "env", "created_unix_ms", "created_utc"});
     CHECK(body[0]["command"] == json{"/bin/pipeline", "--fast"});
     CHECK(body[0]["after"] == json{1, 2});
     CHECK(body[1]["id"] == 0);
@@ -286,6 +291,51 @@ TEST_CASE("/api/teams is an array of team objects") {
 }
 
 // ---- /api/runs ----
+
+TEST_CASE("/api/teams adds each team's streak, last success and next fire; /api/runners lists the runners") {
+  Api a;
+  a.answer([](const ControlRequest&) {
+    ControlReply reply = FakeControlServer::Ok();
+    schemas::TeamRecord daily, chained, paused;
+    for (schemas::TeamRecord* t : {&daily, &chained, &paused}) {
+      t->run_time = "02:00";
+      t->timezone = "UTC";
+    }
+    daily.id = 3;
+    chained.id = 4;
+    chained.after = {3};
+    paused.id = 5;
+    paused.paused = true;
+    reply.teams = {daily, chained, paused};
+    reply.tallies = {{3, 0, 1764900000123}, {4, 2, 0}};  // none for team 5
+    reply.runners = {{"runner-1", 4, {"r0000000007"}, 1500}};
+    return reply;
+  });
+  const json teams = a.GetJson("/api/teams");
+  REQUIRE(teams.size() == 3);
+  // 02:00 UTC next: within a day from now, on the hour.
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t next = teams[0]["next_fire_unix_ms"].get<std::int64_t>();
+  CHECK(next > now_ms - 1000);
+  CHECK(next <= now_ms + 86'400'000);
+  CHECK(next % 86'400'000 == 2 * 3'600'000);
+  CHECK(teams[0]["next_fire_utc"].get<std::string>().ends_with("T02:00:00Z"));
+  CHECK(teams[0]["consecutive_failures"] == 0);
+  CHECK(teams[0]["last_success_unix_ms"] == 1764900000123);
+  CHECK(teams[0]["last_success_utc"] == "2025-12-05T02:00:00Z");
+  CHECK(teams[1]["next_fire_unix_ms"].is_null());  // run after team 3, not by the clock
+  CHECK(teams[1]["consecutive_failures"] == 2);
+  CHECK(teams[1]["last_success_unix_ms"].is_null());
+  CHECK(teams[1]["last_success_utc"].is_null());
+  CHECK(teams[2]["next_fire_unix_ms"].is_null());  // paused
+  CHECK(teams[2]["consecutive_failures"] == 0);  // no tally: nothing finished yet
+
+  const json runners = a.GetJson("/api/runners");
+  REQUIRE(runners.size() == 1);
+  CHECK(runners[0] == json{{"runner_id", "runner-1"}, {"slots", 4}, {"runs", {"r0000000007"}}, {"last_seen_ms_ago", 1500}});
+  CHECK(a.seen().back().op == "stats");
+}
 
 TEST_CASE("/api/runs is an array of runs, without their dispatch tokens") {
   Api a;
@@ -698,6 +748,67 @@ TEST_CASE("a token for some teams acts for those only: trigger, cancel and pause
   CHECK(post("/api/runs/r0000000003/cancel", "") == 200);
   CHECK(a.seen().back().op == "cancel");
   CHECK(a.seen().back().requested_by.find("dashboard:credit at ") == 0);
+}
+
+TEST_CASE("a token for some teams reads those only: other teams' runs are 403, listings hold its teams") {
+  // A token bound to teams 3 and 5, beside one for every team.
+  std::vector<common::HttpGrant> grants = Grants();
+  grants.push_back({"credit-and-risk", "credit-risk-token-0123", false, {3, 5}});
+  Api a(grants);
+  a.answer([](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    // Runs r..<team><n>: team 3's r0000000031, r0000000032; team 4's r0000000041; team 5's r0000000051.
+    auto run = [](const std::string& id) {
+      schemas::RunRecord one = Run(id, schemas::RunState::kSucceeded);
+      one.team = static_cast<std::uint32_t>(id[9] - '0');
+      return one;
+    };
+    if (r.op == "run.get") reply.run = run(r.run_id);
+    if (r.op == "runs.list") {
+      for (const char* id : {"r0000000051", "r0000000041", "r0000000032", "r0000000031"}) {
+        const schemas::RunRecord one = run(id);
+        if ((r.all_teams || one.team == r.team) && (r.limit == 0 || reply.runs.size() < r.limit)) {
+          reply.runs.push_back(one);
+        }
+      }
+    }
+    for (std::uint32_t id : {0u, 3u, 4u, 5u}) {
+      schemas::TeamRecord t;
+      t.id = id;
+      reply.teams.push_back(t);
+    }
+    return reply;
+  });
+  auto get = [&](const std::string& path, const std::string& token) {
+    httplib::Result res = a.client().Get(path, Bearer(token));
+    REQUIRE_MESSAGE(res, path);
+    return res;
+  };
+  auto ids = [](const std::string& body, const char* field) {
+    std::vector<std::string> out;
+    for (const auto& item : json::parse(body)) out.push_back(item[field].dump());
+    return out;
+  };
+  const std::string token = "credit-risk-token-0123";
+  // Another team's run, or a listing of another team: 403, naming the token and the team.
+  auto other = get("/api/runs/r0000000041", token);
+  CHECK(other->status == 403);
+  CHECK(json::parse(other->body)["error"] == "token credit-and-risk may not read team 4");
+  CHECK(get("/api/runs?team=4", token)->status == 403);
+  CHECK(get("/api/runs?team=0", token)->status == 403);
+  // Its own: one team, or its teams merged newest first and cut to the limit.
+  CHECK(get("/api/runs/r0000000032", token)->status == 200);
+  CHECK(ids(get("/api/runs?team=3", token)->body, "run_id") ==
+        std::vector<std::string>{"\"r0000000032\"", "\"r0000000031\""});
+  CHECK(ids(get("/api/runs", token)->body, "run_id") ==
+        std::vector<std::string>{"\"r0000000051\"", "\"r0000000032\"", "\"r0000000031\""});
+  CHECK(ids(get("/api/runs?limit=2", token)->body, "run_id") ==
+        std::vector<std::string>{"\"r0000000051\"", "\"r0000000032\""});
+  CHECK(ids(get("/api/teams", token)->body, "id") == std::vector<std::string>{"3", "5"});
+  // A token for every team reads everything.
+  CHECK(ids(get("/api/runs", kReader)->body, "run_id").size() == 4);
+  CHECK(ids(get("/api/teams", kReader)->body, "id").size() == 4);
+  CHECK(get("/api/runs/r0000000041", kOperator)->status == 200);
 }
 
 // ---- Start and Stop ----

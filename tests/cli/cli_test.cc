@@ -1,15 +1,17 @@
-// The daybreak CLI against a fake broker that answers what a broker should
-// not: every such answer is an error message and a non-zero exit, never an
-// abort.
+// The daybreak CLI against a fake broker: what a broker should not answer
+// is an error message and a non-zero exit, never an abort; what it should
+// is printed as a person and a script would read it.
 #include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/common/fake_control_server.h"
 #include "tests/support/temp_dir.h"
@@ -184,4 +186,30 @@ TEST_CASE("a trigger the broker skipped says why and exits 1; a team with depend
   REQUIRE(cli.Run({"teams", "add", "4", "--after", "1,2"}, &out) == 0);
   CHECK(out.find("team 4 saved: after team 1, team 2 succeed for a date") != std::string::npos);
   CHECK(out.find("daily at") == std::string::npos);
+}
+
+TEST_CASE("runners lists each runner's slots in use, when last heard and its runs; --json too") {
+  Cli cli;
+  cli.Answer([](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    CHECK(r.op == "stats");
+    reply.runners.push_back({"runner-1", 4, {"r0000000007", "r0000000009"}, 1500});
+    reply.runners.push_back({"runner-2", 1, {}, 200});
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"runners"}, &out) == 0);
+  CHECK(out.find("RUNNER") != std::string::npos);
+  CHECK(std::regex_search(out, std::regex(R"(runner-1 +2/4 +1\.5 s ago +r0000000007 r0000000009)")));
+  CHECK(std::regex_search(out, std::regex(R"(runner-2 +0/1 +0\.2 s ago +-)")));
+  REQUIRE(cli.Run({"runners", "--json"}, &out) == 0);
+  const auto json = nlohmann::json::parse(out);
+  REQUIRE(json.size() == 2);
+  CHECK(json[0]["runner_id"] == "runner-1");
+  CHECK(json[0]["runs"] == nlohmann::json::array({"r0000000007", "r0000000009"}));
+  CHECK(json[1]["last_seen_ms_ago"] == 200);
+
+  cli.Answer([](const ControlRequest&) { return FakeControlServer::Ok(); });
+  REQUIRE(cli.Run({"runners"}, &out) == 0);
+  CHECK(out.find("(no runner connected)") != std::string::npos);
 }
