@@ -25,6 +25,8 @@ Broker::Broker(BrokerSockets sockets, RunManager& manager, ControlHandler& contr
     : sockets_(sockets), manager_(manager), control_(control), clock_(clock) {}
 
 common::Status Broker::Run(const std::atomic<bool>& stop) {
+  loop_thread_ = std::this_thread::get_id();
+  ApplyReload();
   // Take every published frame; XPUB filters per subscriber downstream,
   // by the subscriptions we apply (HandleSubscriptions).
   const char subscribe_all = 1;
@@ -44,6 +46,7 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
     try {
       zmq::poll(items.data(), items.size(),
                 std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(1000)));
+      ApplyReload();  // before this turn's requests: they see what it changed
       // Drain in bounded bursts so no socket starves the others.
       for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) HandleBusFrame();
       if (items[1].revents & ZMQ_POLLIN) HandleSubscriptions();
@@ -88,6 +91,38 @@ void Broker::HandleSubscriptions() {
     }
     sockets_.bus_out->set(zmq::sockopt::subscribe, topic);
   }
+}
+
+void Broker::RequestReload(Reloaded reloaded) {
+  std::unique_lock<std::mutex> lock(reload_mutex_);
+  pending_reload_ = std::move(reloaded);
+  const std::uint64_t mine = ++reloads_requested_;
+  if (loop_thread_.load() == std::this_thread::get_id()) {
+    lock.unlock();
+    ApplyReload();
+    return;
+  }
+  if (loop_thread_.load() == std::thread::id()) return;  // Run applies it as it starts
+  reload_applied_.wait_for(lock, std::chrono::seconds(5), [&] { return reloads_applied_ >= mine; });
+}
+
+void Broker::ApplyReload() {
+  std::optional<Reloaded> reloaded;
+  std::uint64_t taken = 0;
+  {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    reloaded.swap(pending_reload_);
+    taken = reloads_requested_;
+  }
+  if (!reloaded) return;
+  if (reloaded->keys && sockets_.zap != nullptr) sockets_.zap->SetKeys(std::move(*reloaded->keys));
+  manager_.SetTeamDefaults(std::move(reloaded->team_defaults));
+  manager_.SetRetryDefaults(reloaded->retry);
+  {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    reloads_applied_ = taken;
+  }
+  reload_applied_.notify_all();
 }
 
 void Broker::RunPeriodic() {

@@ -6,8 +6,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -60,6 +65,18 @@ class Broker {
   void AddNotifierFigures(std::map<std::string, std::int64_t>& stats,
                           const std::string& incarnation) const;
 
+  // What a reload (SIGHUP, admin.reload) changes in the loop's state. Safe
+  // from any thread: on the loop's own (admin.reload) it applies at once;
+  // from another it is applied between two turns and RequestReload waits
+  // for that (up to 5 s, or until Run starts), so what a reload reports
+  // holds for every request after it.
+  struct Reloaded {
+    std::optional<std::map<std::string, common::KeyGrant>> keys;  // with CURVE: the listed keys
+    TeamDefaults team_defaults;
+    RetryPolicy retry;
+  };
+  void RequestReload(Reloaded reloaded);
+
   // Runs `task` on the loop's thread every `every` (first `every` after
   // Run starts), between turns: it sees what the turn wrote. For upkeep
   // such as backups; a task must not block for long.
@@ -74,6 +91,7 @@ class Broker {
     common::Clock::Mono next;
   };
   void RunPeriodic();
+  void ApplyReload();  // the pending one, if any
 
   void HandleBusFrame();
   // The subscriptions subscribers send (the XPUB is manual): each applied
@@ -107,6 +125,12 @@ class Broker {
   const common::Clock& clock_;
   BrokerCounters counters_;
   std::vector<Periodic> periodic_;
+  std::mutex reload_mutex_;
+  std::condition_variable reload_applied_;
+  std::optional<Reloaded> pending_reload_;
+  std::uint64_t reloads_requested_ = 0;  // guarded by reload_mutex_
+  std::uint64_t reloads_applied_ = 0;    // guarded by reload_mutex_
+  std::atomic<std::thread::id> loop_thread_{};
 };
 
 }  // namespace broker

@@ -41,7 +41,7 @@ bool Writes(std::string_view op) {
 bool NeedsEveryTeam(std::string_view op) {
   namespace o = schemas::op;
   return op == o::kEventsSince || op == o::kBackupCreate || op == o::kBackupList ||
-         op == o::kBackupVerify;
+         op == o::kBackupVerify || op == o::kAdminReload;
 }
 
 std::string TeamList(const std::vector<std::uint32_t>& teams) {
@@ -83,7 +83,7 @@ std::string ControlHandler::Handle(std::string_view request_bytes,
   static const std::vector<std::uint32_t> kEveryTeam;
   ControlReply reply = Answer(request, caller ? caller->teams : kEveryTeam);
   if (!reply.ok) spdlog::info("control {} refused: {}", request.op, reply.error);
-  if (Writes(request.op)) Audit(request, who, reply);
+  if (Writes(request.op) || request.op == schemas::op::kAdminReload) Audit(request, who, reply);
   return schemas::Encode(reply);
 }
 
@@ -132,6 +132,7 @@ void ControlHandler::Audit(const ControlRequest& request, const std::string& who
   e.run_id = !request.run_id.empty() ? request.run_id : reply.run.run_id;
   if (request.op == schemas::op::kBackfill) e.detail = request.from_date + ".." + request.to_date;
   if (request.op == schemas::op::kTrigger && !request.key.empty()) e.detail = "key " + request.key;
+  if (request.op == schemas::op::kAdminReload) e.detail = reply.message;
   e.ok = reply.ok;
   e.error = reply.error;
   (void)audit_->Record(e);

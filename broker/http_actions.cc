@@ -49,24 +49,37 @@ bool HttpApi::IsActionPath(const std::string& path) {
   return path == "/api/runs" || std::regex_match(path, kRunActionPath) || std::regex_match(path, kTeamActionPath);
 }
 
+void HttpApi::SetTokens(std::vector<common::HttpGrant> grants) {
+  std::lock_guard<std::mutex> lock(grants_mutex_);
+  retired_grants_.push_back(grants_);
+  grants_ = std::make_shared<const std::vector<common::HttpGrant>>(std::move(grants));
+}
+
+std::shared_ptr<const std::vector<common::HttpGrant>> HttpApi::Grants() const {
+  std::lock_guard<std::mutex> lock(grants_mutex_);
+  return grants_;
+}
+
 const common::HttpGrant* HttpApi::GrantOf(const httplib::Request& req) const {
   const std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (!header.starts_with(kBearer)) return nullptr;
   const std::string_view token = std::string_view(header).substr(kBearer.size());
   const common::HttpGrant* found = nullptr;
-  for (const common::HttpGrant& grant : grants_) {  // every one compared: no early exit to time
+  for (const common::HttpGrant& grant : *Grants()) {  // every one compared: no early exit to time
     if (SameSecret(token, grant.token)) found = &grant;
   }
   return found;
 }
 
 bool HttpApi::ReadNeedsToken() const {
-  return std::any_of(grants_.begin(), grants_.end(), [](const auto& g) { return !g.operate; });
+  const auto grants = Grants();
+  return std::any_of(grants->begin(), grants->end(), [](const auto& g) { return !g.operate; });
 }
 
 bool HttpApi::ActionsOn() const {
-  return std::any_of(grants_.begin(), grants_.end(), [](const auto& g) { return g.operate; });
+  const auto grants = Grants();
+  return std::any_of(grants->begin(), grants->end(), [](const auto& g) { return g.operate; });
 }
 
 bool HttpApi::MayRead(const httplib::Request& req, httplib::Response& res) const {

@@ -48,7 +48,8 @@ class HttpApi {
   // The bearer tokens (common::HttpGrants): those that may operate may act,
   // each for its teams; with none the API is read-only. When any read-only
   // token exists, reading /api/* needs a token. Before Start.
-  void SetTokens(std::vector<common::HttpGrant> grants) { grants_ = std::move(grants); }
+  // Safe while serving (a reload): requests from then on see the new set.
+  void SetTokens(std::vector<common::HttpGrant> grants);
   void Stop();
 
  private:
@@ -78,7 +79,14 @@ class HttpApi {
   std::mutex control_mutex_;  // the control client is one zmq socket
   schemas::ControlClient control_;
   std::shared_ptr<prometheus::Registry> metrics_;
-  std::vector<common::HttpGrant> grants_;
+  // The tokens now, and every earlier set: GrantOf hands out pointers into
+  // a set that a request in flight may still use after a reload, so no set
+  // is freed (a reload replaces a handful of small records).
+  std::shared_ptr<const std::vector<common::HttpGrant>> Grants() const;
+  mutable std::mutex grants_mutex_;
+  std::shared_ptr<const std::vector<common::HttpGrant>> grants_ =
+      std::make_shared<const std::vector<common::HttpGrant>>();
+  std::vector<std::shared_ptr<const std::vector<common::HttpGrant>>> retired_grants_;
 };
 
 }  // namespace broker

@@ -15,6 +15,7 @@
 #include "broker/http_api.h"
 #include "broker/listeners.h"
 #include "broker/metrics.h"
+#include "broker/reload.h"
 #include "broker/rocks_store.h"
 #include "common/daemon.h"
 #include "schemas/vocabulary.h"
@@ -128,6 +129,17 @@ int RunBroker(common::Daemon& d) {
     stats["refused_keys"] = static_cast<std::int64_t>(broker.counters().refused_keys);
     stats["held_dues"] = static_cast<std::int64_t>(broker.counters().held_dues);
     broker.AddNotifierFigures(stats, store.value()->incarnation());
+  });
+  // SIGHUP and `daybreak admin reload`: keys, tokens, retry and team defaults.
+  d.OnReload([&c, &broker, &http](const common::Config& fresh) {
+    return broker::ApplyReload(c, fresh, broker, http);
+  });
+  control.AddOp(schemas::op::kAdminReload, [&d](const schemas::ControlRequest&) -> common::Result<schemas::ControlReply> {
+    auto changed = d.Reload("admin.reload");
+    if (!changed.ok()) return changed.status();
+    schemas::ControlReply reply;
+    reply.message = changed.value();
+    return reply;
   });
   const common::Status s = broker.Run(d.stop());
   if (!s.ok()) spdlog::error("broker stopped: {}", s.ToString());

@@ -135,6 +135,12 @@ class RunManager : private RunLifecycle {
   // Active runs waiting behind their team's run (state queued).
   std::size_t queued_runs() const;
   std::size_t runner_count() const { return runners_.size(); }
+  // A reload's retry defaults (backoff, retry_on): for retries decided from
+  // now on. Call on the loop's thread.
+  void SetRetryDefaults(const RetryPolicy& retry) { settings_.retry = retry; }
+  // A reload's team defaults (max attempts, overlap, purchase day): for
+  // runs admitted from now on. Call on the loop's thread.
+  void SetTeamDefaults(TeamDefaults defaults) { teams_.SetDefaults(std::move(defaults)); }
   // Every runner connected: its slots, the runs it holds, when last heard.
   std::vector<schemas::RunnerSummary> RunnerSummaries() const;
   // A team's failure streak and last success (zeros for a team with no

@@ -54,6 +54,8 @@ class TeamRegistry {
   std::string DefaultPdate(date::local_days local_date) const;
 
   const TeamDefaults& defaults() const { return defaults_; }
+  // A reload's defaults, for teams resolved from now on.
+  void SetDefaults(TeamDefaults defaults) { defaults_ = std::move(defaults); }
   // Teams whose `after` lists `upstream` (kept as an index: this is asked
   // on every successful run).
   const std::vector<std::uint32_t>& DependentsOf(std::uint32_t upstream) const;

@@ -56,6 +56,12 @@ ZapHandler::ZapHandler(zmq::context_t& context, std::map<std::string, common::Ke
   socket_.bind("inproc://zeromq.zap.01");
 }
 
+void ZapHandler::SetKeys(std::map<std::string, common::KeyGrant> keys) {
+  allow_any_ = keys.empty();
+  keys_ = std::move(keys);
+  for (const auto& [key, grant] : own_) keys_[key] = grant;
+}
+
 void ZapHandler::HandleRequest() {
   std::vector<zmq::message_t> request = common::ReceiveMultipart(socket_);
   if (request.empty()) return;

@@ -46,9 +46,17 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
+  // Admits one more key of the process's own (the dashboard's), kept
+  // whatever SetKeys is given.
   void Authorize(const std::string& public_key_z85, common::KeyGrant grant) {
+    own_[public_key_z85] = grant;
     keys_[public_key_z85] = std::move(grant);
   }
+  // Replaces the listed keys (a reload): connections made from now on are
+  // checked against `keys` (empty: any key, as at the start). Connections
+  // already made keep going; the broker checks each of their messages
+  // against the keys too (Broker::Revoked).
+  void SetKeys(std::map<std::string, common::KeyGrant> keys);
   zmq::socket_t& socket() { return socket_; }
   // Answers one pending request (call when the socket is readable).
   void HandleRequest();
@@ -58,6 +66,7 @@ class ZapHandler {
  private:
   zmq::socket_t socket_;
   std::map<std::string, common::KeyGrant> keys_;
+  std::map<std::string, common::KeyGrant> own_;  // Authorize's
   bool allow_any_;
   std::uint64_t refused_ = 0;
 };

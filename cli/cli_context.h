@@ -52,5 +52,6 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result);
 void AddTeamCommands(CLI::App& app, Context& ctx, int* result);
 void AddBusCommands(CLI::App& app, Context& ctx, int* result);
 void AddBackupCommands(CLI::App& app, Context& ctx, int* result);
+void AddAdminCommands(CLI::App& app, Context& ctx, int* result);
 
 }  // namespace cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cli::AddTeamCommands(app, ctx, &result);
   cli::AddBusCommands(app, ctx, &result);
   cli::AddBackupCommands(app, ctx, &result);
+  cli::AddAdminCommands(app, ctx, &result);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& e) {

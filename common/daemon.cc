@@ -42,24 +42,39 @@ void Daemon::ServeReloads() {
   sigaddset(&hup, SIGHUP);
   const timespec tick{0, 200'000'000};  // how soon it notices the process ends
   while (!reloads_done_ && !stop_->load()) {
-    if (sigtimedwait(&hup, nullptr, &tick) == SIGHUP) Reload();
+    if (sigtimedwait(&hup, nullptr, &tick) == SIGHUP) (void)Reload("SIGHUP");
   }
 }
 
-void Daemon::Reload() {
+void Daemon::OnReload(ReloadHook hook) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  hooks_.push_back(std::move(hook));
+}
+
+Result<std::string> Daemon::Reload(const std::string& why) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
   const std::string path = config_path_.empty() ? DefaultConfigPath() : config_path_;
+  const std::string file = path.empty() ? "(no file)" : path;
+  auto refuse = [&](const Status& s) -> Result<std::string> {
+    spdlog::error("{}: {} not reloaded, the running configuration stays: {}", why, file, s.message());
+    return Status::Error(s.code(), file + " not reloaded, the running configuration stays: " + s.message());
+  };
   auto fresh = LoadProcessConfig(config_path_);
-  if (!fresh.ok()) {
-    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays: {}",
-                  path.empty() ? "(no file)" : path, fresh.status().message());
-    return;
+  if (!fresh.ok()) return refuse(fresh.status());
+  if (Status s = ValidateSecurity(fresh.value(), options_.broker); !s.ok()) return refuse(s);
+  if (options_.check_more) {
+    if (Status s = options_.check_more(config_path_); !s.ok()) return refuse(s);
   }
-  if (Status s = SetLogLevel(fresh.value().log_level); !s.ok()) {
-    spdlog::error("SIGHUP: the running configuration stays: {}", s.message());
-    return;
+  if (Status s = ValidLogLevel(fresh.value().log_level); !s.ok()) return refuse(s);
+  std::string changed = "log level " + fresh.value().log_level;
+  for (const ReloadHook& hook : hooks_) {
+    auto applied = hook(fresh.value());
+    if (!applied.ok()) return refuse(applied.status());
+    if (!applied.value().empty()) changed += "; " + applied.value();
   }
-  spdlog::warn("SIGHUP: reloaded {}: log level {} (other settings take effect at the next start)",
-               path.empty() ? "(no file)" : path, fresh.value().log_level);
+  (void)SetLogLevel(fresh.value().log_level);  // checked above
+  spdlog::warn("{}: reloaded {}: {} (other settings take effect at the next start)", why, file, changed);
+  return changed;
 }
 
 int Daemon::StartUp() {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,6 +90,18 @@ class Daemon {
   // Prepares any further client socket (e.g. a ControlClient's).
   std::function<void(zmq::socket_t&)> ClientSetup() const;
 
+  // What a reload changes in this process beyond the log level: given the
+  // new configuration, already loaded and checked, it applies what it can
+  // and says what it changed ("3 keys, 2 dashboard tokens"), or refuses
+  // with why and changes nothing. Called on the thread that reloads.
+  using ReloadHook = std::function<Result<std::string>(const Config& fresh)>;
+  void OnReload(ReloadHook hook);
+  // Reads the configuration file again, as SIGHUP does: a file that does
+  // not load or check, or that a hook refuses, keeps the running
+  // configuration and the error says why; otherwise what changed. Logged
+  // either way, with `why` ("SIGHUP", "admin.reload from ops").
+  Result<std::string> Reload(const std::string& why);
+
  private:
   // kExitOk to go on; otherwise the exit code, with the reason reported.
   int StartUp();
@@ -102,10 +115,10 @@ class Daemon {
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ServiceNotify> notify_;
-  // SIGHUP: reads the configuration again and applies what can change
-  // without a restart (the log level), or says why it keeps the old one.
+  // SIGHUP: Reload("SIGHUP").
   void ServeReloads();
-  void Reload();
+  std::mutex reload_mutex_;  // one reload at a time; guards hooks_
+  std::vector<ReloadHook> hooks_;
   std::atomic<bool> reloads_done_{false};
   std::thread reloader_;
 };

@@ -53,6 +53,8 @@ Status SetLogLevel(const std::string& level) {
   return Status();
 }
 
+Status ValidLogLevel(const std::string& level) { return ParseLevel(level).status(); }
+
 Status SetupLogging(const std::string& process, const std::string& level) {
   auto level_or = ParseLevel(level);
   if (!level_or.ok()) return level_or.status();

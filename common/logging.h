@@ -19,5 +19,7 @@ std::unique_ptr<spdlog::formatter> LogFormatter();
 Status SetupLogging(const std::string& process, const std::string& level);
 // Changes the running logger's level (a reload); an error names a bad one.
 Status SetLogLevel(const std::string& level);
+// Whether `level` is one SetLogLevel takes (an error names it and the choices).
+Status ValidLogLevel(const std::string& level);
 
 }  // namespace common

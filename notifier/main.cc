@@ -54,6 +54,18 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
   zmq::socket_t progress = d.Publisher(c.bus_publish);
   notifier.set_progress_publisher(&progress);
   d.Ready("delivering to " + fmt::format("{}", fmt::join(router.Destinations(), ", ")));
+  // SIGHUP: the [notifier] section again. The new sinks are built and
+  // started here; the loop moves to them at its next turn.
+  d.OnReload([&d, &notifier, &clock, cursor_path](const common::Config&) -> common::Result<std::string> {
+    auto fresh = notifier::LoadNotifierConfig(d.config_path(), [](const char* n) { return std::getenv(n); });
+    if (!fresh.ok()) return fresh.status();
+    auto next = std::make_unique<notifier::SinkRouter>(clock);
+    notifier::BuildRoutes(fresh.value(), cursor_path, *next);
+    if (common::Status s = next->Start(); !s.ok()) return s;
+    const std::string to = fmt::format("{}", fmt::join(next->Destinations(), ", "));
+    notifier.ReplaceRouter(std::move(next));
+    return "sinks " + to + " (the cursor file stays " + cursor_path + ")";
+  });
   const common::Status s = notifier.Run(d.stop());
   if (!s.ok()) spdlog::error("notifier stopped: {}", s.ToString());
   return s.ok() ? common::kExitOk : common::kExitFailed;

@@ -43,7 +43,7 @@ common::Result<Notification> DecodeNotification(const std::string& topic, std::s
 
 Notifier::Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control,
                    const CursorFile& cursor, SinkRouter& router, const common::Clock& clock)
-    : subscriber_(subscriber), control_(control), cursor_(cursor), router_(router), clock_(clock) {}
+    : subscriber_(subscriber), control_(control), cursor_(cursor), router_(&router), clock_(clock) {}
 
 bool Notifier::Offer(const Notification& n) {
   if (n.incarnation.empty() && !incarnation_.empty()) {
@@ -51,7 +51,7 @@ bool Notifier::Offer(const Notification& n) {
     named.incarnation = incarnation_;
     return Offer(named);
   }
-  if (!router_.Offer(n)) return false;
+  if (!router_->Offer(n)) return false;
   offered_ = n.seq;
   offered_any_ = true;
   return true;
@@ -62,7 +62,7 @@ bool Notifier::SameStore(const std::string& incarnation, std::uint64_t from) {
   const StoreIdentity store{incarnation, from};
   if (incarnation_.empty()) {  // the first answer, or a cursor from before incarnations
     incarnation_ = incarnation;
-    router_.Adopt(store);
+    Adopt(store);
     return true;
   }
   if (offered_any_) {
@@ -80,12 +80,48 @@ bool Notifier::SameStore(const std::string& incarnation, std::uint64_t from) {
   incarnation_ = incarnation;
   offered_ = committed_ = rebased;
   if (Status s = cursor_.Store({incarnation_, committed_}); !s.ok()) spdlog::error("{}", s.message());
-  router_.Adopt(store);
+  Adopt(store);
   return true;
 }
 
+void Notifier::Adopt(const StoreIdentity& store) {
+  adopted_ = store;
+  router_->Adopt(store);
+}
+
+void Notifier::ReplaceRouter(std::unique_ptr<SinkRouter> next, std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(next_mutex_);
+  next_router_ = std::move(next);
+  next_grace_ = grace;
+}
+
+void Notifier::SwapRouter() {
+  std::unique_ptr<SinkRouter> next;
+  std::chrono::milliseconds grace{0};
+  {
+    std::lock_guard<std::mutex> lock(next_mutex_);
+    next.swap(next_router_);
+    grace = next_grace_;
+  }
+  if (!next) return;
+  router_->Stop(grace);
+  Commit();
+  if (offered_ > committed_) {
+    spdlog::info("new sinks: events {}..{} were not finished by every old sink; the new ones get them",
+                 committed_ + 1, offered_);
+  }
+  offered_ = committed_;  // the rest comes again, from the broker's log
+  if (!adopted_.incarnation.empty()) next->Adopt(adopted_);
+  std::unique_ptr<SinkRouter> old = std::move(owned_router_);
+  owned_router_ = std::move(next);
+  router_ = owned_router_.get();
+  old.reset();
+  behind_ = true;  // replay at once
+  spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_->Destinations(), ", "));
+}
+
 void Notifier::Commit() {
-  const std::uint64_t through = router_.FinishedThrough(offered_);
+  const std::uint64_t through = router_->FinishedThrough(offered_);
   if (through <= committed_) return;
   if (Status s = cursor_.Store({incarnation_, through}); !s.ok()) {
     spdlog::error("{}", s.message());
@@ -166,7 +202,7 @@ Status Notifier::Start(const std::atomic<bool>& stop) {
       spdlog::warn("waiting for the broker to learn where to start: {}", reply.status().message());
     }
   }
-  spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_.Destinations(), ", "));
+  spdlog::info("notifier delivering after seq {} to {}", offered_, fmt::join(router_->Destinations(), ", "));
   behind_ = !CatchUp();
   next_check_ = clock_.Now() + kQuietCheck;
   return Status();
@@ -178,7 +214,7 @@ void Notifier::ReportProgress() {
   schemas::NotifierProgress progress;
   progress.incarnation = incarnation_;
   progress.committed_seq = committed_;
-  for (const auto& [name, stats] : router_.Stats()) {
+  for (const auto& [name, stats] : router_->Stats()) {
     progress.sinks[name] = {stats.queued, stats.delivered, stats.retries, stats.undeliverable};
   }
   try {
@@ -192,10 +228,11 @@ void Notifier::ReportProgress() {
 }
 
 Status Notifier::Turn(std::chrono::milliseconds max_wait) {
+  SwapRouter();
   // Short naps while sinks work or we owe a replay, so the cursor follows
   // them closely; a long one when all is quiet.
   const auto nap = behind_ ? std::chrono::milliseconds(100)
-                   : router_.Idle() && committed_ == offered_ ? std::chrono::milliseconds(1000)
+                   : router_->Idle() && committed_ == offered_ ? std::chrono::milliseconds(1000)
                                                                : std::chrono::milliseconds(20);
   zmq::pollitem_t item{subscriber_.handle(), 0, ZMQ_POLLIN, 0};
   try {
@@ -224,7 +261,7 @@ Status Notifier::Turn(std::chrono::milliseconds max_wait) {
 }
 
 void Notifier::Finish(std::chrono::milliseconds drain_grace) {
-  router_.Stop(drain_grace);
+  router_->Stop(drain_grace);
   Commit();
   spdlog::info("notifier stopped; every sink finished through seq {}", committed_);
 }

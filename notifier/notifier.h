@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <zmq.hpp>
@@ -57,6 +58,15 @@ class Notifier {
   // Lets the sinks finish within `drain_grace`, then stores the cursor.
   void Finish(std::chrono::milliseconds drain_grace);
 
+  // New destinations (a reload): safe from any thread. At its next turn
+  // the notifier stops the router it delivers to (its queues get `grace`
+  // to finish what they hold), stores the cursor through what every sink
+  // finished, and hands the rest, replayed from the broker's log, to
+  // `next`, which must be started. As after a restart: a sink may see an
+  // event again that it had delivered when another sink had not.
+  void ReplaceRouter(std::unique_ptr<SinkRouter> next,
+                     std::chrono::milliseconds grace = std::chrono::seconds(3));
+
   std::uint64_t offered() const { return offered_; }
   std::uint64_t committed() const { return committed_; }
   // A gap is known and not filled yet (the broker did not answer, or a
@@ -78,11 +88,20 @@ class Notifier {
   void Commit();
   // Publishes notifier.progress when one is due.
   void ReportProgress();
+  // Tells the router which store the events come from, and remembers it.
+  void Adopt(const StoreIdentity& store);
+  // Moves to the router ReplaceRouter left, if any.
+  void SwapRouter();
 
   zmq::socket_t& subscriber_;
   schemas::ControlClient& control_;
   const CursorFile& cursor_;
-  SinkRouter& router_;
+  SinkRouter* router_;  // the main's, then one a reload made
+  std::unique_ptr<SinkRouter> owned_router_;
+  std::mutex next_mutex_;  // ReplaceRouter's thread and the loop's
+  std::unique_ptr<SinkRouter> next_router_;
+  std::chrono::milliseconds next_grace_{0};
+  StoreIdentity adopted_;
   const common::Clock& clock_;
   std::uint64_t offered_ = 0;    // handed to the router (or known garbage)
   std::uint64_t committed_ = 0;  // on disk: every sink finished through it

@@ -354,9 +354,10 @@ struct ControlReply {
   std::vector<BackupInfo> backups;  // backup.create, backup.list, backup.verify
   std::vector<RunnerSummary> runners;  // stats: every runner connected
   std::vector<TeamTally> tallies;      // teams.list: one per team listed
+  std::string message;                 // admin.reload: what it changed, for people
   MSGPACK_DEFINE_MAP(v, ok, error, code, duplicate, run, runs, teams, events,
                      last_seq, stats, incarnation, incarnation_from, backups, runners,
-                     tallies);
+                     tallies, message);
 };
 
 }  // namespace schemas

@@ -260,10 +260,12 @@ inline constexpr std::string_view kEventsSince = "events.since";
 inline constexpr std::string_view kBackupCreate = "backup.create";
 inline constexpr std::string_view kBackupList = "backup.list";
 inline constexpr std::string_view kBackupVerify = "backup.verify";
+// Reads the broker's configuration file again (as SIGHUP does).
+inline constexpr std::string_view kAdminReload = "admin.reload";
 inline constexpr std::array kAll = {kPing,         kTrigger,    kBackfill,    kStats,
                                     kRunsList,     kRunGet,     kCancel,      kTeamsList,
                                     kTeamPut,      kTeamRemove, kEventsSince, kBackupCreate,
-                                    kBackupList,   kBackupVerify};
+                                    kBackupList,   kBackupVerify, kAdminReload};
 }  // namespace op
 
 // ControlReply.code when ok is false

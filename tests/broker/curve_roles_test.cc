@@ -116,6 +116,15 @@ class SecureBroker {
     CHECK(ran_.get().ok());
   }
   const BrokerCounters& counters() const { return broker_->counters(); }
+  // A reload of the key lists to `config` (as SIGHUP would make of it).
+  void ReloadKeys(const common::Config& config) {
+    auto keys = common::AuthorizedKeys(config);
+    REQUIRE_MESSAGE(keys.ok(), keys.status().ToString());
+    Broker::Reloaded reloaded;
+    reloaded.keys = std::move(keys).value();
+    reloaded.retry = testing_support::TestSettings().retry;
+    broker_->RequestReload(std::move(reloaded));
+  }
   std::uint64_t refused_connections() const { return listeners_->sockets().zap->refused(); }
   zmq::context_t& context() { return context_; }
   const common::Config& config() const { return config_; }
@@ -370,6 +379,23 @@ TEST_CASE("KeyMaySubscribe: a key bound to teams takes due.ack and nothing wider
     CHECK(KeyMaySubscribe(every, topic));
   }
   CHECK(KeyMaySubscribe(bound, "due.ack"));
+}
+
+TEST_CASE("a reload of the key lists admits a new key and refuses a removed one from the next connection") {
+  SecureBroker broker;
+  const KeyPair newcomer = NewKeys();
+  auto ping = [&](const KeyPair& keys) { return broker.Ask(keys, schemas::op::kPing, 1500ms).ok(); };
+  CHECK(ping(broker.client));
+  CHECK_FALSE(ping(newcomer));
+  common::Config reloaded = broker.config();
+  reloaded.client_keys = {newcomer.public_key};  // the old client key is gone
+  broker.ReloadKeys(reloaded);
+  // The loop applies it at its next turn; a new connection is checked against it.
+  bool admitted = false;
+  for (int i = 0; i < 5 && !admitted; ++i) admitted = ping(newcomer);
+  CHECK(admitted);
+  CHECK_FALSE(ping(broker.client));
+  CHECK(ping(broker.publisher));  // unchanged lists stay
 }
 
 TEST_CASE("a deprecated authorized_clients key keeps every role, with a warning") {

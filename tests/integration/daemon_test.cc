@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/cluster.h"
 
@@ -94,6 +96,68 @@ TEST_CASE("SIGHUP reloads the log level; a bad file keeps the running configurat
   CHECK(testing::WaitForText(log, "not reloaded, the running configuration stays"));
   CHECK(runner.running());  // a reload never stops it
   runner.Stop(SIGTERM, std::chrono::seconds(5));
+}
+
+TEST_CASE("admin reload and SIGHUP give the broker new retry defaults and dashboard tokens; a bad file changes nothing") {
+  testing::Cluster cluster({.runners = 0, .ticker = false, .notifier = false, .env = {}});
+  cluster.StopBroker(SIGTERM);
+  const std::string config = cluster.root() + "/broker.toml";
+  const std::string token_file = cluster.root() + "/operator.token";
+  const std::string token = "a-reloaded-operator-token-0123";
+  std::ofstream(token_file) << token << "\n";
+  std::ofstream(config) << "[retry]\nmax_attempts = 2\n";
+  const std::string log = cluster.root() + "/logs/reloading-broker.log";
+  testing::TestProcess broker({std::string(DAYBREAK_BIN_DIR) + "/daybreak-broker", "--config", config},
+                              cluster.Environment(), log);
+  REQUIRE(cluster.WaitForBroker());
+  for (std::uint32_t id : {1u, 2u, 3u, 4u}) {
+    schemas::TeamRecord team;
+    team.id = id;
+    cluster.AddTeam(team);
+  }
+  // No runner: each run waits, with the attempts it was admitted with.
+  CHECK(cluster.Trigger(1).max_attempts == 2);
+  const std::string http = cluster.endpoint("http");
+  httplib::Client client(http.substr(0, http.find(':')), std::stoi(http.substr(http.find(':') + 1)));
+  client.set_connection_timeout(5);
+  auto role = [&] {
+    auto res = client.Get("/api/access", {{"Authorization", "Bearer " + token}});
+    REQUIRE(res);
+    return nlohmann::json::parse(res->body)["role"].get<std::string>();
+  };
+  CHECK(role() == "none");
+
+  std::ofstream(config) << "[retry]\nmax_attempts = 5\n[broker]\nhttp_operator_token_file = \"" << token_file << "\"\n";
+  std::string out;
+  REQUIRE_MESSAGE(cluster.RunTool({"daybreak", "admin", "reload"}, &out) == 0, out);
+  CHECK(out.find("reloaded: log level") != std::string::npos);
+  CHECK(out.find("1 dashboard token(s), max attempts 5") != std::string::npos);
+  CHECK(out.find(token) == std::string::npos);  // a secret never in what it says
+  CHECK(testing::WaitForText(log, "admin.reload: reloaded " + config));
+  // Applied by the loop's next turn: the next run, and the next request.
+  CHECK(cluster.Trigger(2).max_attempts == 5);
+  CHECK(role() == "operate");
+
+  // A file that does not check: nothing changes, and the answer says why.
+  std::ofstream(config) << "[retry]\nmax_attempts = 0\n";
+  CHECK(cluster.RunTool({"daybreak", "admin", "reload"}, &out) == 1);
+  CHECK(out.find("not reloaded, the running configuration stays") != std::string::npos);
+  CHECK(out.find("max_attempts") != std::string::npos);
+  CHECK(cluster.Trigger(3).max_attempts == 5);
+  CHECK(role() == "operate");
+
+  // SIGHUP takes the same path.
+  std::ofstream(config) << "[retry]\nmax_attempts = 4\n";
+  broker.Signal(SIGHUP);
+  CHECK(testing::WaitForText(log, "SIGHUP: reloaded " + config));
+  CHECK(cluster.Trigger(4).max_attempts == 4);
+  CHECK(role() == "none");  // the token left the file, so it left the broker
+  // Every reload is in the audit log with what it changed.
+  const std::string audit = testing::ReadFile(cluster.root() + "/var/logs/audit.jsonl");
+  CHECK(audit.find("\"op\":\"admin.reload\"") != std::string::npos);
+  CHECK(audit.find("max attempts 5") != std::string::npos);
+  CHECK(broker.running());
+  broker.Stop(SIGTERM, std::chrono::seconds(10));
 }
 
 TEST_CASE("--check-config says a good file is good and a bad one is bad, for every daemon, and starts nothing") {

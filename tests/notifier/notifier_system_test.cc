@@ -88,6 +88,9 @@ class NotifierUnderTest {
                                  "--cursor", cursor_},
         cluster_.Environment(), log());
   }
+  void Signal(int signal) { process_->Signal(signal); }
+  void Rewrite(const std::string& config_toml) { std::ofstream(config_) << config_toml; }
+  const std::string& config() const { return config_; }
   void Kill9() {
     process_->Signal(SIGKILL);
     process_->Wait(5s);
@@ -198,6 +201,45 @@ email_to = ["team1@example.com"]
   // And the log sink, one line per event.
   const std::string log = testing::ReadFile(notifier.log());
   for (std::uint64_t seq : all) CHECK(log.find("seq=" + std::to_string(seq) + " ") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP moves the notifier to the sinks the file names now; a file that does not load keeps them") {
+  Cluster cluster(Options());
+  testing::TempDir dir;
+  Receiver first(dir, "first");
+  Receiver second(dir, "second");
+  auto webhook_to = [](const Receiver& r) {
+    return fmt::format("[notifier.webhook]\nurl = \"{}\"\nevents = [\"run.failed\"]\n", r.url());
+  };
+  NotifierUnderTest notifier(cluster, webhook_to(first));
+  notifier.Start();
+  AddTeam(cluster, 1, "/bin/false");
+  auto failed_seqs = [&] {
+    return Seqs(AllEvents(cluster), [](const std::string& t) { return t == "run.failed"; });
+  };
+  RunAndWait(cluster, 1);
+  const auto one = failed_seqs();
+  REQUIRE(one.size() == 1);
+  CHECK(first.WaitFor([&](const auto& r) { return Distinct(HttpIds(r)) == one; }, 20s).size() >= 1);
+
+  notifier.Rewrite(webhook_to(second));
+  notifier.Signal(SIGHUP);
+  REQUIRE(testing::WaitForText(notifier.log(), "SIGHUP: reloaded " + notifier.config()));
+  RunAndWait(cluster, 1);
+  const auto two = failed_seqs();
+  REQUIRE(two.size() == 2);
+  const std::uint64_t newest = *two.rbegin();
+  CHECK(second.WaitFor([&](const auto& r) { return HttpIds(r).count(newest) > 0; }, 20s).size() >= 1);
+
+  // Not TOML: the second webhook stays, and the log says why.
+  notifier.Rewrite("[notifier.webhook\nurl = \n");
+  notifier.Signal(SIGHUP);
+  REQUIRE(testing::WaitForText(notifier.log(), "not reloaded, the running configuration stays"));
+  RunAndWait(cluster, 1);
+  const std::uint64_t third = *failed_seqs().rbegin();
+  CHECK(second.WaitFor([&](const auto& r) { return HttpIds(r).count(third) > 0; }, 20s).size() >= 1);
+  // The first webhook had only what came before the reload.
+  CHECK(Distinct(HttpIds(first.Records())) == one);
 }
 
 TEST_CASE("a notifier killed with -9 during 500 failures delivers every one after its restart") {

@@ -239,6 +239,50 @@ TEST_CASE("the notifier offers bus events in order and fills a gap from events.s
   }
 }
 
+// A sink that cannot deliver yet: every attempt is a failure to retry later.
+class FailingSink final : public notifier::Sink {
+ public:
+  std::string name() const override { return "failing"; }
+  notifier::Attempt Deliver(const Notification&) override {
+    return notifier::Attempt::Retry("down", std::chrono::milliseconds(60'000));
+  }
+};
+
+TEST_CASE("new sinks from a reload get what follows, and what the old ones had not finished") {
+  Bench b;
+  REQUIRE(b.notifier.Start(b.stop).ok());
+  b.Log(1, true);
+  b.Log(2, true);
+  CHECK(b.TurnUntil([&] { return b.notifier.committed() == 2; }));
+  CHECK(b.sink_->WaitFor(2) == Seqs{1, 2});
+
+  // Sinks that receive nothing they are given, then the ones that do.
+  common::SystemClock clock;
+  auto failing = std::make_unique<notifier::SinkRouter>(clock);
+  failing->AddQueue(std::make_unique<FailingSink>(), notifier::RetryPolicy{}, 100, "");
+  failing->AddRoute(notifier::Route{0, std::nullopt, {}, {"*"}});
+  REQUIRE(failing->Start().ok());
+  b.notifier.ReplaceRouter(std::move(failing), 50ms);
+  b.Log(3, true);
+  CHECK(b.TurnUntil([&] { return b.notifier.offered() == 3; }));
+  REQUIRE(b.notifier.Turn(50ms).ok());
+  CHECK(b.notifier.committed() == 2);  // 3 is not delivered anywhere yet
+
+  auto recording = std::make_unique<notifier::SinkRouter>(clock);
+  auto sink = std::make_unique<RecordingSink>();
+  RecordingSink* fresh = sink.get();
+  recording->AddQueue(std::move(sink), notifier::RetryPolicy{}, 100, "");
+  recording->AddRoute(notifier::Route{0, std::nullopt, {}, {"*"}});
+  REQUIRE(recording->Start().ok());
+  b.notifier.ReplaceRouter(std::move(recording), 50ms);
+  b.Log(4, true);
+  CHECK(b.TurnUntil([&] { return b.notifier.committed() == 4; }));
+  // 3 again (from the broker's log) and 4; nothing the first sinks finished.
+  CHECK(fresh->WaitFor(2) == Seqs{3, 4});
+  CHECK(b.sink_->WaitFor(3) == Seqs{1, 2});  // the first sink got nothing more
+  CHECK(b.cursor.Load().value().seq == 4);
+}
+
 TEST_CASE("while the broker cannot replay, the notifier stays behind and catches up once it can") {
   Bench b;
   b.Refuse(true);

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -119,9 +121,15 @@ TEST_CASE("Scan sees our child, its parent and its run id") {
   SystemProcessHost host;
   auto pid = host.Spawn(Shell(dir, "exec sleep 60", {"DAYBREAK_RUN_ID=scan-me"}));
   REQUIRE(pid.ok());
-  const auto all = host.Scan();
-  const auto it = std::find_if(all.begin(), all.end(),
-                               [&](const runner::ProcessInfo& p) { return p.pid == pid.value(); });
+  // Until the child has exec'd, /proc shows the environment it was forked
+  // with (ours): wait for the one it runs with, within 5 s.
+  std::vector<runner::ProcessInfo> all;
+  auto it = all.end();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  do {
+    all = host.Scan();
+    it = std::find_if(all.begin(), all.end(), [&](const runner::ProcessInfo& p) { return p.pid == pid.value(); });
+  } while ((it == all.end() || it->run_id.empty()) && std::chrono::steady_clock::now() < until);
   REQUIRE(it != all.end());
   CHECK(it->ppid == host.self());
   CHECK(host.self() == getpid());
