@@ -143,6 +143,7 @@ async function showRun() {
       ['Next try', r.next_attempt_unix_ms > 0 ? when(r.next_attempt_unix_ms) : '-'],
       ['Loans / exceptions', num(r.total_loans) + ' / ' + num(r.exceptions_count)],
       ['Exit code', r.exit_code ?? '-'], ['Error', esc(r.error) || '-'], ['Log', esc(r.log_path) || '-'],
+      ['Inputs', Object.entries(r.inputs || {}).map(([role, f]) => `${esc(role)} <code>${esc(f)}</code>`).join('<br>') || '-'],
       ['Requested by', esc(r.requested_by) || '-']];
     document.getElementById('detail').innerHTML = '<dl>' + rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('') +
       '</dl>' + (r.stderr_tail ? `<b>Reason (the end of its log)</b><pre>${esc(r.stderr_tail)}</pre>` : '');

@@ -309,6 +309,7 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
     run.total_loans = result->total_loans;
     run.exceptions_count = result->exceptions_count;
     run.metrics = result->metrics;
+    run.inputs = result->inputs;
     if (!result->log_path.empty()) run.log_path = result->log_path;
     // A reason is for what did not succeed; a success's log stays on its host.
     run.stderr_tail = outcome == schemas::outcome::kSucceeded
@@ -316,6 +317,7 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
                           : common::Tail(result->stderr_tail, kStderrTailBytes);
   } else {
     run.stderr_tail.clear();  // a lost attempt said nothing: no older words stand in
+    run.inputs.clear();
   }
   run.error = error;
   run.token.clear();  // nothing may speak for the ended attempt

@@ -41,6 +41,7 @@ void PrintRunDetail(const schemas::RunRecord& r) {
   if (r.exit_code >= 0) fmt::print("exit code  {}\n", r.exit_code);
   if (!r.error.empty()) fmt::print("error      {}\n", r.error);
   if (!r.log_path.empty()) fmt::print("log        {}\n", r.log_path);
+  for (const auto& [role, file] : r.inputs) fmt::print("input      {} {}\n", role, file);
   if (!r.stderr_tail.empty() && r.state != schemas::RunState::kSucceeded) {
     // The pipeline's own last words: why it failed, as it said it.
     fmt::print("reason     (the end of its log)\n");

@@ -96,27 +96,49 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
   teams->add_subcommand("list", "list teams with their schedule and next fire")
       ->callback([&ctx, result] {
         if (!ctx.Init()) { *result = kExitUsage; return; }
-        auto list = FetchTeams(ctx, result);
-        if (!list) return;
+        schemas::ControlRequest request;
+        request.op = std::string(schemas::op::kTeamsList);
+        auto reply = ctx.Call(request, result);
+        if (!reply) return;
+        const std::vector<schemas::TeamRecord>* list = &reply->teams;
+        // Each team's tally (streak, last success); zeros for one the broker did not send.
+        auto tally_of = [&reply](std::uint32_t team) {
+          schemas::TeamTally tally;
+          for (const auto& t : reply->tallies) {
+            if (t.team == team) tally = t;
+          }
+          return tally;
+        };
         const auto schedules = SchedulesOf(*list, "daybreak teams list", result);
         if (!schedules) return;
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
         nlohmann::json out = nlohmann::json::array();
         if (!ctx.json) {
-          fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {}\n", "TEAM", "NAME", "TIME",
-                     "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)", "COMMAND");
+          fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {:<7} {:<20} {}\n", "TEAM", "NAME", "TIME",
+                     "TIMEZONE", "OVERLAP", "STATE", "NEXT FIRE (UTC)", "STREAK", "LAST SUCCESS (UTC)",
+                     "COMMAND");
         }
         for (std::size_t i = 0; i < list->size(); ++i) {
           const schemas::TeamRecord& t = (*list)[i];
           const common::Fire next = common::NextFireAfter((*schedules)[i], now);
+          const schemas::TeamTally tally = tally_of(t.id);
+          const std::string last_success =
+              tally.last_success_unix_ms > 0
+                  ? common::FormatUtc(std::chrono::floor<std::chrono::seconds>(std::chrono::sys_time<std::chrono::milliseconds>(
+                        std::chrono::milliseconds(tally.last_success_unix_ms))))
+                  : "";
           if (ctx.json) {
             nlohmann::json j = schemas::ToJson(t);
             j["next_fire_utc"] = t.paused || !t.after.empty() ? "" : common::FormatUtc(next.at);
+            j["consecutive_failures"] = tally.consecutive_failures;
+            j["last_success_utc"] = last_success;
             out.push_back(j);
           } else {
-            fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {}\n", Label(t.id), t.name,
+            fmt::print("{:<8} {:<16} {:<6} {:<22} {:<6} {:<7} {:<20} {:<7} {:<20} {}\n", Label(t.id), t.name,
                        t.run_time, t.timezone, t.overlap, t.paused ? "paused" : "active",
                        t.paused ? "-" : !t.after.empty() ? "after " + AfterList(t) : common::FormatUtc(next.at),
+                       tally.consecutive_failures == 0 ? "-" : std::to_string(tally.consecutive_failures) + " failed",
+                       last_success.empty() ? "-" : last_success,
                        t.command.empty() ? "(reference pipeline)" : common::JoinShellWords(t.command));
           }
         }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "runner/dir_fd.h"
 
 namespace runner {
@@ -117,6 +118,20 @@ common::Result<RunMetrics> ReadResultFile(const std::string& path) {
     return Status::Error(Code::kCorrupt, "result file " + path + " is not a JSON object");
   }
   RunMetrics m;
+  if (auto inputs = json.find("inputs"); inputs != json.end() && inputs->is_object()) {
+    for (const auto& [role, value] : inputs->items()) {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty()) continue;
+      if (m.inputs.size() == kMaxInputs) {
+        return Invalid("more than " + std::to_string(kMaxInputs) + " inputs");
+      }
+      if (Status s = CheckKey(role); !s.ok()) return s;
+      const std::string& file = value.get_ref<const std::string&>();
+      if (file.size() > kMaxInputPathBytes) {
+        return Invalid("input " + role + " is longer than " + std::to_string(kMaxInputPathBytes) + " bytes");
+      }
+      m.inputs[role] = common::Printable(file);
+    }
+  }
   for (const auto& [key, value] : json.items()) {
     if (!value.is_number()) continue;
     if (m.metrics.size() == kMaxMetrics) {

@@ -289,6 +289,7 @@ void Runner::FinishJob(std::string run_id, int wait_status) {
   result.total_loans = verdict.metrics.total_loans;
   result.exceptions_count = verdict.metrics.exceptions_count;
   result.metrics = verdict.metrics.metrics;
+  result.inputs = verdict.metrics.inputs;
   result.stderr_tail = LogTail(job.log_path);
   if (job.stop_reason.empty()) {
     // Judged on the log's end: "out of memory" is the reason people need.

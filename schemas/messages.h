@@ -110,12 +110,15 @@ struct RunRecord {
   // The last attempt's reason in its own words: the end of what the
   // pipeline printed (at most 20 lines / 4 KiB, control characters escaped).
   std::string stderr_tail;
+  // The input files the last attempt's pipeline read, by role ("loan_tape":
+  // "/data/.../loan_tape_20261201.csv"), as its result file reported them.
+  std::map<std::string, std::string> inputs;
   MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
                      fire_unix_ms, accepted_unix_ms, started_unix_ms,
                      finished_unix_ms, next_attempt_unix_ms, attempt,
                      max_attempts, runner_id, token, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, cancel_requested,
-                     requested_by, stderr_tail);
+                     requested_by, stderr_tail, inputs);
 };
 
 // Topics "run.<event>": one state change, stamped with the event-log seq.
@@ -236,6 +239,7 @@ struct RunnerMessage {
   std::map<std::string, double> metrics;
   std::string log_path;
   std::string stderr_tail;  // result: the end of the pipeline's log
+  std::map<std::string, std::string> inputs;  // result: the input files it read, by role
   // Every message: random per runner process, so a message of a runner's
   // earlier life (killed, restarted under the same id) is told apart; and
   // a count within it, so a heartbeat is known to be newer than a `started`.
@@ -243,7 +247,8 @@ struct RunnerMessage {
   std::uint64_t seq = 0;
   MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, finished, run_id,
                      attempt, token, outcome, exit_code, error, total_loans,
-                     exceptions_count, metrics, log_path, stderr_tail, incarnation, seq);
+                     exceptions_count, metrics, log_path, stderr_tail, incarnation, seq,
+                     inputs);
 };
 
 // Broker -> runner on the work socket.

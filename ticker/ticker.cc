@@ -19,7 +19,9 @@ Ticker::Ticker(zmq::socket_t& publisher, zmq::socket_t& subscriber,
                schemas::ControlClient& control, const common::Clock& clock,
                TickerSettings settings)
     : publisher_(publisher), subscriber_(subscriber), control_(control), clock_(clock),
-      settings_(settings) {}
+      settings_(settings),
+      subscriber_watch_(subscriber, "inproc://ticker-subscriber-watch-" +
+                                        std::to_string(reinterpret_cast<std::uintptr_t>(this))) {}
 
 bool Ticker::Reload() {
   schemas::ControlRequest request;
@@ -86,7 +88,11 @@ std::vector<std::string> Ticker::Unacked() const {
 }
 
 common::Status Ticker::Turn(std::chrono::milliseconds max_wait) {
-  if (clock_.Now() >= next_reload_) Reload();
+  // A new connection to the bus (the first, or after the broker restarted):
+  // a schedule.changed sent before our subscriptions reached it is lost.
+  const bool reconnected = subscriber_watch_.Opened();
+  if (reconnected && loaded_) spdlog::info("connected to the bus; reloading the schedule");
+  if (clock_.Now() >= next_reload_ || reconnected) Reload();
   if (loaded_) {
     for (schemas::DueEvent& event : planner_.Collect(ToSys(clock_.WallNow()))) {
       spdlog::info("fire {} for {} (local date {})", event.key, common::TeamLabel(event.team),

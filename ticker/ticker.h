@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "schemas/control_client.h"
+#include "ticker/connect_watch.h"
 #include "ticker/fire_planner.h"
 
 namespace ticker {
@@ -65,6 +66,7 @@ class Ticker {
     common::Clock::Mono resend_at;
   };
   std::map<std::string, Pending> unacked_;  // by run key
+  ConnectWatch subscriber_watch_;  // a new bus connection: reload (notices may be lost)
 };
 
 }  // namespace ticker

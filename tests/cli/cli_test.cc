@@ -213,3 +213,26 @@ TEST_CASE("runners lists each runner's slots in use, when last heard and its run
   REQUIRE(cli.Run({"runners"}, &out) == 0);
   CHECK(out.find("(no runner connected)") != std::string::npos);
 }
+
+TEST_CASE("teams list shows each team's failure streak and last success, in text and --json") {
+  Cli cli;
+  cli.Answer([](const ControlRequest&) {
+    ControlReply reply = TeamsReply("UTC");
+    schemas::TeamRecord four = reply.teams[0];
+    four.id = 4;
+    reply.teams.push_back(four);
+    reply.tallies = {{3, 2, 0}, {4, 0, 1764900000123}};
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"teams", "list"}, &out) == 0);
+  CHECK(out.find("STREAK") != std::string::npos);
+  CHECK(std::regex_search(out, std::regex(R"(\n3 .* 2 failed +- +\(reference pipeline\))")));
+  CHECK(std::regex_search(out, std::regex(R"(\n4 .* - +2025-12-05T02:00:00Z +\(reference pipeline\))")));
+  REQUIRE(cli.Run({"teams", "list", "--json"}, &out) == 0);
+  const auto json = nlohmann::json::parse(out);
+  REQUIRE(json.size() == 2);
+  CHECK(json[0]["consecutive_failures"] == 2);
+  CHECK(json[0]["last_success_utc"] == "");
+  CHECK(json[1]["last_success_utc"] == "2025-12-05T02:00:00Z");
+}

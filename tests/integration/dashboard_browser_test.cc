@@ -166,6 +166,12 @@ TEST_CASE("headless chromium: the dashboard shows teams, runs with their reasons
   CHECK(section.find("Reason (the end of its log)") != std::string::npos);
   CHECK(section.find(Html(tail)) != std::string::npos);
 
+  // The good run's page names the tape it read.
+  const std::string good_page = Chromium("--dump-dom '" + url + "#run=" + good.run_id + "'",
+                                         cluster.root() + "/chromium-3", out / "good-run-chromium.log");
+  REQUIRE(good.inputs.count("loan_tape") == 1);
+  CHECK(Element(good_page, "<section id=\"run\"", "</section>").find("loan_tape <code>" + Html(good.inputs.at("loan_tape"))) != std::string::npos);
+
   // Screenshots for a person (CI keeps build/test-artifacts).
   for (const auto& [name, page] : {std::pair{"dashboard.png", url}, std::pair{"run.png", url + "#run=" + bad.run_id}}) {
     const fs::path shot = out / name;

@@ -56,6 +56,10 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
     CHECK(done->run.total_loans == loans[team]);
     CHECK(done->run.exceptions_count > 0);
     CHECK(done->run.attempt == 1);
+    // The files it read, as the pipeline reported them: that team's own tape.
+    const std::string folder = team == 0 ? "inputs/files_required" : "inputs/sales_team_" + std::to_string(team) + "/files_required";
+    REQUIRE(done->run.inputs.count("loan_tape") == 1);
+    CHECK(done->run.inputs.at("loan_tape") == cluster.data(folder + "/loan_tape_20250602.csv"));
   }
 
   SUBCASE("each run's events arrive in lifecycle order with increasing seqs") {
@@ -70,6 +74,14 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
       }
       CHECK(events == std::vector<std::string>{"accepted", "dispatched", "started", "completed"});
     }
+  }
+
+  SUBCASE("run show lists the input files the run read") {
+    std::string out;
+    REQUIRE(cluster.RunTool({"daybreak", "run", "show", run_of[1]}, &out) == 0);
+    CHECK(out.find("input      loan_tape " + cluster.data("inputs/sales_team_1/files_required/loan_tape_20250602.csv")) !=
+          std::string::npos);
+    CHECK(out.find("input      price_grid ") != std::string::npos);
   }
 
   SUBCASE("outputs land in each team's own folders, whole") {

@@ -92,6 +92,27 @@ TEST_CASE("300 metrics are refused; 64 are read") {
   CHECK(ok.value().metrics.size() == runner::kMaxMetrics);
 }
 
+TEST_CASE("the inputs object is read as role -> path, escaped and bounded") {
+  testing::TempDir dir;
+  const auto r = ReadResultFile(dir.WriteFile("r.json", R"({"total_loans": 3, "inputs": {"loan_tape": "/in/loan_tape_20261201.csv",
+      "price_grid": "", "rules": 7, "odd": "a\nb"}})"));
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  // Empty and non-string entries are left out; a control character is escaped.
+  CHECK(r.value().inputs == std::map<std::string, std::string>{{"loan_tape", "/in/loan_tape_20261201.csv"}, {"odd", "a\\nb"}});
+  CHECK(r.value().metrics.size() == 1);  // "inputs" is not a metric
+  // No inputs object, or one that is not an object: none.
+  CHECK(ReadResultFile(dir.WriteFile("r.json", R"({"inputs": ["a"]})")).value().inputs.empty());
+
+  std::string many = R"({"inputs": {)";
+  for (std::size_t i = 0; i <= runner::kMaxInputs; ++i) many += (i ? "," : "") + std::string("\"i") + std::to_string(i) + "\": \"/x\"";
+  CHECK(Refusal(ReadResultFile(dir.WriteFile("r.json", many + "}}"))).find("inputs") != std::string::npos);
+  const std::string long_path(runner::kMaxInputPathBytes + 1, 'p');
+  CHECK(Refusal(ReadResultFile(dir.WriteFile("r.json", R"({"inputs": {"tape": ")" + long_path + "\"}}")))
+            .find("longer than") != std::string::npos);
+  CHECK(Refusal(ReadResultFile(dir.WriteFile("r.json", R"({"inputs": {"bad\tkey": "/x"}})"))).find("key") !=
+        std::string::npos);
+}
+
 TEST_CASE("non-numeric fields do not count against the metrics cap") {
   testing::TempDir dir;
   std::string json = R"({"total_loans": 1)";

@@ -5,12 +5,14 @@
 #include <doctest/doctest.h>
 
 #include <mutex>
+#include <thread>
 
 #include "schemas/codec.h"
 #include "schemas/topics.h"
 #include "tests/common/fake_control_server.h"
 #include "tests/common/test_bus.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/test_process.h"
 
 namespace {
 
@@ -189,6 +191,53 @@ TEST_CASE("the ticker reloads the schedule on schedule.changed and on its safety
   b.clock_.Advance(b.settings.reload_every);
   REQUIRE(b.ticker.Turn(10ms).ok());
   CHECK(b.loads() == 3);
+}
+
+TEST_CASE("each new connection to the bus reloads the schedule: a notice sent before it is lost") {
+  // A real TCP bus this time (inproc has no handshake to see).
+  zmq::context_t context;
+  testing::FakeControlServer control(context, "inproc://watch-control");
+  control.set_handler([](const schemas::ControlRequest&) { return testing::FakeControlServer::Ok(); });
+  const std::string bus = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+  auto broker_bus = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pub);
+  broker_bus->set(zmq::sockopt::linger, 0);
+  broker_bus->bind(bus);
+  zmq::socket_t publisher(context, zmq::socket_type::pub);
+  zmq::socket_t subscriber(context, zmq::socket_type::sub);
+  subscriber.set(zmq::sockopt::linger, 0);
+  subscriber.set(zmq::sockopt::subscribe, std::string(schemas::topic::kScheduleChanged));
+  subscriber.set(zmq::sockopt::reconnect_ivl, 50);
+  schemas::ControlClient client(context, "inproc://watch-control");
+  testing::FakeClock clock(At(3, 0));
+  ticker::Ticker ticker(publisher, subscriber, client, clock, {});
+  subscriber.connect(bus);
+  auto loads = [&] { return control.calls(std::string(schemas::op::kTeamsList)); };
+  auto turn_until = [&](int n) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (loads() < n && std::chrono::steady_clock::now() < until) REQUIRE(ticker.Turn(10ms).ok());
+    return loads();
+  };
+  // The first load, then one more once the connection is up.
+  CHECK(turn_until(2) == 2);
+  // The broker restarts: a new connection, another load.
+  broker_bus.reset();
+  broker_bus = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pub);
+  broker_bus->set(zmq::sockopt::linger, 0);
+  // The closed socket gives its port back in the background.
+  const auto bind_until = std::chrono::steady_clock::now() + 5s;
+  while (true) {
+    try {
+      broker_bus->bind(bus);
+      break;
+    } catch (const zmq::error_t& e) {
+      REQUIRE_MESSAGE((e.num() == EADDRINUSE && std::chrono::steady_clock::now() < bind_until), e.what());
+      std::this_thread::sleep_for(10ms);  // polling for the port, not waiting on a peer
+    }
+  }
+  CHECK(turn_until(3) == 3);
+  // And nothing more while it stays up.
+  for (int i = 0; i < 5; ++i) REQUIRE(ticker.Turn(10ms).ok());
+  CHECK(loads() == 3);
 }
 
 TEST_CASE("a schedule the broker cannot give is asked for again a second later") {
