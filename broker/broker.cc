@@ -4,6 +4,7 @@
 
 #include "common/security.h"
 #include "common/team.h"
+#include "common/text.h"
 #include "common/zmq_util.h"
 #include "schemas/codec.h"
 #include "schemas/topics.h"
@@ -86,7 +87,7 @@ void Broker::HandleSubscriptions() {
       spdlog::warn("bus: refused key {}'s subscription to \"{}\": it is bound to teams and the bus "
                    "carries every team's runs; it may subscribe to \"{}\" only, and read its runs "
                    "with runs.list",
-                   grant->name, topic, schemas::topic::kDueAck);
+                   grant->name, common::Printable(topic), schemas::topic::kDueAck);
       continue;
     }
     sockets_.bus_out->set(zmq::sockopt::subscribe, topic);
