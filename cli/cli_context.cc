@@ -9,6 +9,7 @@
 #include "common/process.h"
 #include "common/security.h"
 #include "common/team.h"
+#include "common/text.h"
 #include "schemas/json.h"
 
 namespace cli {
@@ -79,6 +80,14 @@ void PrintRunsJson(const std::vector<schemas::RunRecord>& runs) {
 void PrintJson(const nlohmann::json& j) {
   // The broker's text may not be UTF-8: replace what is not, never throw.
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+void PrintQuoted(std::FILE* to, std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    fmt::print(to, "  | {}\n", common::Printable(text.substr(0, nl)));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
 }
 
 }  // namespace cli

@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/config.h"
 #include "schemas/control_client.h"
@@ -46,6 +48,9 @@ void PrintRunsJson(const std::vector<schemas::RunRecord>& runs);
 // "2026-11-29 02:00:03" in the machine's zone, or "-" for 0.
 std::string FormatTime(std::int64_t unix_ms);
 void PrintJson(const nlohmann::json& j);
+// `text` (a pipeline's words) line by line as "  | <line>", each line
+// escaped so it cannot pose as output of ours.
+void PrintQuoted(std::FILE* to, std::string_view text);
 
 // Registration of each command group; each sets `*result` when it runs.
 void AddRunCommands(CLI::App& app, Context& ctx, int* result);
@@ -53,5 +58,6 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result);
 void AddBusCommands(CLI::App& app, Context& ctx, int* result);
 void AddBackupCommands(CLI::App& app, Context& ctx, int* result);
 void AddAdminCommands(CLI::App& app, Context& ctx, int* result);
+void AddLogCommands(CLI::App& app, Context& ctx, int* result);
 
 }  // namespace cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   cli::AddBusCommands(app, ctx, &result);
   cli::AddBackupCommands(app, ctx, &result);
   cli::AddAdminCommands(app, ctx, &result);
+  cli::AddLogCommands(app, ctx, &result);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& e) {

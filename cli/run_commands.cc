@@ -45,12 +45,7 @@ void PrintRunDetail(const schemas::RunRecord& r) {
   if (!r.stderr_tail.empty() && r.state != schemas::RunState::kSucceeded) {
     // The pipeline's own last words: why it failed, as it said it.
     fmt::print("reason     (the end of its log)\n");
-    std::string_view tail = r.stderr_tail;
-    while (!tail.empty()) {
-      const std::size_t nl = tail.find('\n');
-      fmt::print("  | {}\n", common::Printable(tail.substr(0, nl)));
-      tail = nl == std::string_view::npos ? "" : tail.substr(nl + 1);
-    }
+    PrintQuoted(stdout, r.stderr_tail);
   }
 }
 

@@ -3,6 +3,7 @@
 // is printed as a person and a script would read it.
 #include <sys/wait.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -235,4 +236,42 @@ TEST_CASE("teams list shows each team's failure streak and last success, in text
   CHECK(json[0]["consecutive_failures"] == 2);
   CHECK(json[0]["last_success_utc"] == "");
   CHECK(json[1]["last_success_utc"] == "2025-12-05T02:00:00Z");
+}
+
+TEST_CASE("logs prints a run's log where it can read it, follows it to the end, and says where it is when it cannot") {
+  testing::TempDir dir;
+  const std::string log = dir.WriteFile("r7.1.log", "starting\nreading the tape\n");
+  Cli cli;
+  std::atomic<int> gets{0};
+  std::atomic<bool> elsewhere{false};
+  cli.Answer([&](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    CHECK(r.op == "run.get");
+    reply.run.run_id = "r0000000007";
+    reply.run.runner_id = "runner-2";
+    reply.run.attempt = 1;
+    reply.run.log_path = elsewhere ? "/nonexistent/r7.1.log" : log;
+    reply.run.stderr_tail = "upstream DB unreachable\n";
+    // Running for the first two looks; on the third it has written its last line and ended.
+    const int n = ++gets;
+    reply.run.state = n < 3 ? schemas::RunState::kRunning : schemas::RunState::kFailed;
+    if (n == 3) std::ofstream(log, std::ios::app) << "done: exit 1\n";
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"logs", "r0000000007", "--follow"}, &out) == 0);
+  CHECK(out == "starting\nreading the tape\ndone: exit 1\n");
+  CHECK(gets.load() == 3);
+
+  // Without --follow: what is there now, once.
+  gets = 0;
+  REQUIRE(cli.Run({"logs", "r0000000007"}, &out) == 0);
+  CHECK(out == "starting\nreading the tape\ndone: exit 1\n");
+  CHECK(gets.load() == 1);
+
+  // On another host: where it is, and the end the record keeps; exit 1.
+  elsewhere = true;
+  CHECK(cli.Run({"logs", "r0000000007"}, &out) == 1);
+  CHECK(out.find("/nonexistent/r7.1.log is on runner runner-2's host and not readable here") != std::string::npos);
+  CHECK(out.find("  | upstream DB unreachable") != std::string::npos);
 }

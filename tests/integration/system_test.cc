@@ -84,6 +84,13 @@ TEST_CASE("runs for two teams and the general run write only their own folders a
     CHECK(out.find("input      price_grid ") != std::string::npos);
   }
 
+  SUBCASE("logs prints the run's log from the runner's folder (one host)") {
+    std::string out;
+    REQUIRE(cluster.RunTool({"daybreak", "logs", run_of[2]}, &out) == 0);
+    CHECK(out.find("loan-tape") != std::string::npos);  // the reference pipeline's summary line
+    CHECK(out.find("300 loans") != std::string::npos);
+  }
+
   SUBCASE("outputs land in each team's own folders, whole") {
     for (const char* team_dir : {"outputs/sales_team_1", "outputs/sales_team_2", "outputs"}) {
       const auto output = ListFiles(cluster.data(std::string(team_dir) + "/output"));
