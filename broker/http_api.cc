@@ -11,6 +11,7 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 
 #include "broker/dashboard_html.h"
 #include "broker/http_reply.h"
@@ -294,14 +295,13 @@ void HttpApi::Routes() {
     if (!reply.ok()) return SendError(res, reply.status());
     const common::HttpGrant* grant = GrantOf(req);
     const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    std::unordered_map<std::uint32_t, schemas::TeamTally> tallies;  // a broker may have 100k teams
+    for (const auto& tally : reply.value().tallies) tallies[tally.team] = tally;
     nlohmann::json out = nlohmann::json::array();
     for (const auto& t : reply.value().teams) {
       if (grant != nullptr && !grant->MayActFor(t.id)) continue;
-      schemas::TeamTally tally;
-      for (const auto& each : reply.value().tallies) {
-        if (each.team == t.id) tally = each;
-      }
-      out.push_back(TeamJson(t, tally, now));
+      const auto tally = tallies.find(t.id);
+      out.push_back(TeamJson(t, tally != tallies.end() ? tally->second : schemas::TeamTally{t.id}, now));
     }
     SendJson(res, out);
   });

@@ -131,7 +131,7 @@ int RunBroker(common::Daemon& d) {
     broker.AddNotifierFigures(stats, store.value()->incarnation());
   });
   // SIGHUP and `daybreak admin reload`: keys, tokens, retry and team defaults.
-  d.OnReload([&c, &broker, &http](const common::Config& fresh) {
+  const auto reloads = d.OnReload([&c, &broker, &http](const common::Config& fresh) {
     return broker::ApplyReload(c, fresh, broker, http);
   });
   control.AddOp(schemas::op::kAdminReload, [&d](const schemas::ControlRequest&) -> common::Result<schemas::ControlReply> {

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <sstream>
+#include <unordered_map>
 
 #include "cli/cli_context.h"
 #include "common/schedule.h"
@@ -102,12 +103,11 @@ void AddTeamCommands(CLI::App& app, Context& ctx, int* result) {
         if (!reply) return;
         const std::vector<schemas::TeamRecord>* list = &reply->teams;
         // Each team's tally (streak, last success); zeros for one the broker did not send.
-        auto tally_of = [&reply](std::uint32_t team) {
-          schemas::TeamTally tally;
-          for (const auto& t : reply->tallies) {
-            if (t.team == team) tally = t;
-          }
-          return tally;
+        std::unordered_map<std::uint32_t, schemas::TeamTally> tallies;
+        for (const auto& t : reply->tallies) tallies[t.team] = t;
+        auto tally_of = [&tallies](std::uint32_t team) {
+          const auto it = tallies.find(team);
+          return it != tallies.end() ? it->second : schemas::TeamTally{team};
         };
         const auto schedules = SchedulesOf(*list, "daybreak teams list", result);
         if (!schedules) return;

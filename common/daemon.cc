@@ -46,9 +46,16 @@ void Daemon::ServeReloads() {
   }
 }
 
-void Daemon::OnReload(ReloadHook hook) {
+Daemon::ReloadHandle Daemon::OnReload(ReloadHook hook) {
   std::lock_guard<std::mutex> lock(reload_mutex_);
-  hooks_.push_back(std::move(hook));
+  hooks_.emplace_back(++next_hook_, std::move(hook));
+  return ReloadHandle(this, next_hook_);
+}
+
+Daemon::ReloadHandle::~ReloadHandle() {
+  if (daemon_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(daemon_->reload_mutex_);  // waits for a reload in progress
+  std::erase_if(daemon_->hooks_, [this](const auto& entry) { return entry.first == id_; });
 }
 
 Result<std::string> Daemon::Reload(const std::string& why) {
@@ -67,7 +74,7 @@ Result<std::string> Daemon::Reload(const std::string& why) {
   }
   if (Status s = ValidLogLevel(fresh.value().log_level); !s.ok()) return refuse(s);
   std::string changed = "log level " + fresh.value().log_level;
-  for (const ReloadHook& hook : hooks_) {
+  for (const auto& [id, hook] : hooks_) {
     auto applied = hook(fresh.value());
     if (!applied.ok()) return refuse(applied.status());
     if (!applied.value().empty()) changed += "; " + applied.value();

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -95,7 +96,22 @@ class Daemon {
   // and says what it changed ("3 keys, 2 dashboard tokens"), or refuses
   // with why and changes nothing. Called on the thread that reloads.
   using ReloadHook = std::function<Result<std::string>(const Config& fresh)>;
-  void OnReload(ReloadHook hook);
+  // Unhooks its hook when destroyed, after a reload that is running ends:
+  // declare it after what the hook uses, so it goes first.
+  class ReloadHandle {
+   public:
+    ReloadHandle(Daemon* daemon, std::uint64_t id) : daemon_(daemon), id_(id) {}
+    ReloadHandle(ReloadHandle&& other) noexcept : daemon_(std::exchange(other.daemon_, nullptr)), id_(other.id_) {}
+    ReloadHandle(const ReloadHandle&) = delete;
+    ReloadHandle& operator=(const ReloadHandle&) = delete;
+    ReloadHandle& operator=(ReloadHandle&&) = delete;
+    ~ReloadHandle();
+
+   private:
+    Daemon* daemon_;
+    std::uint64_t id_;
+  };
+  [[nodiscard]] ReloadHandle OnReload(ReloadHook hook);
   // Reads the configuration file again, as SIGHUP does: a file that does
   // not load or check, or that a hook refuses, keeps the running
   // configuration and the error says why; otherwise what changed. Logged
@@ -118,7 +134,8 @@ class Daemon {
   // SIGHUP: Reload("SIGHUP").
   void ServeReloads();
   std::mutex reload_mutex_;  // one reload at a time; guards hooks_
-  std::vector<ReloadHook> hooks_;
+  std::vector<std::pair<std::uint64_t, ReloadHook>> hooks_;
+  std::uint64_t next_hook_ = 0;
   std::atomic<bool> reloads_done_{false};
   std::thread reloader_;
 };

@@ -56,7 +56,7 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
   d.Ready("delivering to " + fmt::format("{}", fmt::join(router.Destinations(), ", ")));
   // SIGHUP: the [notifier] section again. The new sinks are built and
   // started here; the loop moves to them at its next turn.
-  d.OnReload([&d, &notifier, &clock, cursor_path](const common::Config&) -> common::Result<std::string> {
+  const auto reloads = d.OnReload([&d, &notifier, &clock, cursor_path](const common::Config&) -> common::Result<std::string> {
     auto fresh = notifier::LoadNotifierConfig(d.config_path(), [](const char* n) { return std::getenv(n); });
     if (!fresh.ok()) return fresh.status();
     auto next = std::make_unique<notifier::SinkRouter>(clock);
