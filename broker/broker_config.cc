@@ -12,6 +12,7 @@ Settings SettingsFrom(const common::Config& c) {
   s.retry.retry_any_failure = c.retry_on == "any";
   s.failure_alert_threshold = static_cast<std::uint32_t>(c.failure_alert_threshold);
   s.event_retention = std::chrono::hours(24LL * c.event_retention_days);
+  s.run_retention = std::chrono::hours(24LL * c.run_retention_days);
   s.no_success_alert = std::chrono::milliseconds(static_cast<std::int64_t>(c.no_success_alert_h * 3'600'000));
   s.heartbeat = std::chrono::milliseconds(c.heartbeat_ms);
   s.heartbeat_liveness = c.heartbeat_liveness;

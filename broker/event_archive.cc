@@ -67,20 +67,34 @@ std::string EventArchive::Line(const schemas::LoggedEvent& e) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string EventArchive::FileFor(std::int64_t at_unix_ms) {
+std::string EventArchive::RunLine(const schemas::RunRecord& run) {
+  return schemas::ToJson(run).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string EventArchive::FileFor(std::int64_t at_unix_ms, const char* kind) {
   const auto day = date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(at_unix_ms)));
   const date::year_month_day ymd(day);
-  return fmt::format("events-{:04}-{:02}.jsonl.gz", static_cast<int>(ymd.year()),
+  return fmt::format("{}-{:04}-{:02}.jsonl.gz", kind, static_cast<int>(ymd.year()),
                      static_cast<unsigned>(ymd.month()));
 }
 
 Status EventArchive::Append(const std::vector<schemas::LoggedEvent>& events) const {
-  if (events.empty()) return Status();
+  std::map<std::string, std::string> by_file;  // file name -> its lines, in seq order
+  for (const schemas::LoggedEvent& e : events) by_file[FileFor(e.at_unix_ms)] += Line(e);
+  return Write(by_file);
+}
+
+Status EventArchive::AppendRuns(const std::vector<schemas::RunRecord>& runs) const {
+  std::map<std::string, std::string> by_file;  // file name -> its lines, in run order
+  for (const schemas::RunRecord& r : runs) by_file[FileFor(r.accepted_unix_ms, "runs")] += RunLine(r);
+  return Write(by_file);
+}
+
+Status EventArchive::Write(const std::map<std::string, std::string>& by_file) const {
+  if (by_file.empty()) return Status();
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Status::Error(Code::kIoError, "cannot make the archive folder " + dir_ + ": " + ec.message());
-  std::map<std::string, std::string> by_file;  // file name -> its lines, in seq order
-  for (const schemas::LoggedEvent& e : events) by_file[FileFor(e.at_unix_ms)] += Line(e);
   for (const auto& [name, text] : by_file) {
     const std::string path = dir_ + "/" + name;
     gzFile out = gzopen(path.c_str(), "ab");

@@ -8,6 +8,7 @@
 // docs/design.md, "History".
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,20 @@ class EventArchive {
   // "incarnation","event"} where "event" is the decoded RunEvent or
   // AlertEvent as JSON (null when it does not decode).
   static std::string Line(const schemas::LoggedEvent& e);
-  // "events-2026-11.jsonl.gz" for an event at that time (UTC).
-  static std::string FileFor(std::int64_t at_unix_ms);
+  // "events-2026-11.jsonl.gz" for an event at that time (UTC); `kind`
+  // "runs" names the run archive's file.
+  static std::string FileFor(std::int64_t at_unix_ms, const char* kind = "events");
+
+  // The run history's archive: whole run records past the run retention,
+  // one JSON object per line (schemas::ToJson of the record), to
+  // runs-YYYY-MM.jsonl.gz by the month the run was accepted (UTC). The same
+  // guarantees as Append; readers dedupe by "run_id".
+  common::Status AppendRuns(const std::vector<schemas::RunRecord>& runs) const;
+  static std::string RunLine(const schemas::RunRecord& run);
 
  private:
+  common::Status Write(const std::map<std::string, std::string>& by_file) const;
+
   std::string dir_;
 };
 

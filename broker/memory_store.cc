@@ -115,9 +115,38 @@ Result<std::vector<schemas::RunRecord>> MemoryStore::ListRuns(std::optional<std:
       for (auto id = it->second.rbegin(); id != it->second.rend(); ++id) take(*id);
     }
   } else {
-    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) take(it->first);
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
+      if (!it->second.archived) take(it->first);
+    }
   }
   return out;
+}
+
+Result<std::vector<schemas::RunRecord>> MemoryStore::RunsAfter(const std::string& after,
+                                                               std::size_t limit) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::RunRecord> out;
+  for (auto it = runs_.upper_bound(after); it != runs_.end() && out.size() < limit; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+Status MemoryStore::ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+                                const std::string& through) {
+  if (Status s = WriteFault(); !s.ok()) return s;
+  ++writes_;
+  for (const schemas::RunRecord& stub : stubs) {
+    runs_[stub.run_id] = stub;
+    team_runs_[stub.team].erase(stub.run_id);
+  }
+  archived_through_ = through;
+  return Status();
+}
+
+Result<std::string> MemoryStore::RunsArchivedThrough() {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  return archived_through_;
 }
 
 Result<std::vector<schemas::LoggedEvent>> MemoryStore::EventsAfter(std::uint64_t after,

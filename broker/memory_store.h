@@ -52,6 +52,11 @@ class MemoryStore final : public Store {
                                                                 std::size_t limit) override;
   common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
                                                 std::size_t max_count) override;
+  common::Result<std::vector<schemas::RunRecord>> RunsAfter(const std::string& after,
+                                                            std::size_t limit) override;
+  common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+                             const std::string& through) override;
+  common::Result<std::string> RunsArchivedThrough() override;
   common::Result<std::uint64_t> LastSeq() override;
   common::Result<std::uint64_t> LastRunNumber() override;
 
@@ -72,6 +77,7 @@ class MemoryStore final : public Store {
   std::map<std::uint32_t, schemas::TeamRecord> teams_;
   std::map<std::uint32_t, schemas::TeamStatus> statuses_;
   std::map<std::uint64_t, schemas::LoggedEvent> events_;
+  std::string archived_through_;
 };
 
 }  // namespace broker

@@ -67,6 +67,18 @@ void AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
 
 std::string RunIdFor(std::uint64_t number) { return fmt::format("r{:010}", number); }
 
+schemas::RunRecord ArchivedStub(const schemas::RunRecord& run) {
+  schemas::RunRecord stub = run;
+  stub.metrics.clear();
+  stub.inputs.clear();
+  stub.stderr_tail.clear();
+  stub.log_path.clear();
+  stub.token.clear();
+  if (stub.error.size() > 200) stub.error.resize(200);
+  stub.archived = true;
+  return stub;
+}
+
 struct RocksStore::Db {
   Db(rocks::OpenedDb opened, rocks::HighWater water)
       : db(std::move(opened.db)),
@@ -249,17 +261,62 @@ Result<std::vector<schemas::RunRecord>> RocksStore::ListRuns(std::optional<std::
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   // Run ids grow with time, so walking the prefix backwards is newest first.
   it->SeekForPrev(prefix + "\xff");
-  for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Prev()) {
-    ids.emplace_back(it->key().ToStringView().substr(prefix.size()));
+  std::vector<schemas::RunRecord> runs;
+  for (; it->Valid() && it->key().starts_with(prefix) && runs.size() < limit; it->Prev()) {
+    if (team) {
+      ids.emplace_back(it->key().ToStringView().substr(prefix.size()));
+      if (ids.size() == limit) break;
+      continue;
+    }
+    auto run = schemas::DecodeRunRecord(it->value().ToStringView());
+    if (!run.ok()) return run.status();
+    // Archived runs are in the run archive; their stubs only answer keys.
+    if (!run.value().archived) runs.push_back(std::move(run).value());
   }
   if (Status s = FromRocks(it->status(), "list runs"); !s.ok()) return s;
-  std::vector<schemas::RunRecord> runs;
   for (const std::string& id : ids) {
     auto run = GetRun(id);
     if (!run.ok()) return run.status();
     runs.push_back(std::move(run).value());
   }
   return runs;
+}
+
+Result<std::vector<schemas::RunRecord>> RocksStore::RunsAfter(const std::string& after,
+                                                            std::size_t limit) {
+  std::vector<schemas::RunRecord> runs;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(RunKey(after)); it->Valid() && it->key().starts_with("r/") && runs.size() < limit;
+       it->Next()) {
+    if (it->key().ToStringView().substr(2) == after) continue;
+    auto run = schemas::DecodeRunRecord(it->value().ToStringView());
+    if (!run.ok()) return run.status();
+    runs.push_back(std::move(run).value());
+  }
+  if (Status s = FromRocks(it->status(), "read runs"); !s.ok()) return s;
+  return runs;
+}
+
+Status RocksStore::ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+                               const std::string& through) {
+  // Not through the staged group: these runs ended long ago, so no change
+  // in it names them.
+  rocksdb::WriteBatch batch;
+  for (const schemas::RunRecord& stub : stubs) {
+    batch.Put(RunKey(stub.run_id), schemas::Encode(stub));
+    batch.Delete(TeamKey('t', stub.team) + "/" + stub.run_id);
+  }
+  batch.Put(kArchivedThroughKey, through);
+  return FromRocks(db_->db->Write(db_->write_options, &batch), "archive runs");
+}
+
+Result<std::string> RocksStore::RunsArchivedThrough() {
+  std::string through;
+  Status s = FromRocks(db_->db->Get(rocksdb::ReadOptions(), kArchivedThroughKey, &through),
+                       "runs archived through");
+  if (s.code() == Code::kNotFound) return std::string();
+  if (!s.ok()) return s;
+  return through;
 }
 
 Result<std::vector<schemas::LoggedEvent>> RocksStore::EventsAfter(std::uint64_t after,

@@ -11,6 +11,8 @@
 //        M/id, M/incarnation   the store's identity (rocks_open.h)
 //        M/incarnation-from    the last seq before the incarnation began
 //        M/data-loss/<ms>      what an --accept-data-loss start lost
+//        M/runs-archived-through  the last run id the history sweep passed
+// An archived run (RunRecord::archived) keeps r/ (its stub) and k/, not t/.
 #pragma once
 
 #include <memory>
@@ -27,6 +29,7 @@ namespace broker {
 // identity (a database id and an incarnation).
 inline constexpr char kStoreFormatKey[] = "M/format";
 inline constexpr int kStoreFormat = 3;
+inline constexpr char kArchivedThroughKey[] = "M/runs-archived-through";
 
 struct OpenOptions {
   // Every commit waits for the WAL to reach the disk (power-loss safe).
@@ -72,6 +75,11 @@ class RocksStore final : public Store {
                                                                 std::size_t limit) override;
   common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
                                                 std::size_t max_count) override;
+  common::Result<std::vector<schemas::RunRecord>> RunsAfter(const std::string& after,
+                                                            std::size_t limit) override;
+  common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+                             const std::string& through) override;
+  common::Result<std::string> RunsArchivedThrough() override;
   common::Result<std::uint64_t> LastSeq() override;
   common::Result<std::uint64_t> LastRunNumber() override;
 

@@ -30,7 +30,8 @@ RunState RunManager::AdmittedState(const schemas::DueEvent& due, const schemas::
   // Backfills and chained runs were asked for explicitly: they wait.
   if (holder && team.overlap == schemas::overlap::kSkip && due.kind != kind::kBackfill &&
       due.kind != kind::kChained) {
-    run.error = common::TeamLabel(run.team) + " is busy with run " + *holder;
+    run.error = common::TeamLabel(run.team) + " is busy with run " + *holder +
+                (lock_holds_.count(*holder) != 0 ? " (its lost attempt may still be running)" : "");
     return RunState::kSkipped;
   }
   return queue_.Busy(run.team) ? RunState::kQueued : RunState::kAccepted;

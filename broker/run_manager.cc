@@ -192,8 +192,8 @@ RunRecord RunManager::Transition(RunRecord run, RunState to, Extras extras) {
       }
     }
   }
-  auto next = queue_.Release(team, id, [&](const std::string& next_id) { return active_.count(next_id) != 0; });
-  if (next) Transition(active_[*next], RunState::kAccepted);
+  // A lost attempt that ended its run may still be running: its team waits.
+  if (lock_holds_.count(id) == 0) ReleaseTeam(team, id);
   if (to == RunState::kSucceeded) {
     for (const schemas::DueEvent& due : dependencies_.DueAfter(run)) {
       Admission a = Admit(due);
@@ -204,6 +204,26 @@ RunRecord RunManager::Transition(RunRecord run, RunState to, Extras extras) {
     }
   }
   return run;
+}
+
+void RunManager::ReleaseTeam(std::uint32_t team, const std::string& run_id) {
+  auto next = queue_.Release(team, run_id, [&](const std::string& next_id) { return active_.count(next_id) != 0; });
+  if (next) Transition(active_[*next], RunState::kAccepted);
+}
+
+void RunManager::ReleaseExpiredHolds(common::Clock::Mono now) {
+  for (auto it = lock_holds_.begin(); it != lock_holds_.end();) {
+    if (it->second.second > now) {
+      ++it;
+      continue;
+    }
+    const auto [team, until] = it->second;
+    const std::string run_id = it->first;
+    it = lock_holds_.erase(it);
+    spdlog::info("run {}: its lost attempt's lease ran out; {} may start its next run", run_id,
+                 common::TeamLabel(team));
+    ReleaseTeam(team, run_id);
+  }
 }
 
 Result<RunRecord> RunManager::FindRun(const std::string& run_id) {
@@ -336,6 +356,11 @@ void RunManager::AttemptEnded(const std::string& run_id, std::string_view outcom
   } else {
     next = RunState::kFailed;
   }
+  if (hold.count() > 0 && schemas::IsTerminal(next)) {
+    // The lost attempt's pipeline may run until its lease lapses: the
+    // team's next run must not start beside it.
+    lock_holds_[run_id] = {run.team, clock_.Now() + hold};
+  }
   Extras extras;
   if (next == RunState::kSucceeded || next == RunState::kFailed) {
     schemas::TeamStatus status = team_status_[run.team];
@@ -461,9 +486,63 @@ void RunManager::PruneEventLog(common::Clock::Mono now) {
   }
 }
 
+void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
+  // In slices, like the event log; runs go only once the archive has them.
+  constexpr std::size_t kArchiveSlice = 5'000;
+  next_run_archive_ = now + std::chrono::milliseconds(3'600'000);
+  if (!journal_.no_space().ok()) return;
+  auto through = store_.RunsArchivedThrough();
+  if (!through.ok()) {
+    spdlog::error("run history retention: {}", through.status().ToString());
+    return;
+  }
+  auto runs = store_.RunsAfter(through.value(), kArchiveSlice);
+  if (!runs.ok()) {
+    spdlog::error("run history retention: {}", runs.status().ToString());
+    return;
+  }
+  const std::int64_t cutoff = WallMs() - settings_.run_retention.count();
+  std::vector<RunRecord> old;
+  std::vector<RunRecord> stubs;
+  std::string last = through.value();
+  bool more = runs.value().size() == kArchiveSlice;
+  for (const RunRecord& run : runs.value()) {
+    // Run ids follow acceptance: the first young run ends the old ones.
+    if (run.accepted_unix_ms >= cutoff) {
+      more = false;
+      break;
+    }
+    if (!schemas::IsTerminal(run.state) || active_.count(run.run_id) != 0) {
+      // The sweep waits for it (runs end by their timeouts long before).
+      spdlog::warn("run history retention: run {} is {} after {} days; archiving waits for it",
+                   run.run_id, schemas::Name(run.state), (WallMs() - run.accepted_unix_ms) / 86'400'000);
+      more = false;
+      break;
+    }
+    last = run.run_id;
+    if (run.archived) continue;
+    old.push_back(run);
+    stubs.push_back(ArchivedStub(run));
+  }
+  if (last == through.value()) return;
+  if (Status s = archive_->AppendRuns(old); !s.ok()) {
+    spdlog::error("run history retention: not archiving, the archive in {} cannot be written: {}",
+                  archive_->dir(), s.message());
+    return;
+  }
+  if (Status s = store_.ArchiveRuns(stubs, last); !s.ok()) {
+    spdlog::error("run history retention: {}", s.ToString());
+    return;
+  }
+  if (more) next_run_archive_ = now + std::chrono::milliseconds(200);
+  spdlog::info("run history retention: {} runs accepted more than {} days ago archived in {}",
+               old.size(), settings_.run_retention.count() / 86'400'000, archive_->dir());
+}
+
 void RunManager::Tick() {
   const auto now = clock_.Now();
   protocol_.Tick();
+  ReleaseExpiredHolds(now);
   while (!retry_at_.empty() && retry_at_.begin()->first <= now) {
     queue_.MarkReady(retry_at_.begin()->second);
     retry_at_.erase(retry_at_.begin());
@@ -473,12 +552,16 @@ void RunManager::Tick() {
     CheckSilentTeams();
   }
   if (now >= next_prune_ && settings_.event_retention.count() > 0) PruneEventLog(now);
+  if (now >= next_run_archive_ && settings_.run_retention.count() > 0 && archive_ != nullptr) {
+    ArchiveRunHistory(now);
+  }
   Dispatch();
 }
 
 common::Clock::Mono RunManager::NextDeadline() const {
   auto next = protocol_.NextDeadline();
   if (!retry_at_.empty()) next = std::min(next, retry_at_.begin()->first);
+  for (const auto& [run_id, hold] : lock_holds_) next = std::min(next, hold.second);
   return next;
 }
 

@@ -45,6 +45,9 @@ struct Settings {
   std::uint32_t failure_alert_threshold = 3;
   std::chrono::milliseconds no_success_alert{26 * 3'600'000};  // 0: off
   std::chrono::milliseconds event_retention{30LL * 24 * 3'600'000};  // 0: keep all
+  // Finished runs accepted longer ago are archived (whole) and kept as
+  // stubs that only answer their keys; 0: keep all. Needs the archive.
+  std::chrono::milliseconds run_retention{400LL * 24 * 3'600'000};
   std::chrono::milliseconds heartbeat{1000};
   int heartbeat_liveness = 3;
   std::chrono::milliseconds dispatch_timeout{30'000};
@@ -170,9 +173,15 @@ class RunManager : private RunLifecycle {
   common::Result<schemas::RunRecord> FindRun(const std::string& run_id);
   schemas::RunState AdmittedState(const schemas::DueEvent& due, const schemas::TeamRecord& team,
                                   std::int64_t now_ms, schemas::RunRecord& run) const;
+  // Hands `team`'s lock from `run_id` (if it holds it) to its next queued run.
+  void ReleaseTeam(std::uint32_t team, const std::string& run_id);
+  // Releases the locks of ended runs whose lost attempts' leases ran out.
+  void ReleaseExpiredHolds(common::Clock::Mono now);
   // Raises the no_success alert for teams silent too long.
   void CheckSilentTeams();
   void PruneEventLog(common::Clock::Mono now);
+  // Archives a slice of the runs past the run retention (store.h, ArchiveRuns).
+  void ArchiveRunHistory(common::Clock::Mono now);
   std::int64_t WallMs() const;
   // The monotonic time `wall_ms` is from now (now if it has passed): timers
   // run on the monotonic clock, so a wall-clock step delays or hurries none.
@@ -195,9 +204,14 @@ class RunManager : private RunLifecycle {
   std::uint64_t next_run_number_ = 1;
   std::unordered_map<std::string, schemas::RunRecord> active_;  // not terminal
   std::multimap<common::Clock::Mono, std::string> retry_at_;   // due -> run
+  // Ended runs whose lost attempt may still be running: each keeps its
+  // team's lock until then (run -> team, until). In memory only: a broker
+  // restarted in the meantime has forgotten them.
+  std::map<std::string, std::pair<std::uint32_t, common::Clock::Mono>> lock_holds_;
   std::unordered_map<std::uint32_t, schemas::TeamStatus> team_status_;
   common::Clock::Mono next_silence_check_{};
   common::Clock::Mono next_prune_{};
+  common::Clock::Mono next_run_archive_{};
   std::int64_t loaded_at_ms_ = 0;
   std::uint64_t duplicates_ = 0;
 };

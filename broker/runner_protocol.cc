@@ -155,10 +155,10 @@ std::size_t RunnerProtocol::NoteHeld(RunnerTable::Runner& runner, const RunnerMe
       runner.promoting.insert(lease.run_id);  // its result follows
     }
     unclaimed_.erase(lease.run_id);
-    // It holds the dispatch: if its `started` went to a broker that did not
-    // know it yet, the run is going all the same.
+    // It holds the dispatch, or finished it: if its `started` went to a
+    // broker that did not know it yet, the attempt started all the same.
     const schemas::RunRecord* run = runs_.FindActive(lease.run_id);
-    if (running && run != nullptr && run->state == RunState::kDispatched) {
+    if (run != nullptr && run->state == RunState::kDispatched) {
       unstarted_.erase(lease.run_id);
       runs_.AttemptStarted(lease.run_id, runner.id, "");
     }
@@ -286,6 +286,12 @@ void RunnerProtocol::OnResult(const std::string& runner_id, const RunnerMessage&
   }
   unclaimed_.erase(m.run_id);
   unstarted_.erase(m.run_id);
+  // A result that overtook its `started` proves the attempt started: it is
+  // running from here, so a hello or silence of its runner loses it (with
+  // its dispatch deadline gone, nothing else would end it).
+  if (runs_.FindActive(m.run_id)->state == RunState::kDispatched) {
+    runs_.AttemptStarted(m.run_id, runner_id, m.log_path);
+  }
   if (m.type == runner_msg::kResult && m.outcome == schemas::outcome::kSucceeded) {
     // A success is committed in steps: this attempt is current, so its
     // runner may publish the outputs; the run succeeds once it says it did.

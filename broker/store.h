@@ -29,6 +29,9 @@ struct Change {
 // "r0000000042": run ids sort in acceptance order.
 std::string RunIdFor(std::uint64_t number);
 
+// What an archived run keeps in the store (see RunRecord::archived).
+schemas::RunRecord ArchivedStub(const schemas::RunRecord& run);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -73,6 +76,19 @@ class Store {
   // how many went (== max_count: call again for more).
   virtual common::Result<std::size_t> PruneEventsBefore(std::int64_t cutoff_unix_ms,
                                                         std::size_t max_count) = 0;
+
+  // Run history retention. Up to `limit` runs with ids after `after` (""
+  // from the first), oldest first.
+  virtual common::Result<std::vector<schemas::RunRecord>> RunsAfter(const std::string& after,
+                                                                    std::size_t limit) = 0;
+  // In one batch: replaces each run of `stubs` by its stub (archived, see
+  // RunRecord; made by ArchivedStub) and takes it out of its team's
+  // history, keeping its key index entry, so a due event naming it is
+  // still a duplicate; and records `through` as the last run swept.
+  virtual common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+                                     const std::string& through) = 0;
+  // The `through` of the latest ArchiveRuns ("" before the first).
+  virtual common::Result<std::string> RunsArchivedThrough() = 0;
 
   // The highest event seq and run number ever written (0 when empty).
   virtual common::Result<std::uint64_t> LastSeq() = 0;

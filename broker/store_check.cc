@@ -161,8 +161,14 @@ class Checker {
         report_.Problem(fmt::format("{}: its key index entry k/{} points at run {} instead", label,
                                     run.key, *indexed));
       }
+      // An archived run's stub answers its key only: it left its team's history.
       const std::string history = TeamKey('t', run.team) + "/" + id;
-      if (!Get(history) && status_.ok()) {
+      const bool in_history = Get(history).has_value();
+      if (run.archived && !schemas::IsTerminal(run.state)) {
+        report_.Problem(label + " is archived but not terminal");
+      } else if (run.archived && in_history) {
+        report_.Problem(fmt::format("{} is archived but still in its team's history ({})", label, history));
+      } else if (!run.archived && !in_history && status_.ok()) {
         report_.Problem(fmt::format("{}: its team history entry {} is missing", label, history));
       }
       const bool indexed_active = Get("a/" + id).has_value();

@@ -54,6 +54,8 @@ KeySet Keys(Config& c) {
       .Double("broker.no_success_alert_h", &c.no_success_alert_h, {0}, {"DAYBREAK_NO_SUCCESS_ALERT_H"})
       .Int("broker.event_retention_days", &c.event_retention_days, {0, kIntMax},
            {"DAYBREAK_EVENT_RETENTION_DAYS"})
+      .Int("broker.run_retention_days", &c.run_retention_days, {0, kIntMax},
+           {"DAYBREAK_RUN_RETENTION_DAYS"})
       .String("broker.archive_dir", &c.archive_dir, {"DAYBREAK_ARCHIVE_DIR"});
   k.String("backup.dir", &c.backup_dir, {"DAYBREAK_BACKUP_DIR"})
       .Double("backup.every_h", &c.backup_every_h, {0}, {"DAYBREAK_BACKUP_EVERY_H"})

@@ -83,6 +83,7 @@ struct Config {
   int failure_alert_threshold = 3;
   double no_success_alert_h = 26;  // 0: no such alert
   int event_retention_days = 30;
+  int run_retention_days = 400;
 
   // [runner]
   std::string runner_id;  // empty: <hostname>-<pid>

@@ -216,6 +216,7 @@ class Runner {
   common::Clock::Mono next_heartbeat_{};
   common::Clock::Mono last_turn_{};     // the end of the latest turn
   common::Clock::Mono renew_after_{};   // no renewals before (after a stall)
+  std::optional<common::Clock::Mono> renewed_at_;  // the latest lease renewal
   bool draining_ = false;
   common::Clock::Mono drain_deadline_{};
 };

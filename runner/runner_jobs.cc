@@ -440,6 +440,10 @@ void Runner::RenewLeases(const schemas::BrokerMessage& m) {
   // or the broker has not heard us since) says nothing about now.
   const std::optional<Mono> asked = SentAt(m);
   if (!asked || now - *asked > 2 * settings_.heartbeat) return;
+  // A burst of frames (acks for a slot's worth of results) renews once: a
+  // lease is many heartbeats long, so a quarter heartbeat loses nothing.
+  if (renewed_at_ && now - *renewed_at_ < settings_.heartbeat / 4) return;
+  renewed_at_ = now;
   for (const auto& [id, job] : jobs_) {
     if (!job.disowned) host_.RenewLease(job.pid);
   }

@@ -35,7 +35,7 @@ nlohmann::json ToJson(const RunRecord& r) {
       {"error", r.error}, {"total_loans", Known(r.total_loans)},
       {"exceptions_count", Known(r.exceptions_count)}, {"metrics", r.metrics},
       {"log_path", r.log_path}, {"requested_by", r.requested_by},
-      {"stderr_tail", r.stderr_tail}, {"inputs", r.inputs},
+      {"stderr_tail", r.stderr_tail}, {"inputs", r.inputs}, {"archived", r.archived},
       {"fire_utc", Utc(r.fire_unix_ms)}, {"accepted_utc", Utc(r.accepted_unix_ms)},
       {"started_utc", Utc(r.started_unix_ms)}, {"finished_utc", Utc(r.finished_unix_ms)},
       {"next_attempt_utc", Utc(r.next_attempt_unix_ms)}};

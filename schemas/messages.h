@@ -113,12 +113,17 @@ struct RunRecord {
   // The input files the last attempt's pipeline read, by role ("loan_tape":
   // "/data/.../loan_tape_20261201.csv"), as its result file reported them.
   std::map<std::string, std::string> inputs;
+  // Past the run retention: the whole record is in the run archive
+  // (runs-YYYY-MM.jsonl.gz) and this is its stub (identity, state, times,
+  // outcome; no metrics, inputs, log or stderr tail), kept so its key
+  // still answers "already run".
+  bool archived = false;
   MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
                      fire_unix_ms, accepted_unix_ms, started_unix_ms,
                      finished_unix_ms, next_attempt_unix_ms, attempt,
                      max_attempts, runner_id, token, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, cancel_requested,
-                     requested_by, stderr_tail, inputs);
+                     requested_by, stderr_tail, inputs, archived);
 };
 
 // Topics "run.<event>": one state change, stamped with the event-log seq.

@@ -127,4 +127,63 @@ TEST_CASE("events past retention are archived, then pruned; an unwritable archiv
   CHECK(h.State(first) == "accepted");
 }
 
+TEST_CASE("finished runs past the run retention are archived whole, then kept as stubs that answer their keys") {
+  testing::TempDir dir;
+  Settings settings = TestSettings();
+  settings.event_retention = 0ms;  // only runs here
+  settings.run_retention = 24h;
+  settings.no_success_alert = 0ms;
+  Harness h(settings);
+  h.AddTeam(1);
+  h.Hello("runner-a");
+  const std::string first = h.RunOnce(1, "runner-a", "succeeded");
+  const std::string second = h.RunOnce(1, "runner-a", "failed");
+  const RunRecord whole = h.Run(first);
+  REQUIRE(whole.total_loans == 100);
+  SUBCASE("archived, once, and the stubs still answer") {
+    const EventArchive archive(dir.Sub("archive"));
+    h.m().set_event_archive(&archive);
+    h.clock().Advance(48h);
+    h.Hello("runner-a");
+    const std::string young = h.AdmitOk(1, "young");
+    h.m().Tick();
+    h.Collect();
+    const std::string file = dir.Sub("archive") + "/" + EventArchive::FileFor(whole.accepted_unix_ms, "runs");
+    auto lines = ReadArchive(file);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0]["run_id"] == first);
+    CHECK(lines[0]["state"] == "succeeded");
+    CHECK(lines[0]["total_loans"] == 100);
+    CHECK(lines[0]["archived"] == false);  // the whole record, as it was
+    CHECK(lines[1]["run_id"] == second);
+    const RunRecord stub = h.Run(first);
+    CHECK(stub.archived);
+    CHECK(stub.state == schemas::RunState::kSucceeded);
+    CHECK_FALSE(h.Run(young).archived);
+    // History lists no stubs; a due event naming an archived run is a duplicate.
+    const auto listed = h.store().ListRuns(1, 10);
+    REQUIRE(listed.ok());
+    REQUIRE(listed.value().size() == 1);
+    CHECK(listed.value()[0].run_id == young);
+    const Admission again = h.Admit(h.Manual(1, whole.key));
+    REQUIRE(again.status.ok());
+    CHECK(again.duplicate);
+    CHECK(again.run.run_id == first);
+    // A later sweep archives nothing twice.
+    h.clock().Advance(2h);
+    h.m().Tick();
+    CHECK(ReadArchive(file).size() == 2);
+  }
+  SUBCASE("an archive that cannot be written archives nothing") {
+    dir.WriteFile("blocker", "a file, not a folder");
+    const EventArchive archive(dir.Sub("blocker/archive"));
+    h.m().set_event_archive(&archive);
+    h.clock().Advance(48h);
+    h.m().Tick();
+    CHECK_FALSE(h.Run(first).archived);
+    CHECK(h.Run(first).total_loans == 100);
+    CHECK(h.store().RunsArchivedThrough().value().empty());
+  }
+}
+
 }  // namespace broker

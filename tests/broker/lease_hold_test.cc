@@ -84,5 +84,60 @@ TEST_CASE("a run lost because its runner left, or restarted, is retried after it
   CHECK(h.Run(id).next_attempt_unix_ms <= h.NowMs() + 100);
 }
 
+TEST_CASE("a lost attempt that ends its run keeps its team's lock until its lease lapses") {
+  // Issue 11: a silent runner's last attempt (or a cancelled one) ended its
+  // run at once, and the team's next run started beside the old pipeline.
+  Settings s = QuickRetries();
+  const auto lease = s.heartbeat * s.heartbeat_liveness;
+  std::uint32_t max_attempts = 3;
+  bool cancel = false;
+  SUBCASE("its last attempt") { max_attempts = 1; }
+  SUBCASE("a cancelled run") { cancel = true; }
+  Harness h(s);
+  h.AddTeam(1, "queue", max_attempts);
+  h.Hello("runner-a");
+  h.Hello("runner-b");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  const std::string next = h.AdmitOk(1);
+  REQUIRE(h.State(next) == "queued");
+  if (cancel) REQUIRE(h.m().Cancel(id).ok());
+  h.ForgetRunnerMessages();  // the cancel to runner-a, which never hears it
+  h.Silence("runner-a");
+  h.Advance(lease + 1ms);
+  REQUIRE(h.State(id) == (cancel ? "cancelled" : "failed"));
+  CHECK(h.State(next) == "queued");
+  CHECK(h.DispatchCount() == 0);
+  // Until the lost attempt's lease and its grace are over, the team waits.
+  const auto hold = lease + s.lease_grace + s.heartbeat;
+  h.Advance(hold - 1ms);
+  CHECK(h.State(next) == "queued");
+  CHECK(h.DispatchCount() == 0);
+  h.Advance(1ms);
+  const BrokerMessage d2 = h.OneDispatch("runner-b");
+  CHECK(d2.run_id == next);
+}
+
+TEST_CASE("a run skipped behind a held lock says why") {
+  Settings s = QuickRetries();
+  Harness h(s);
+  h.AddTeam(1, "skip", 1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  h.Silence("runner-a");
+  h.Advance(s.heartbeat * s.heartbeat_liveness + 1ms);
+  REQUIRE(h.State(id) == "failed");
+  const std::string skipped = h.AdmitOk(1, "second");
+  CHECK(h.State(skipped) == "skipped");
+  CHECK(h.Run(skipped).error.find("its lost attempt may still be running") != std::string::npos);
+  h.Advance(s.heartbeat * s.heartbeat_liveness + s.lease_grace + s.heartbeat);
+  h.Hello("runner-b");
+  const std::string later = h.AdmitOk(1, "third");
+  CHECK(h.OneDispatch("runner-b").run_id == later);
+}
+
 }  // namespace
 }  // namespace broker

@@ -318,6 +318,41 @@ TEST_CASE("PruneEventsBefore drops events older than the cutoff but always keeps
   }
 }
 
+TEST_CASE("an archived run keeps its stub and key, leaves its team's history, and checks clean") {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    schemas::RunRecord old = MakeRun(1, 7, "succeeded");
+    old.metrics["rows"] = 12;
+    old.stderr_tail = "a long reason";
+    old.log_path = "/logs/r1.log";
+    AddRun(*store, old, 1);
+    AddRun(*store, MakeRun(2, 7, "failed"), 2);
+    AddRun(*store, MakeRun(3, 7, "running"), 3);
+    CHECK(Ids(store->RunsAfter("", 10).value()) ==
+          std::vector<std::string>{RunIdFor(1), RunIdFor(2), RunIdFor(3)});
+    CHECK(Ids(store->RunsAfter(RunIdFor(1), 1).value()) == std::vector<std::string>{RunIdFor(2)});
+    CHECK(store->RunsArchivedThrough().value().empty());
+    REQUIRE(store->ArchiveRuns({ArchivedStub(old)}, RunIdFor(1)).ok());
+  }
+  auto store = OpenStore(dir);  // and it survives a reopen
+  CHECK(store->RunsArchivedThrough().value() == RunIdFor(1));
+  const schemas::RunRecord stub = store->GetRun(RunIdFor(1)).value();
+  CHECK(stub.archived);
+  CHECK(stub.state == schemas::RunState::kSucceeded);
+  CHECK(stub.key == "key-1");
+  CHECK(stub.metrics.empty());
+  CHECK(stub.stderr_tail.empty());
+  CHECK(stub.log_path.empty());
+  CHECK(store->FindRunIdByKey("key-1").value() == RunIdFor(1));
+  CHECK(Ids(store->ListRuns(7, 10).value()) == std::vector<std::string>{RunIdFor(3), RunIdFor(2)});
+  CHECK(Ids(store->ListRuns(std::nullopt, 10).value()) ==
+        std::vector<std::string>{RunIdFor(3), RunIdFor(2)});
+  auto report = store->Check();
+  REQUIRE(report.ok());
+  CHECK_MESSAGE(report.value().problems.empty(), report.value().problems.front());
+}
+
 TEST_CASE("opening a path that cannot be a database fails with a Status") {
   testing::TempDir dir;
   const std::string file = dir.WriteFile("not-a-dir", "x");

@@ -383,5 +383,44 @@ TEST_CASE("a result that does not decode is answered: its attempt ends transient
   CHECK(answered);
 }
 
+TEST_CASE("a success that overtook its started is not stranded by its runner's restart") {
+  // The interleaving checker's trace (depth 6, runner restarts only): the
+  // old process's result overtakes its `started`, the promote dies with
+  // the process, and the new process's hello holds nothing. The run sat
+  // `dispatched` forever: the result had cleared its dispatch deadline.
+  Harness h;
+  h.AddTeam(1);
+  HelloFromLife(h, "old");
+  const std::string id = h.AdmitOk(1);
+  h.OneDispatch("runner-a");
+  schemas::RunnerMessage result = FromLife("result", "old", 3);
+  result.run_id = id;
+  result.attempt = 1;
+  result.token = h.Token(id, 1);
+  result.outcome = "succeeded";
+  h.SendRaw("runner-a", result);
+  REQUIRE(h.Sent("runner-a", "promote").size() == 1);
+  CHECK(h.State(id) == "running");  // a result says the attempt started
+  SUBCASE("a new process says hello") {
+    HelloFromLife(h, "new");
+    const RunRecord r = h.Run(id);
+    CHECK(r.state == schemas::RunState::kRetryWait);
+    CHECK(r.error.find("restarted") != std::string::npos);
+  }
+  SUBCASE("the runner goes silent") {
+    h.Silence("runner-a");
+    h.Advance(std::chrono::milliseconds(3500));
+    CHECK(h.State(id) == "retry_wait");
+  }
+  SUBCASE("its old process's started comes late") {
+    StartedFromLife(h, id, "old", 2);
+    CHECK(h.State(id) == "running");
+    schemas::RunnerMessage promoted = result;
+    promoted.type = "promoted";
+    h.SendRaw("runner-a", promoted);
+    CHECK(h.State(id) == "succeeded");
+  }
+}
+
 }  // namespace
 }  // namespace broker

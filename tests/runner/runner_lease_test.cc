@@ -43,6 +43,7 @@ TEST_CASE("only messages that show the broker still has us renew the leases") {
   h.Start();
   h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
   const pid_t pid = h.host.last_pid();
+  h.clock.Advance(h.settings.heartbeat / 4);  // past the last renewal's throttle
   const int before = h.host.renewals[pid];
   SUBCASE("a broker heartbeat renews") {
     h.Deliver(RunnerHarness::Message(broker_msg::kHeartbeat));
@@ -57,7 +58,9 @@ TEST_CASE("only messages that show the broker still has us renew the leases") {
   SUBCASE("a cancel does not, and the cancelled run is never renewed again") {
     h.DispatchAndAnswer(RunnerHarness::Dispatch("r2", 1, 8));
     const pid_t other = h.host.last_pid();
-    const int cancelled_before = h.host.renewals[pid];  // the dispatch renewed r1
+    CHECK(h.host.renewals[pid] == before + 1);  // the dispatch renewed r1
+    h.clock.Advance(h.settings.heartbeat / 4);
+    const int cancelled_before = h.host.renewals[pid];
     h.Deliver(RunnerHarness::Message(broker_msg::kCancel, "r1", 1));
     CHECK(h.host.renewals[pid] == cancelled_before);
     const int other_before = h.host.renewals[other];
@@ -65,6 +68,25 @@ TEST_CASE("only messages that show the broker still has us renew the leases") {
     CHECK(h.host.renewals[pid] == cancelled_before);  // left to lapse
     CHECK(h.host.renewals[other] == other_before + 1);
   }
+}
+
+TEST_CASE("a burst of frames renews the leases once a quarter heartbeat") {
+  // A broker acking a slot's worth of results sends them back to back:
+  // renewing every lease for each one cost a write per job per frame.
+  RunnerHarness h;
+  h.Start();
+  h.DispatchAndAnswer(RunnerHarness::Dispatch("r1"));
+  const pid_t pid = h.host.last_pid();
+  h.clock.Advance(h.settings.heartbeat / 4);
+  const int before = h.host.renewals[pid];
+  for (int i = 0; i < 5; ++i) h.Deliver(RunnerHarness::Message(broker_msg::kHeartbeat));
+  CHECK(h.host.renewals[pid] == before + 1);
+  h.clock.Advance(h.settings.heartbeat / 4 - 1ms);
+  h.Deliver(RunnerHarness::Message(broker_msg::kHeartbeat));
+  CHECK(h.host.renewals[pid] == before + 1);
+  h.clock.Advance(1ms);
+  h.Deliver(RunnerHarness::Message(broker_msg::kHeartbeat));
+  CHECK(h.host.renewals[pid] == before + 2);
 }
 
 TEST_CASE("after a stall, what waited in the socket renews nothing for a heartbeat") {
