@@ -1,10 +1,13 @@
 // daybreak trigger | runs | run show | cancel | runners
 #include <fmt/format.h>
 
+#include <chrono>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "cli/cli_context.h"
+#include "common/schedule.h"
 #include "common/team.h"
 #include "common/text.h"
 #include "schemas/json.h"
@@ -145,7 +148,11 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
   CLI::App* runs = app.add_subcommand("runs", "list recent runs, newest first");
   runs->add_option("--team", *list_team, "only this team (\"general\" for the general run)");
   runs->add_option("--limit", *limit, "how many (max 10000)")->check(CLI::Range(1, 10000));
-  runs->callback([&ctx, result, list_team, limit] {
+  auto since = std::make_shared<std::string>();
+  runs->add_option("--since", *since,
+                   "only runs accepted on or after this UTC date (YYYY-MM-DD); runs past the "
+                   "run retention are in archive_dir/runs-YYYY-MM.jsonl.gz");
+  runs->callback([&ctx, result, list_team, limit, since] {
     schemas::ControlRequest request;
     request.op = std::string(schemas::op::kRunsList);
     request.limit = *limit;
@@ -155,17 +162,36 @@ void AddRunCommands(CLI::App& app, Context& ctx, int* result) {
       if (!team) return;
       request.team = *team;
     }
+    std::optional<std::int64_t> since_ms;
+    if (!since->empty()) {
+      auto day = common::ParseDate(*since);
+      if (!day.ok()) {
+        fmt::print(stderr, "daybreak runs: --since {}: {}\n", *since, day.status().message());
+        *result = kExitUsage;
+        return;
+      }
+      since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     day.value().time_since_epoch()).count();
+    }
     if (!ctx.Init()) { *result = kExitUsage; return; }
     auto reply = ctx.Call(request, result);
     if (!reply) return;
+    std::vector<schemas::RunRecord> listed;
+    for (schemas::RunRecord& r : reply->runs) {
+      if (!since_ms || r.accepted_unix_ms >= *since_ms) listed.push_back(std::move(r));
+    }
+    // Newest first: a full page whose oldest run is still after --since
+    // may have more behind it.
+    const bool more = since_ms && reply->runs.size() == *limit && listed.size() == *limit;
     if (ctx.json) {
-      PrintRunsJson(reply->runs);
+      PrintRunsJson(listed);
       return;
     }
     fmt::print("{:<12} {:<8} {:<10} {:<11} {:>3}  {:<10} {:>8} {:>6}  {}\n", "RUN", "TEAM",
                "STATE", "PDATE", "TRY", "KIND", "LOANS", "EXCEPT", "ACCEPTED");
-    for (const auto& r : reply->runs) PrintRunLine(r);
-    if (reply->runs.empty()) fmt::print("(no runs yet)\n");
+    for (const auto& r : listed) PrintRunLine(r);
+    if (listed.empty()) fmt::print("{}\n", since_ms ? "(no runs since then)" : "(no runs yet)");
+    if (more) fmt::print(stderr, "daybreak runs: more runs since {} may exist; raise --limit\n", *since);
   });
 
   auto run_id = std::make_shared<std::string>();

@@ -275,3 +275,36 @@ TEST_CASE("logs prints a run's log where it can read it, follows it to the end, 
   CHECK(out.find("/nonexistent/r7.1.log is on runner runner-2's host and not readable here") != std::string::npos);
   CHECK(out.find("  | upstream DB unreachable") != std::string::npos);
 }
+
+TEST_CASE("runs --since lists only runs accepted since that UTC date, and says when the page may hide more") {
+  Cli cli;
+  const std::int64_t dec1 = 1'796'083'200'000;  // 2026-12-01T00:00:00Z
+  cli.Answer([dec1](const ControlRequest& r) {
+    ControlReply reply = FakeControlServer::Ok();
+    CHECK(r.op == "runs.list");
+    // Newest first, as the broker lists them.
+    for (int i = 0; i < 3; ++i) {
+      schemas::RunRecord run;
+      run.run_id = "r000000000" + std::to_string(3 - i);
+      run.team = 1;
+      run.state = schemas::RunState::kSucceeded;
+      run.accepted_unix_ms = dec1 + 3'600'000 - i * 3'600'000;  // 01:00 Dec 1, 00:00, 23:00 Nov 30
+      reply.runs.push_back(run);
+      if (reply.runs.size() == r.limit) break;
+    }
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"runs", "--since", "2026-12-01", "--json"}, &out) == 0);
+  const auto json = nlohmann::json::parse(out);
+  REQUIRE(json.size() == 2);
+  CHECK(json[0]["run_id"] == "r0000000003");
+  CHECK(json[1]["run_id"] == "r0000000002");
+  REQUIRE(cli.Run({"runs", "--since", "2026-12-01", "--limit", "2"}, &out) == 0);
+  CHECK(out.find("r0000000002") != std::string::npos);
+  CHECK(out.find("more runs since 2026-12-01 may exist; raise --limit") != std::string::npos);
+  REQUIRE(cli.Run({"runs", "--since", "2026-12-02"}, &out) == 0);
+  CHECK(out.find("(no runs since then)") != std::string::npos);
+  CHECK(cli.Run({"runs", "--since", "yesterday"}, &out) == 2);
+  CHECK(out.find("--since yesterday") != std::string::npos);
+}
