@@ -142,6 +142,7 @@ Status RunManager::Load() {
   loaded_at_ms_ = WallMs();
   // Housekeeping waits a minute: first serve what the restart owes.
   next_prune_ = next_silence_check_ = clock_.Now() + std::chrono::minutes(1);
+  next_run_archive_ = clock_.Now() + std::chrono::minutes(2);  // not in the start's rush
   spdlog::info("loaded {} teams, {} unfinished runs, event seq {}", teams.value().size(),
                active_.size(), journal_.last_seq());
   return Status();
@@ -488,7 +489,7 @@ void RunManager::PruneEventLog(common::Clock::Mono now) {
 
 void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
   // In slices, like the event log; runs go only once the archive has them.
-  constexpr std::size_t kArchiveSlice = 5'000;
+  constexpr std::size_t kArchiveSlice = 1'000;
   next_run_archive_ = now + std::chrono::milliseconds(3'600'000);
   if (!journal_.no_space().ok()) return;
   auto through = store_.RunsArchivedThrough();
