@@ -115,9 +115,7 @@ Result<std::vector<schemas::RunRecord>> MemoryStore::ListRuns(std::optional<std:
       for (auto id = it->second.rbegin(); id != it->second.rend(); ++id) take(*id);
     }
   } else {
-    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
-      if (!it->second.archived) take(it->first);
-    }
+    for (auto it = runs_.rbegin(); it != runs_.rend() && !it->second.archived; ++it) take(it->first);
   }
   return out;
 }

@@ -271,7 +271,9 @@ Result<std::vector<schemas::RunRecord>> RocksStore::ListRuns(std::optional<std::
     auto run = schemas::DecodeRunRecord(it->value().ToStringView());
     if (!run.ok()) return run.status();
     // Archived runs are in the run archive; their stubs only answer keys.
-    if (!run.value().archived) runs.push_back(std::move(run).value());
+    // The sweep goes in id order, so every run older than a stub is one.
+    if (run.value().archived) break;
+    runs.push_back(std::move(run).value());
   }
   if (Status s = FromRocks(it->status(), "list runs"); !s.ok()) return s;
   for (const std::string& id : ids) {
@@ -307,7 +309,7 @@ Status RocksStore::ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
     batch.Delete(TeamKey('t', stub.team) + "/" + stub.run_id);
   }
   batch.Put(kArchivedThroughKey, through);
-  return FromRocks(db_->db->Write(db_->write_options, &batch), "archive runs");
+  return WriteBatchTo(*db_, batch, 0);  // the reserve and a full disk, as for the journal's
 }
 
 Result<std::string> RocksStore::RunsArchivedThrough() {

@@ -175,6 +175,10 @@ class RunManager : private RunLifecycle {
                                   std::int64_t now_ms, schemas::RunRecord& run) const;
   // Hands `team`'s lock from `run_id` (if it holds it) to its next queued run.
   void ReleaseTeam(std::uint32_t team, const std::string& run_id);
+  // At load: gives `team`'s lock back to its latest ended run if that run's
+  // lost attempt may still be running (RunRecord::lock_held_until_unix_ms).
+  // `unfinished`: how many of the team's runs are active.
+  common::Status RestoreLockHold(std::uint32_t team, std::size_t unfinished);
   // Releases the locks of ended runs whose lost attempts' leases ran out.
   void ReleaseExpiredHolds(common::Clock::Mono now);
   // Raises the no_success alert for teams silent too long.
@@ -205,8 +209,8 @@ class RunManager : private RunLifecycle {
   std::unordered_map<std::string, schemas::RunRecord> active_;  // not terminal
   std::multimap<common::Clock::Mono, std::string> retry_at_;   // due -> run
   // Ended runs whose lost attempt may still be running: each keeps its
-  // team's lock until then (run -> team, until). In memory only: a broker
-  // restarted in the meantime has forgotten them.
+  // team's lock until then (run -> team, until). A restarted broker
+  // restores those of teams with queued runs (RestoreLockHold).
   std::map<std::string, std::pair<std::uint32_t, common::Clock::Mono>> lock_holds_;
   std::unordered_map<std::uint32_t, schemas::TeamStatus> team_status_;
   common::Clock::Mono next_silence_check_{};

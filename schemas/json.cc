@@ -36,6 +36,7 @@ nlohmann::json ToJson(const RunRecord& r) {
       {"exceptions_count", Known(r.exceptions_count)}, {"metrics", r.metrics},
       {"log_path", r.log_path}, {"requested_by", r.requested_by},
       {"stderr_tail", r.stderr_tail}, {"inputs", r.inputs}, {"archived", r.archived},
+      {"lock_held_until_unix_ms", r.lock_held_until_unix_ms},
       {"fire_utc", Utc(r.fire_unix_ms)}, {"accepted_utc", Utc(r.accepted_unix_ms)},
       {"started_utc", Utc(r.started_unix_ms)}, {"finished_utc", Utc(r.finished_unix_ms)},
       {"next_attempt_utc", Utc(r.next_attempt_unix_ms)}};

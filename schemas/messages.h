@@ -118,12 +118,16 @@ struct RunRecord {
   // outcome; no metrics, inputs, log or stderr tail), kept so its key
   // still answers "already run".
   bool archived = false;
+  // A lost attempt ended the run while its pipeline may still run: the
+  // team's next run waits until then (0: no such wait).
+  std::int64_t lock_held_until_unix_ms = 0;
   MSGPACK_DEFINE_MAP(v, run_id, key, team, kind, state, pdate, local_date,
                      fire_unix_ms, accepted_unix_ms, started_unix_ms,
                      finished_unix_ms, next_attempt_unix_ms, attempt,
                      max_attempts, runner_id, token, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, cancel_requested,
-                     requested_by, stderr_tail, inputs, archived);
+                     requested_by, stderr_tail, inputs, archived,
+                     lock_held_until_unix_ms);
 };
 
 // Topics "run.<event>": one state change, stamped with the event-log seq.

@@ -356,7 +356,7 @@ TEST_CASE("/api/runs is an array of runs, without their dispatch tokens") {
         Keys{"run_id", "key", "team", "kind", "state", "pdate", "local_date", "fire_unix_ms",
              "accepted_unix_ms", "started_unix_ms", "finished_unix_ms", "next_attempt_unix_ms",
              "attempt", "max_attempts", "runner_id", "exit_code", "error", "total_loans",
-             "exceptions_count", "metrics", "log_path", "requested_by", "stderr_tail", "inputs", "archived",
+             "exceptions_count", "metrics", "log_path", "requested_by", "stderr_tail", "inputs", "archived", "lock_held_until_unix_ms",
              "fire_utc", "accepted_utc", "started_utc", "finished_utc", "next_attempt_utc"});
   CHECK(body.dump().find("secret-token") == std::string::npos);
   // Unknown figures are null, not -1; times are also readable.

@@ -139,5 +139,30 @@ TEST_CASE("a run skipped behind a held lock says why") {
   CHECK(h.OneDispatch("runner-b").run_id == later);
 }
 
+TEST_CASE("a broker restarted within a lost attempt's lease still holds its team's lock") {
+  Settings s = QuickRetries();
+  const auto lease = s.heartbeat * s.heartbeat_liveness;
+  const auto hold = lease + s.lease_grace + s.heartbeat;
+  Harness h(s);
+  h.AddTeam(1, "queue", 1);
+  h.Hello("runner-a");
+  const std::string id = h.AdmitOk(1);
+  const BrokerMessage d = h.OneDispatch("runner-a");
+  h.Started("runner-a", id, d.attempt);
+  const std::string next = h.AdmitOk(1);
+  h.Silence("runner-a");
+  h.Advance(lease + 1ms);
+  REQUIRE(h.State(id) == "failed");
+  CHECK(h.Run(id).lock_held_until_unix_ms == h.NowMs() + hold.count());
+  h.Advance(1000ms);
+  h.Restart();
+  h.Hello("runner-b");
+  h.Advance(hold - 1000ms - 1ms);
+  CHECK(h.State(next) == "queued");
+  CHECK(h.DispatchCount() == 0);
+  h.Advance(1ms);
+  CHECK(h.OneDispatch("runner-b").run_id == next);
+}
+
 }  // namespace
 }  // namespace broker

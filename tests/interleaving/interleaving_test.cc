@@ -64,7 +64,8 @@ TEST_CASE("every bounded ordering of the runner protocol ends its run exactly on
 
 // What only attempt fencing prevents takes 8 steps and no fault at all: an
 // attempt's result overtakes its `started`, the retry is dispatched to the
-// same runner, and the old `started` then counts for the new attempt. That
+// same runner, and what is left of the old attempt on the wire then counts
+// for the new one (ending it while its pipeline runs). That
 // is past the default depth with every fault enabled, so the orderings
 // without faults are searched to depth 8 as well.
 constexpr int kFencingDepth = 8;
