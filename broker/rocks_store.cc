@@ -74,8 +74,7 @@ schemas::RunRecord ArchivedStub(const schemas::RunRecord& run) {
   stub.stderr_tail.clear();
   stub.log_path.clear();
   stub.token.clear();
-  if (stub.error.size() > 200) stub.error.resize(200);
-  stub.archived = true;
+  stub.archived = true;  // the error stays whole: a cut could split a UTF-8 character
   return stub;
 }
 

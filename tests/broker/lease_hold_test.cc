@@ -119,14 +119,20 @@ TEST_CASE("a lost attempt that ends its run keeps its team's lock until its leas
   CHECK(d2.run_id == next);
 }
 
-TEST_CASE("a run skipped behind a held lock says why") {
-  Settings s = QuickRetries();
-  Harness h(s);
-  h.AddTeam(1, "skip", 1);
+// A run of team 1 that runner-a has started; returns its id.
+std::string StartedOnA(Harness& h) {
   h.Hello("runner-a");
   const std::string id = h.AdmitOk(1);
   const BrokerMessage d = h.OneDispatch("runner-a");
   h.Started("runner-a", id, d.attempt);
+  return id;
+}
+
+TEST_CASE("a run skipped behind a held lock says why") {
+  Settings s = QuickRetries();
+  Harness h(s);
+  h.AddTeam(1, "skip", 1);
+  const std::string id = StartedOnA(h);
   h.Silence("runner-a");
   h.Advance(s.heartbeat * s.heartbeat_liveness + 1ms);
   REQUIRE(h.State(id) == "failed");
@@ -145,10 +151,7 @@ TEST_CASE("a broker restarted within a lost attempt's lease still holds its team
   const auto hold = lease + s.lease_grace + s.heartbeat;
   Harness h(s);
   h.AddTeam(1, "queue", 1);
-  h.Hello("runner-a");
-  const std::string id = h.AdmitOk(1);
-  const BrokerMessage d = h.OneDispatch("runner-a");
-  h.Started("runner-a", id, d.attempt);
+  const std::string id = StartedOnA(h);
   const std::string next = h.AdmitOk(1);
   h.Silence("runner-a");
   h.Advance(lease + 1ms);
