@@ -130,13 +130,13 @@ Result<std::vector<schemas::RunRecord>> MemoryStore::RunsAfter(const std::string
   return out;
 }
 
-Status MemoryStore::ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+Status MemoryStore::ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                                 const std::string& through) {
   if (Status s = WriteFault(); !s.ok()) return s;
   ++writes_;
-  for (const schemas::RunRecord& stub : stubs) {
-    runs_[stub.run_id] = stub;
-    team_runs_[stub.team].erase(stub.run_id);
+  for (const schemas::RunRecord& run : runs) {
+    runs_[run.run_id] = ArchivedStub(run);
+    team_runs_[run.team].erase(run.run_id);
   }
   archived_through_ = through;
   return Status();

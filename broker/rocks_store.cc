@@ -298,14 +298,14 @@ Result<std::vector<schemas::RunRecord>> RocksStore::RunsAfter(const std::string&
   return runs;
 }
 
-Status RocksStore::ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+Status RocksStore::ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                                const std::string& through) {
   // Not through the staged group: these runs ended long ago, so no change
   // in it names them.
   rocksdb::WriteBatch batch;
-  for (const schemas::RunRecord& stub : stubs) {
-    batch.Put(RunKey(stub.run_id), schemas::Encode(stub));
-    batch.Delete(TeamKey('t', stub.team) + "/" + stub.run_id);
+  for (const schemas::RunRecord& run : runs) {
+    batch.Put(RunKey(run.run_id), schemas::Encode(ArchivedStub(run)));
+    batch.Delete(TeamKey('t', run.team) + "/" + run.run_id);
   }
   batch.Put(kArchivedThroughKey, through);
   return WriteBatchTo(*db_, batch, 0);  // the reserve and a full disk, as for the journal's

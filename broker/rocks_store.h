@@ -77,7 +77,7 @@ class RocksStore final : public Store {
                                                 std::size_t max_count) override;
   common::Result<std::vector<schemas::RunRecord>> RunsAfter(const std::string& after,
                                                             std::size_t limit) override;
-  common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+  common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                              const std::string& through) override;
   common::Result<std::string> RunsArchivedThrough() override;
   common::Result<std::uint64_t> LastSeq() override;

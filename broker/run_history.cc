@@ -72,7 +72,6 @@ void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
   }
   const std::int64_t cutoff = WallMs() - settings_.run_retention.count();
   std::vector<RunRecord> old;
-  std::vector<RunRecord> stubs;
   std::string last = through.value();
   bool more = runs.value().size() == kArchiveSlice;
   for (const RunRecord& run : runs.value()) {
@@ -81,7 +80,7 @@ void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
       more = false;
       break;
     }
-    if (!schemas::IsTerminal(run.state) || active_.count(run.run_id) != 0) {
+    if (!schemas::IsTerminal(run.state)) {
       // The sweep waits for it (runs end by their timeouts long before).
       spdlog::warn("run history retention: run {} is {} after {} days; archiving waits for it",
                    run.run_id, schemas::Name(run.state), (WallMs() - run.accepted_unix_ms) / 86'400'000);
@@ -91,7 +90,6 @@ void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
     last = run.run_id;
     if (run.archived) continue;
     old.push_back(run);
-    stubs.push_back(ArchivedStub(run));
   }
   if (last == through.value()) return;
   if (Status s = archive_->AppendRuns(old); !s.ok()) {
@@ -99,7 +97,7 @@ void RunManager::ArchiveRunHistory(common::Clock::Mono now) {
                   archive_->dir(), s.message());
     return;
   }
-  if (Status s = store_.ArchiveRuns(stubs, last); !s.ok()) {
+  if (Status s = store_.ArchiveRuns(old, last); !s.ok()) {
     spdlog::error("run history retention: {}", s.ToString());
     return;
   }

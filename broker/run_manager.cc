@@ -242,7 +242,7 @@ void RunManager::ReleaseExpiredHolds(common::Clock::Mono now) {
       ++it;
       continue;
     }
-    const auto [team, until] = it->second;
+    const std::uint32_t team = it->second.first;
     const std::string run_id = it->first;
     it = lock_holds_.erase(it);
     spdlog::info("run {}: its lost attempt's lease ran out; {} may start its next run", run_id,

@@ -81,11 +81,11 @@ class Store {
   // from the first), oldest first.
   virtual common::Result<std::vector<schemas::RunRecord>> RunsAfter(const std::string& after,
                                                                     std::size_t limit) = 0;
-  // In one batch: replaces each run of `stubs` by its stub (archived, see
-  // RunRecord; made by ArchivedStub) and takes it out of its team's
-  // history, keeping its key index entry, so a due event naming it is
-  // still a duplicate; and records `through` as the last run swept.
-  virtual common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& stubs,
+  // In one batch: replaces each of `runs` by its stub (ArchivedStub) and
+  // takes it out of its team's history, keeping its key index entry, so a
+  // due event naming it is still a duplicate; and records `through` as the
+  // last run swept.
+  virtual common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                                      const std::string& through) = 0;
   // The `through` of the latest ArchiveRuns ("" before the first).
   virtual common::Result<std::string> RunsArchivedThrough() = 0;

@@ -333,7 +333,7 @@ TEST_CASE("an archived run keeps its stub and key, leaves its team's history, an
           std::vector<std::string>{RunIdFor(1), RunIdFor(2), RunIdFor(3)});
     CHECK(Ids(store->RunsAfter(RunIdFor(1), 1).value()) == std::vector<std::string>{RunIdFor(2)});
     CHECK(store->RunsArchivedThrough().value().empty());
-    REQUIRE(store->ArchiveRuns({ArchivedStub(old)}, RunIdFor(1)).ok());
+    REQUIRE(store->ArchiveRuns({old}, RunIdFor(1)).ok());
   }
   auto store = OpenStore(dir);  // and it survives a reopen
   CHECK(store->RunsArchivedThrough().value() == RunIdFor(1));
