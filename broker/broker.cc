@@ -55,6 +55,7 @@ common::Status Broker::Run(const std::atomic<bool>& stop) {
       for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN); ++i) HandleWork();
       if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) sockets_.zap->HandleRequest();
       manager_.Tick();
+      if (log_relay_) log_relay_->Tick();
       // One write for everything this turn changed, then the announcements.
       if (!Flush()) return manager_.failure();
       RunPeriodic();
@@ -229,7 +230,14 @@ void Broker::HandleControl() {
   const bool had_space = manager_.no_space().ok();
   std::optional<common::KeyGrant> caller;
   if (sockets_.zap != nullptr) caller = common::GrantOfUserId(UserIdOf(parts.back()));
-  std::string reply = control_.Handle(parts.back().to_string_view(), caller);
+  const std::uint64_t ticket = ++next_ticket_;
+  std::optional<std::string> answered = control_.HandleOrDefer(parts.back().to_string_view(), caller, ticket);
+  if (!answered) {  // answered later, by Respond
+    parts.pop_back();
+    deferred_.emplace(ticket, std::move(parts));
+    return;
+  }
+  std::string reply = std::move(*answered);
   if (!Flush()) return;
   if (had_space && !manager_.no_space().ok()) {
     // The disk filled while this request's change was being written: it is
@@ -246,6 +254,24 @@ void Broker::HandleControl() {
     sockets_.control->send(parts[i], zmq::send_flags::sndmore);
   }
   sockets_.control->send(zmq::buffer(reply), zmq::send_flags::none);
+}
+
+void Broker::ServeRunLogs(Store& store, std::chrono::milliseconds timeout) {
+  log_relay_ = std::make_unique<LogRelay>(
+      manager_, store, clock_,
+      [this](std::uint64_t ticket, const schemas::ControlReply& reply) { Respond(ticket, reply); },
+      timeout);
+  control_.AddDeferredOp(schemas::op::kRunLog,
+                         [relay = log_relay_.get()](const schemas::ControlRequest& request,
+                                                    std::uint64_t ticket) { return relay->Ask(request, ticket); });
+}
+
+void Broker::Respond(std::uint64_t ticket, const schemas::ControlReply& reply) {
+  auto it = deferred_.find(ticket);
+  if (it == deferred_.end()) return;
+  for (zmq::message_t& part : it->second) sockets_.control->send(part, zmq::send_flags::sndmore);
+  sockets_.control->send(zmq::buffer(schemas::Encode(reply)), zmq::send_flags::none);
+  deferred_.erase(it);
 }
 
 void Broker::HandleWork() {
@@ -274,6 +300,10 @@ void Broker::HandleWork() {
     return;
   }
   if (!MaySpeak(identity, message.value().runner_id, message.value().type, parts[1])) return;
+  if (message.value().type == schemas::runner_msg::kLogChunk) {  // about no run's state
+    if (log_relay_) log_relay_->OnChunk(identity, message.value());
+    return;
+  }
   manager_.OnRunnerMessage(identity, message.value());
 }
 

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "broker/control_handler.h"
+#include "broker/log_relay.h"
 #include "schemas/notifier_progress.h"
 #include "broker/run_manager.h"
 #include "broker/zap_handler.h"
@@ -77,6 +79,13 @@ class Broker {
   };
   void RequestReload(Reloaded reloaded);
 
+  // Answers run.log by asking the runner that ran the run (LogRelay); the
+  // run is read from `store`, which must outlive the Broker.
+  void ServeRunLogs(Store& store, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Sends the answer to a control request that was answered later
+  // (ControlHandler::HandleOrDefer), named by its ticket.
+  void Respond(std::uint64_t ticket, const schemas::ControlReply& reply);
+
   // Runs `task` on the loop's thread every `every` (first `every` after
   // Run starts), between turns: it sees what the turn wrote. For upkeep
   // such as backups; a task must not block for long.
@@ -131,6 +140,10 @@ class Broker {
   std::uint64_t reloads_requested_ = 0;  // guarded by reload_mutex_
   std::uint64_t reloads_applied_ = 0;    // guarded by reload_mutex_
   std::atomic<std::thread::id> loop_thread_{};
+  std::unique_ptr<LogRelay> log_relay_;
+  // Control requests to be answered later: each one's envelope, by ticket.
+  std::map<std::uint64_t, std::vector<zmq::message_t>> deferred_;
+  std::uint64_t next_ticket_ = 0;
 };
 
 }  // namespace broker

@@ -33,7 +33,7 @@ std::uint32_t Limit(std::uint32_t requested) {
 bool Writes(std::string_view op) {
   namespace o = schemas::op;
   return op == o::kTrigger || op == o::kBackfill || op == o::kTeamPut || op == o::kTeamRemove ||
-         op == o::kCancel || op == o::kBackupCreate;
+         op == o::kCancel || op == o::kBackupCreate || op == o::kNotificationsRedeliver;
 }
 
 // Ops that are about every team at once (the whole event log, the whole
@@ -41,7 +41,7 @@ bool Writes(std::string_view op) {
 bool NeedsEveryTeam(std::string_view op) {
   namespace o = schemas::op;
   return op == o::kEventsSince || op == o::kBackupCreate || op == o::kBackupList ||
-         op == o::kBackupVerify || op == o::kAdminReload;
+         op == o::kBackupVerify || op == o::kAdminReload || DeadLetterOps::Handles(op);
 }
 
 std::string TeamList(const std::vector<std::uint32_t>& teams) {
@@ -54,10 +54,21 @@ std::string TeamList(const std::vector<std::uint32_t>& teams) {
 
 ControlHandler::ControlHandler(RunManager& manager, Store& store, TeamRegistry& teams,
                                int max_backfill_days)
-    : manager_(manager), store_(store), teams_(teams), max_backfill_days_(max_backfill_days) {}
+    : manager_(manager), store_(store), teams_(teams), max_backfill_days_(max_backfill_days),
+      dead_letters_(store) {}
 
 std::string ControlHandler::Handle(std::string_view request_bytes,
                                    const std::optional<common::KeyGrant>& caller) {
+  std::optional<std::string> reply = HandleOrDefer(request_bytes, caller, 0);
+  if (reply) return std::move(*reply);
+  // Only a loop that keeps the request's envelope can be answered later.
+  return schemas::Encode(Error(common::Status::Error(
+      common::Code::kInvalid, "this op is answered only by the broker's control socket")));
+}
+
+std::optional<std::string> ControlHandler::HandleOrDefer(
+    std::string_view request_bytes, const std::optional<common::KeyGrant>& caller,
+    std::uint64_t ticket) {
   auto decoded = schemas::DecodeControlRequest(request_bytes);
   if (!decoded.ok()) {
     spdlog::warn("bad control request: {}", decoded.status().message());
@@ -80,6 +91,13 @@ std::string ControlHandler::Handle(std::string_view request_bytes,
       return schemas::Encode(refused);
     }
   }
+  if (auto deferred = deferred_ops_.find(request.op); deferred != deferred_ops_.end()) {
+    if (ticket == 0) return std::nullopt;
+    std::optional<ControlReply> now = deferred->second(request, ticket);
+    if (!now) return std::nullopt;
+    if (!now->ok) spdlog::info("control {} refused: {}", request.op, now->error);
+    return schemas::Encode(*now);
+  }
   static const std::vector<std::uint32_t> kEveryTeam;
   ControlReply reply = Answer(request, caller ? caller->teams : kEveryTeam);
   if (!reply.ok) spdlog::info("control {} refused: {}", request.op, reply.error);
@@ -92,8 +110,8 @@ std::optional<std::uint32_t> ControlHandler::TeamOf(const ControlRequest& reques
   const std::string& op = request.op;
   if (op == o::kTrigger || op == o::kBackfill || op == o::kTeamRemove) return request.team;
   if (op == o::kTeamPut) return request.team_record.id;
-  if (op == o::kRunsList && !request.all_teams) return request.team;
-  if (op == o::kCancel || op == o::kRunGet) {
+  if ((op == o::kRunsList || op == o::kTeamsList) && !request.all_teams) return request.team;
+  if (op == o::kCancel || op == o::kRunGet || op == o::kRunLog) {
     auto run = store_.GetRun(request.run_id);  // written: the group goes first
     if (run.ok()) return run.value().team;
   }
@@ -133,6 +151,7 @@ void ControlHandler::Audit(const ControlRequest& request, const std::string& who
   if (request.op == schemas::op::kBackfill) e.detail = request.from_date + ".." + request.to_date;
   if (request.op == schemas::op::kTrigger && !request.key.empty()) e.detail = "key " + request.key;
   if (request.op == schemas::op::kAdminReload) e.detail = reply.message;
+  if (request.op == schemas::op::kNotificationsRedeliver) e.detail = reply.message;
   e.ok = reply.ok;
   e.error = reply.error;
   (void)audit_->Record(e);
@@ -175,7 +194,12 @@ ControlReply ControlHandler::Answer(const ControlRequest& request,
     out.ok = true;
     return out;
   }
-  if (op == schemas::op::kPing) {
+  if (DeadLetterOps::Handles(op)) {
+    auto answered = dead_letters_.Answer(request, manager_.no_space());
+    if (!answered.ok()) return Error(answered.status());
+    reply = std::move(answered).value();
+    reply.ok = true;
+  } else if (op == schemas::op::kPing) {
     reply.last_seq = WrittenSeq();
     reply.incarnation = store_.incarnation();
     reply.incarnation_from = store_.incarnation_from();
@@ -202,6 +226,13 @@ ControlReply ControlHandler::Answer(const ControlRequest& request,
     auto run = store_.GetRun(request.run_id);
     if (!run.ok()) return Error(run.status());
     reply.run = run.value();
+  } else if (op == schemas::op::kTeamsList && !request.all_teams) {
+    // One team (authorized already): the ticker's reload of one change.
+    if (const schemas::TeamRecord* t = teams_.Find(request.team)) {
+      reply.teams.push_back(teams_.Resolved(*t));
+      reply.tallies.push_back(manager_.TallyOf(t->id));
+    }
+    reply.last_seq = manager_.last_seq();
   } else if (op == schemas::op::kTeamsList) {
     reply.teams = teams_.ResolvedAll();
     if (!only_teams.empty()) {
@@ -241,6 +272,7 @@ ControlReply ControlHandler::Answer(const ControlRequest& request,
                    {"queued_runs", static_cast<std::int64_t>(manager_.queued_runs())},
                    {"no_space", manager_.no_space().ok() ? 0 : 1},
                    {"last_seq", static_cast<std::int64_t>(manager_.last_seq())}};
+    if (auto n = dead_letters_.Count(); n.ok()) reply.stats["notifications_failed"] = static_cast<std::int64_t>(n.value());
     for (const auto& source : stats_sources_) source(reply.stats);
     reply.runners = manager_.RunnerSummaries();
   } else if (op == schemas::op::kCancel) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/audit_log.h"
+#include "broker/dead_letter_ops.h"
 #include "broker/run_manager.h"
 #include "broker/store.h"
 #include "broker/team_registry.h"
@@ -37,6 +38,11 @@ class ControlHandler {
   // Every change, and every request refused for its key, goes to the audit log.
   std::string Handle(std::string_view request_bytes,
                      const std::optional<common::KeyGrant>& caller = std::nullopt);
+  // Handle, for a loop that can answer later: nullopt when a deferred op
+  // (AddDeferredOp) took the request, to be answered under `ticket`.
+  std::optional<std::string> HandleOrDefer(std::string_view request_bytes,
+                                           const std::optional<common::KeyGrant>& caller,
+                                           std::uint64_t ticket);
   // Where changes are recorded; null (the default): nowhere.
   void SetAuditLog(AuditLog* audit) { audit_ = audit; }
   AuditLog* audit_log() const { return audit_; }
@@ -50,6 +56,13 @@ class ControlHandler {
   // as the RocksDB store's backups). An error Status becomes the refusal.
   using OpAnswer = std::function<common::Result<schemas::ControlReply>(const schemas::ControlRequest&)>;
   void AddOp(std::string_view op, OpAnswer answer) { extra_ops_[std::string(op)] = std::move(answer); }
+  // Answers `op`, authorized as every request is, either now (a reply) or
+  // later under `ticket` (nullopt): run.log, which asks a runner.
+  using DeferredAnswer = std::function<std::optional<schemas::ControlReply>(
+      const schemas::ControlRequest&, std::uint64_t ticket)>;
+  void AddDeferredOp(std::string_view op, DeferredAnswer answer) {
+    deferred_ops_[std::string(op)] = std::move(answer);
+  }
 
  private:
   // `only_teams`: the caller's teams (empty: every team), which listings
@@ -73,8 +86,10 @@ class ControlHandler {
   TeamRegistry& teams_;
   std::vector<StatsSource> stats_sources_;
   std::map<std::string, OpAnswer, std::less<>> extra_ops_;
+  std::map<std::string, DeferredAnswer, std::less<>> deferred_ops_;
   int max_backfill_days_;
   AuditLog* audit_ = nullptr;
+  DeadLetterOps dead_letters_;  // notifications.failed, .redeliver, .sync
 };
 
 }  // namespace broker

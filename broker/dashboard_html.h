@@ -96,6 +96,14 @@ function teamOptions(teams) {
   const want = '<option value="">all</option>' + teams.map(t => `<option value="${t.id}">${team(t.id)} ${esc(t.name)}</option>`).join('');
   if (select.dataset.html !== want) { select.innerHTML = want; select.dataset.html = want; select.value = keep; }
 }
+// A poll redraws a table only when what it shows has changed. Redrawing it
+// anyway swapped every button for a new one each 2 s: a click pressed before
+// a poll and released after it hit no button, and keyboard focus was lost.
+const drawn = new WeakMap();
+function draw(selector, html) {
+  const el = document.querySelector(selector);
+  if (drawn.get(el) !== html) { el.innerHTML = html; drawn.set(el, html); }
+}
 async function refresh() {
   try {
     const fteam = document.getElementById('f-team').value, fstate = document.getElementById('f-state').value;
@@ -109,20 +117,20 @@ async function refresh() {
       `broker up · ${stats.runners} runner(s) · ${stats.active_runs} active run(s) · event seq ${stats.last_seq} · updated ${new Date().toLocaleTimeString()}`;
     const last = {};
     for (const r of all) if (!(r.team in last)) last[r.team] = r;
-    document.querySelector('#teams tbody').innerHTML = teams.map(t => `<tr data-team="${t.id}"><td>${team(t.id)}</td>
+    draw('#teams tbody', teams.map(t => `<tr data-team="${t.id}"><td>${team(t.id)}</td>
       <td>${esc(t.name)}</td><td>${t.after && t.after.length ? 'after ' + t.after.map(team).join(', ') : 'daily ' + esc(t.run_time) + ' ' + esc(t.timezone)}</td>
       <td class="next">${t.paused ? 'paused' : t.next_fire_unix_ms ? when(t.next_fire_unix_ms) : t.after && t.after.length ? 'after ' + t.after.map(team).join(', ') : '-'}</td>
       <td>${esc(t.overlap)}</td><td class="streak${t.consecutive_failures ? ' bad' : ''}">${t.consecutive_failures ? t.consecutive_failures + ' failed' : '-'}</td>
       <td>${t.last_success_unix_ms ? when(t.last_success_unix_ms) : '-'}</td><td>${last[t.id] ? badge(last[t.id].state) + ' ' + esc(last[t.id].run_id) : '-'}</td>
-      <td>${mayTeam(t.id) ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join('');
-    document.querySelector('#runs tbody').innerHTML = runs.map(r => `<tr data-run="${esc(r.run_id)}"><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
+      <td>${mayTeam(t.id) ? `<button data-act="run" data-team="${t.id}">run now</button><button data-act="${t.paused ? 'resume' : 'pause'}" data-team="${t.id}">${t.paused ? 'resume' : 'pause'}</button>` : ''}</td></tr>`).join(''));
+    draw('#runs tbody', runs.map(r => `<tr data-run="${esc(r.run_id)}"><td><a href="#run=${esc(r.run_id)}">${esc(r.run_id)}</a></td>
       <td>${team(r.team)}</td><td>${badge(r.state)}</td><td>${esc(r.kind)}</td><td>${esc(r.pdate)}</td>
       <td>${r.attempt}/${r.max_attempts}</td><td>${when(r.started_unix_ms)}</td><td>${when(r.finished_unix_ms)}</td><td>${took(r)}</td>
       <td>${r.state === 'retry_wait' ? when(r.next_attempt_unix_ms) : '-'}</td><td>${num(r.total_loans)}</td><td class="err">${esc(r.error)}${reason(r)}</td>
-      <td>${mayTeam(r.team) && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join('');
-    document.querySelector('#runners tbody').innerHTML = runners.length ? runners.map(x => `<tr><td>${esc(x.runner_id)}</td>
+      <td>${mayTeam(r.team) && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join(''));
+    draw('#runners tbody', runners.length ? runners.map(x => `<tr><td>${esc(x.runner_id)}</td>
       <td>${x.runs.length} of ${x.slots} in use</td><td>${x.runs.map(id => `<a href="#run=${esc(id)}">${esc(id)}</a>`).join(' ') || '-'}</td>
-      <td>${(x.last_seen_ms_ago / 1000).toFixed(1)} s ago</td></tr>`).join('') : '<tr><td colspan="4">no runner connected</td></tr>';
+      <td>${(x.last_seen_ms_ago / 1000).toFixed(1)} s ago</td></tr>`).join('') : '<tr><td colspan="4">no runner connected</td></tr>');
   } catch (e) {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }

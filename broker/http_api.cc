@@ -50,6 +50,7 @@ void AddFigures(prometheus::Registry& registry, const std::map<std::string, std:
       {"backup_failures", {"daybreak_backup_failures_total", "Scheduled backups that failed", true}},
       {"notifier_lag_events", {"daybreak_notifier_lag_events", "Events the broker logged that the notifier has not finished delivering", false}},
       {"notifier_report_age_ms", {"daybreak_notifier_report_age_seconds", "How long ago the notifier last reported its progress", false}},
+      {"notifications_failed", {"daybreak_notifications_failed", "Notifications the notifier gave up on and not yet redelivered (daybreak notifications failed)", false}},
   };
   // The notifier's report, per sink: "notifier_sink_<what>:<sink>".
   struct PerSink {

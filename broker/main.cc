@@ -110,6 +110,7 @@ int RunBroker(common::Daemon& d) {
   spdlog::info("broker ready: publish {} subscribe {} control {} work {} state {}", c.bus_publish,
                c.bus_subscribe, c.control, c.work, c.state_dir);
   broker::Broker broker(bound.sockets(), manager, control, clock);
+  broker.ServeRunLogs(*store.value());
   // The watchdog's evidence that the loop turns (it turns at least every second).
   broker.AddPeriodic(std::chrono::seconds(1), [&d, &audit] {
     d.Alive();

@@ -39,6 +39,8 @@ void MemoryStore::Apply(const Change& change) {
   if (change.team_remove) teams_.erase(*change.team_remove);
   if (change.team_status) statuses_[change.team_status->first] = change.team_status->second;
   for (const schemas::LoggedEvent& e : change.events) events_[e.seq] = e;
+  for (const schemas::DeadLetter& d : change.dead_letters) dead_letters_[{d.sink, d.seq}] = d;
+  for (const auto& key : change.dead_letters_removed) dead_letters_.erase(key);
 }
 
 Status MemoryStore::Commit(const Change& change) {
@@ -166,6 +168,24 @@ Result<std::size_t> MemoryStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, 
     ++removed;
   }
   return removed;
+}
+
+Result<std::vector<schemas::DeadLetter>> MemoryStore::DeadLetters(const std::string& sink,
+                                                                   std::size_t limit) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  std::vector<schemas::DeadLetter> out;
+  for (const auto& [key, letter] : dead_letters_) {
+    if (limit != 0 && out.size() == limit) break;
+    if (sink.empty() || key.first == sink) out.push_back(letter);
+  }
+  return out;
+}
+
+Result<schemas::DeadLetter> MemoryStore::GetDeadLetter(const std::string& sink, std::uint64_t seq) {
+  if (Status s = ReadFault(); !s.ok()) return s;
+  auto it = dead_letters_.find({sink, seq});
+  if (it == dead_letters_.end()) return Status::Error(Code::kNotFound, "no dead letter");
+  return it->second;
 }
 
 Result<std::uint64_t> MemoryStore::LastSeq() {

@@ -57,6 +57,10 @@ class MemoryStore final : public Store {
   common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                              const std::string& through) override;
   common::Result<std::string> RunsArchivedThrough() override;
+  common::Result<std::vector<schemas::DeadLetter>> DeadLetters(const std::string& sink,
+                                                               std::size_t limit) override;
+  common::Result<schemas::DeadLetter> GetDeadLetter(const std::string& sink,
+                                                    std::uint64_t seq) override;
   common::Result<std::uint64_t> LastSeq() override;
   common::Result<std::uint64_t> LastRunNumber() override;
 
@@ -78,6 +82,7 @@ class MemoryStore final : public Store {
   std::map<std::uint32_t, schemas::TeamStatus> statuses_;
   std::map<std::uint64_t, schemas::LoggedEvent> events_;
   std::string archived_through_;
+  std::map<std::pair<std::string, std::uint64_t>, schemas::DeadLetter> dead_letters_;
 };
 
 }  // namespace broker

@@ -28,5 +28,11 @@ inline common::Status FromRocks(const rocksdb::Status& s, const std::string& wha
 inline std::string TeamKey(char prefix, std::uint32_t team) { return fmt::format("{}/{:010}", prefix, team); }
 inline std::string RunKey(const std::string& run_id) { return "r/" + run_id; }
 inline std::string EventKey(std::uint64_t seq) { return fmt::format("e/{:020}", seq); }
+// A sink name has no '/' (schemas::ValidateSinkName), so "D/<sink>/" is
+// exactly that sink's letters.
+inline std::string DeadLetterPrefix(const std::string& sink) { return "D/" + sink + "/"; }
+inline std::string DeadLetterKey(const std::string& sink, std::uint64_t seq) {
+  return fmt::format("D/{}/{:020}", sink, seq);
+}
 
 }  // namespace broker::rocks

@@ -17,6 +17,7 @@
 #include "broker/rocks_keys.h"
 #include "broker/rocks_open.h"
 #include "schemas/codec.h"
+#include "schemas/dead_letter.h"
 
 namespace broker {
 namespace {
@@ -61,6 +62,10 @@ void AddToBatch(const Change& change, rocksdb::WriteBatch& batch) {
   for (const schemas::LoggedEvent& e : change.events) {
     batch.Put(EventKey(e.seq), schemas::Encode(e));
   }
+  for (const schemas::DeadLetter& d : change.dead_letters) {
+    batch.Put(rocks::DeadLetterKey(d.sink, d.seq), schemas::Encode(d));
+  }
+  for (const auto& [sink, seq] : change.dead_letters_removed) batch.Delete(rocks::DeadLetterKey(sink, seq));
 }
 
 }  // namespace
@@ -356,6 +361,33 @@ Result<std::size_t> RocksStore::PruneEventsBefore(std::int64_t cutoff_unix_ms, s
   batch.DeleteRange(EventKey(0), EventKey(first_kept));
   if (Status s = FromRocks(db_->db->Write(db_->write_options, &batch), "prune events"); !s.ok()) return s;
   return old;
+}
+
+Result<std::vector<schemas::DeadLetter>> RocksStore::DeadLetters(const std::string& sink,
+                                                                 std::size_t limit) {
+  std::vector<schemas::DeadLetter> out;
+  Status bad;
+  Status s = Scan(*db_->db, sink.empty() ? "D/" : rocks::DeadLetterPrefix(sink),
+                  [&](std::string_view key, std::string_view value) {
+                    auto letter = schemas::DecodeDeadLetter(value);
+                    if (!letter.ok()) {
+                      bad = Status::Error(Code::kCorrupt, std::string(key) + ": " + letter.status().message());
+                      return false;
+                    }
+                    out.push_back(std::move(letter).value());
+                    return limit == 0 || out.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+Result<schemas::DeadLetter> RocksStore::GetDeadLetter(const std::string& sink, std::uint64_t seq) {
+  std::string value;
+  Status s = FromRocks(db_->db->Get(rocksdb::ReadOptions(), rocks::DeadLetterKey(sink, seq), &value),
+                       "no dead letter");
+  if (!s.ok()) return s;
+  return schemas::DecodeDeadLetter(value);
 }
 
 Result<std::optional<std::string>> RocksStore::LastKeyWithPrefix(const std::string& prefix) {

@@ -7,6 +7,7 @@
 //        T/<team:10>           TeamRecord
 //        S/<team:10>           TeamStatus
 //        e/<seq:20>            LoggedEvent       (event log, for replay)
+//        D/<sink>/<seq:20>     DeadLetter        (notifications given up on)
 //        M/format              store format, decimal (absent: release 1)
 //        M/id, M/incarnation   the store's identity (rocks_open.h)
 //        M/incarnation-from    the last seq before the incarnation began
@@ -80,6 +81,10 @@ class RocksStore final : public Store {
   common::Status ArchiveRuns(const std::vector<schemas::RunRecord>& runs,
                              const std::string& through) override;
   common::Result<std::string> RunsArchivedThrough() override;
+  common::Result<std::vector<schemas::DeadLetter>> DeadLetters(const std::string& sink,
+                                                               std::size_t limit) override;
+  common::Result<schemas::DeadLetter> GetDeadLetter(const std::string& sink,
+                                                    std::uint64_t seq) override;
   common::Result<std::uint64_t> LastSeq() override;
   common::Result<std::uint64_t> LastRunNumber() override;
 

@@ -410,6 +410,7 @@ Status RunManager::PutTeam(const schemas::TeamRecord& request) {
   changed.team = request.id;
   changed.change = std::string(schemas::schedule_change::kPut);
   journal_.Publish(schemas::topic::kScheduleChanged, schemas::Encode(changed));
+  for (const std::string& runner : runners_.Ids()) SendTeamFolders(runner, {request.id});
   return Status();
 }
 

@@ -100,14 +100,26 @@ class RunManager : private RunLifecycle {
   common::Status PutTeam(const schemas::TeamRecord& request);
   common::Status RemoveTeam(std::uint32_t id);
 
-  void OnRunnerMessage(const std::string& runner_id, const schemas::RunnerMessage& message) {
-    protocol_.OnMessage(runner_id, message);
-  }
+  // A hello also asks the runner to make every team's folders (team_folders.cc).
+  void OnRunnerMessage(const std::string& runner_id, const schemas::RunnerMessage& message);
+  // Asks `runner_id` (protocol 4 and later) to make `teams`' folders (prepare).
+  void SendTeamFolders(const std::string& runner_id, const std::vector<std::uint32_t>& teams);
   // A result frame that did not decode, answered so it is not resent.
   void OnRefusedResult(const std::string& runner_id, const schemas::RunnerMessageHeader& header,
                        const std::string& why) {
     protocol_.OnRefusedResult(runner_id, header, why);
   }
+  // The work protocol `runner_id` spoke at hello; nullopt when it is not connected.
+  std::optional<std::uint32_t> RunnerProtocolOf(const std::string& runner_id) const {
+    const auto it = runners_.all().find(runner_id);
+    if (it == runners_.all().end()) return std::nullopt;
+    return it->second.protocol;
+  }
+  // A message that changes no run (log.read), to go out at the next turn.
+  void SendToRunnerNow(const std::string& runner_id, schemas::BrokerMessage m) {
+    protocol_.SendNow(runner_id, std::move(m));
+  }
+  std::string NewToken() { return protocol_.NewToken(); }
   // Queues a frame that is not a state change (e.g. "due.ack") to go out
   // after the pending group is written.
   void Announce(std::string_view topic, std::string payload) { journal_.Publish(topic, std::move(payload)); }

@@ -35,16 +35,25 @@ void RunnerProtocol::SendDispatch(const std::string& runner_id,
 }
 
 void RunnerProtocol::ToRunner(const std::string& runner_id, schemas::BrokerMessage m) {
-  if (const RunnerTable::Runner* r = runners_.Find(runner_id)) {
-    m.seen_seq = r->seen_seq;
-    m.incarnation = r->incarnation;
-  }
   // A heartbeat reports no state change: it goes out even while writes
   // wait for space, so the runners' leases hold through a full disk.
   if (m.type == broker_msg::kHeartbeat) {
-    journal_.SendToRunnerNow(runner_id, m);
-  } else {
-    journal_.SendToRunner(runner_id, m);
+    SendNow(runner_id, std::move(m));
+    return;
+  }
+  Stamp(runner_id, m);
+  journal_.SendToRunner(runner_id, m);
+}
+
+void RunnerProtocol::SendNow(const std::string& runner_id, schemas::BrokerMessage m) {
+  Stamp(runner_id, m);
+  journal_.SendToRunnerNow(runner_id, m);
+}
+
+void RunnerProtocol::Stamp(const std::string& runner_id, schemas::BrokerMessage& m) {
+  if (const RunnerTable::Runner* r = runners_.Find(runner_id)) {
+    m.seen_seq = r->seen_seq;
+    m.incarnation = r->incarnation;
   }
 }
 
@@ -194,6 +203,7 @@ void RunnerProtocol::OnHello(const std::string& runner_id, const RunnerMessage& 
   RunnerTable::Runner& runner = *runners_.Find(runner_id);
   runner.incarnation = m.incarnation;
   runner.seen_seq = m.seq;
+  runner.protocol = protocol;
   const std::size_t current = NoteHeld(runner, m);
   schemas::BrokerMessage welcome;
   welcome.type = std::string(broker_msg::kWelcome);

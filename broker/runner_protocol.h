@@ -64,6 +64,9 @@ class RunnerProtocol {
   // a few heartbeats to claim it by hello, else the attempt is lost.
   void ExpectClaim(const std::string& run_id, std::uint32_t attempt);
   void OnMessage(const std::string& runner_id, const schemas::RunnerMessage& message);
+  // Sends `m`, which changes no run (log.read), at the next turn, stamped
+  // as every message to the runner is.
+  void SendNow(const std::string& runner_id, schemas::BrokerMessage m);
   // Expires silent runners, unclaimed runs and unstarted dispatches; sends
   // heartbeats when due.
   void Tick();
@@ -105,6 +108,8 @@ class RunnerProtocol {
   // Sends `m`, stamped with what the broker has seen of that runner
   // (BrokerMessage.seen_seq, incarnation).
   void ToRunner(const std::string& runner_id, schemas::BrokerMessage m);
+  // Stamps `m` with what the broker has seen of that runner.
+  void Stamp(const std::string& runner_id, schemas::BrokerMessage& m);
   void Send(const std::string& runner_id, std::string_view type, const std::string& run_id = "",
             std::uint32_t attempt = 0, const std::string& token = "",
             const std::string& error = "");

@@ -32,6 +32,7 @@ class RunnerTable {
     std::map<std::string, std::uint64_t> started_seq;
     // The newest seq had from that process: echoed in every frame to it.
     std::uint64_t seen_seq = 0;
+    std::uint32_t protocol = 0;  // the work protocol its hello spoke
     common::Clock::Mono last_seen{};
   };
 

@@ -24,6 +24,10 @@ struct Change {
   std::optional<std::uint32_t> team_remove;
   std::optional<std::pair<std::uint32_t, schemas::TeamStatus>> team_status;
   std::vector<schemas::LoggedEvent> events;
+  // Notifications the notifier gave up on (notifications.*): each replaces
+  // any letter of the same sink and seq; then the (sink, seq) listed go.
+  std::vector<schemas::DeadLetter> dead_letters;
+  std::vector<std::pair<std::string, std::uint64_t>> dead_letters_removed;
 };
 
 // "r0000000042": run ids sort in acceptance order.
@@ -89,6 +93,14 @@ class Store {
                                      const std::string& through) = 0;
   // The `through` of the latest ArchiveRuns ("" before the first).
   virtual common::Result<std::string> RunsArchivedThrough() = 0;
+
+  // Dead letters, by sink then seq: only `sink`'s unless it is empty, at
+  // most `limit` (0: all).
+  virtual common::Result<std::vector<schemas::DeadLetter>> DeadLetters(const std::string& sink,
+                                                                       std::size_t limit) = 0;
+  // kNotFound when `sink` has no letter for `seq`.
+  virtual common::Result<schemas::DeadLetter> GetDeadLetter(const std::string& sink,
+                                                            std::uint64_t seq) = 0;
 
   // The highest event seq and run number ever written (0 when empty).
   virtual common::Result<std::uint64_t> LastSeq() = 0;

@@ -17,6 +17,7 @@
 #include "common/daemon.h"
 #include "common/run_key.h"
 #include "schemas/codec.h"
+#include "schemas/dead_letter.h"
 
 namespace broker {
 
@@ -34,9 +35,9 @@ std::string CheckReport::Summary() const {
       problem_count == 0 ? "no problems"
                          : fmt::format("{} problem{}", problem_count, problem_count == 1 ? "" : "s");
   return fmt::format(
-      "checked {} runs, {} run keys, {} team history entries, {} active, {} teams, {} events{}{}: "
-      "{}",
-      runs, run_keys, team_entries, active, teams, events, events_range, water, verdict);
+      "checked {} runs, {} run keys, {} team history entries, {} active, {} teams, {} events{}{}, "
+      "{} dead letters: {}",
+      runs, run_keys, team_entries, active, teams, events, events_range, water, dead_letters, verdict);
 }
 
 std::map<std::string, std::int64_t> CheckReport::Counts() const {
@@ -44,7 +45,7 @@ std::map<std::string, std::int64_t> CheckReport::Counts() const {
   return {{"runs", n(runs)},         {"run_keys", n(run_keys)},   {"team_entries", n(team_entries)},
           {"active", n(active)},     {"teams", n(teams)},         {"events", n(events)},
           {"first_seq", n(first_seq)}, {"last_seq", n(last_seq)}, {"high_water", n(high_water)},
-          {"problems", n(problem_count)}};
+          {"dead_letters", n(dead_letters)}, {"problems", n(problem_count)}};
 }
 
 namespace rocks {
@@ -75,7 +76,7 @@ class Checker {
   Result<CheckReport> Run() {
     for (Status (Checker::*step)() :
          {&Checker::Identity, &Checker::Runs, &Checker::RunKeys, &Checker::TeamHistory,
-          &Checker::ActiveIndex, &Checker::Teams, &Checker::Events}) {
+          &Checker::ActiveIndex, &Checker::Teams, &Checker::Events, &Checker::DeadLetters}) {
       if (Status s = (this->*step)(); !s.ok()) return s;
     }
     return std::move(report_);
@@ -307,6 +308,21 @@ class Checker {
           report_.last_seq, report_.high_water, kHighWaterFile, report_.high_water - report_.last_seq));
     }
     return Status();
+  }
+
+  // Each letter decodes, and names the sink and seq of its key
+  // (D/<sink>/<seq:20>). A letter may outlive its event in the log.
+  Status DeadLetters() {
+    return Scan("D/", [&](std::string_view key, std::string_view value) {
+      ++report_.dead_letters;
+      auto letter = schemas::DecodeDeadLetter(value);
+      if (!letter.ok()) {
+        report_.Problem(fmt::format("dead letter {} does not decode: {}", key, letter.status().message()));
+      } else if (DeadLetterKey(letter.value().sink, letter.value().seq) != key) {
+        report_.Problem(fmt::format("dead letter {} is for sink {} seq {}", key, letter.value().sink,
+                                    letter.value().seq));
+      }
+    });
   }
 
   rocksdb::DB& db_;

@@ -27,6 +27,7 @@ struct CheckReport {
   std::size_t active = 0;        // a/ active index entries
   std::size_t teams = 0;         // T/ team records
   std::size_t events = 0;        // e/ event-log entries
+  std::size_t dead_letters = 0;  // D/ notifications given up on
   std::uint64_t first_seq = 0;   // 0: no events
   std::uint64_t last_seq = 0;
   std::uint64_t high_water = 0;  // 0: not compared (the live broker's check)

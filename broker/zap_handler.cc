@@ -25,7 +25,9 @@ bool PublisherMayAsk(std::string_view op) {
   namespace op_name = schemas::op;
   for (std::string_view allowed : {op_name::kPing, op_name::kStats, op_name::kRunsList,
                                    op_name::kRunGet, op_name::kTeamsList, op_name::kEventsSince,
-                                   op_name::kTrigger}) {
+                                   op_name::kTrigger,
+                                   // The notifier's own: it records its give-ups with it.
+                                   op_name::kNotificationsSync}) {
     if (op == allowed) return true;
   }
   return false;

@@ -59,5 +59,6 @@ void AddBusCommands(CLI::App& app, Context& ctx, int* result);
 void AddBackupCommands(CLI::App& app, Context& ctx, int* result);
 void AddAdminCommands(CLI::App& app, Context& ctx, int* result);
 void AddLogCommands(CLI::App& app, Context& ctx, int* result);
+void AddNotificationCommands(CLI::App& app, Context& ctx, int* result);
 
 }  // namespace cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::AddBackupCommands(app, ctx, &result);
   cli::AddAdminCommands(app, ctx, &result);
   cli::AddLogCommands(app, ctx, &result);
+  cli::AddNotificationCommands(app, ctx, &result);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& e) {

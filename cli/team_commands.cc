@@ -84,6 +84,9 @@ int PutTeam(Context& ctx, const schemas::TeamRecord& team) {
     fmt::print("{} saved: {}{}, overlap {}{}{}\n", common::TeamLabel(t.id), ScheduleText(t),
                t.paused ? " (paused)" : "", t.overlap, t.network ? "" : ", no network",
                t.memory_mb > 0 ? ", memory " + std::to_string(t.memory_mb) + " MiB" : "");
+    // Each runner makes the team's folders as soon as the broker tells it.
+    fmt::print("  inputs go in {} on each runner's host\n",
+               common::DirsFor(t.id, ctx.config.input_dir, ctx.config.output_dir).input);
   }
   return kExitOk;
 }

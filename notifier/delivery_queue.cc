@@ -1,10 +1,13 @@
 #include "notifier/delivery_queue.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "common/backoff.h"
+#include "common/text.h"
+#include "schemas/dead_letter.h"
 
 namespace notifier {
 
@@ -14,6 +17,17 @@ namespace {
 // A sink's own cursor is written after this many finished events, or
 // whenever its queue runs empty: a crash repeats at most this many.
 constexpr int kPersistEvery = 8;
+
+// A reason fit for the broker: text it accepts (UTF-8, no control
+// characters) and short enough that a sync of many letters fits one frame.
+std::string Reason(const std::string& error) {
+  std::string out = common::Printable(error);
+  if (out.size() <= schemas::kMaxDeadLetterReasonBytes) return out;
+  std::size_t cut = schemas::kMaxDeadLetterReasonBytes;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+  out.resize(cut);
+  return out;
+}
 }  // namespace
 
 DeliveryQueue::DeliveryQueue(std::unique_ptr<Sink> sink, RetryPolicy policy, std::size_t limit,
@@ -74,15 +88,50 @@ void DeliveryQueue::Push(const Notification& n) {
     spdlog::error("sink {}: gave up on seq {} ({}): queue full ({} waiting) while the sink fails; "
                   "{} undeliverable so far",
                   name_, dropped.n.seq, dropped.n.topic, limit_, stats_.undeliverable);
+    // The loop's thread cannot wait for its own sync: this letter is sent
+    // with the next one, and a crash before then loses it (the event
+    // itself was given up by design).
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Post(LetterFor(dropped, fmt::format("queue full ({} waiting) while the sink fails", limit_)));
+    }
   }
   queue_.push_back(Entry{n, clock_.Now(), 0});
   lock.unlock();
   cv_.notify_all();
 }
 
+void DeliveryQueue::Redeliver(const Notification& n) {
+  std::unique_lock lock(mu_);
+  queue_.push_back(Entry{n, clock_.Now(), 0, true});
+  lock.unlock();
+  cv_.notify_all();
+}
+
+const DeliveryQueue::Entry* DeliveryQueue::FirstInOrder() const {
+  for (const Entry& e : queue_) {
+    if (!e.redelivery) return &e;
+  }
+  return nullptr;
+}
+
+schemas::DeadLetter DeliveryQueue::LetterFor(const Entry& e, const std::string& reason) const {
+  schemas::DeadLetter d;
+  d.sink = name_;
+  d.seq = e.n.seq;
+  d.topic = e.n.topic;
+  d.run_id = e.n.run_id();
+  d.team = e.n.team();
+  d.attempts = static_cast<std::uint32_t>(e.attempts);
+  d.reason = Reason(reason);
+  d.failed_unix_ms = std::chrono::duration_cast<milliseconds>(clock_.WallNow().time_since_epoch()).count();
+  return d;
+}
+
 std::uint64_t DeliveryQueue::FinishedThrough(std::uint64_t offered) const {
   std::lock_guard lock(mu_);
-  return queue_.empty() ? offered : queue_.front().n.seq - 1;
+  // Redeliveries are old events again: the cursor is past them already.
+  const Entry* first = FirstInOrder();
+  return first == nullptr ? offered : first->n.seq - 1;
 }
 
 bool DeliveryQueue::Idle() const {
@@ -119,14 +168,21 @@ milliseconds DeliveryQueue::Backoff(int attempts) {
 
 std::uint64_t DeliveryQueue::FinishFront(bool delivered) {
   const std::uint64_t seq = queue_.front().n.seq;
+  const bool redelivery = queue_.front().redelivery;
   queue_.pop_front();
   failing_ = !delivered;
   next_try_ = {};
   if (delivered) ++stats_.delivered;
   if (!persist_) return 0;
-  if (++since_persist_ >= kPersistEvery || queue_.empty()) {
+  if (!redelivery) {
+    finished_through_ = seq;
+    ++since_persist_;
+  }
+  // A redelivery's old seq would move this sink's cursor back: it only
+  // lets the cursor be written once no event in order is left.
+  if (since_persist_ > 0 && (since_persist_ >= kPersistEvery || FirstInOrder() == nullptr)) {
     since_persist_ = 0;
-    return seq;
+    return finished_through_;
   }
   return 0;
 }
@@ -154,12 +210,17 @@ void DeliveryQueue::Work() {
       continue;
     }
     const Notification n = queue_.front().n;
+    const bool redelivery = queue_.front().redelivery;
     lock.unlock();
     const Attempt attempt = sink_->Deliver(n);
     lock.lock();
     if (abort_.load() && !attempt.delivered()) break;  // cut short: not the sink's fault
     std::uint64_t to_persist = 0;
     if (attempt.delivered()) {
+      if (const auto outbox = dead_letters_; outbox != nullptr && redelivery) {
+        spdlog::info("sink {}: redelivered seq {} ({})", name_, n.seq, n.topic);
+        outbox->Delivered(name_, n.seq);
+      }
       to_persist = FinishFront(true);
     } else {
       Entry& e = queue_.front();
@@ -169,8 +230,18 @@ void DeliveryQueue::Work() {
       const bool permanent = attempt.outcome == Attempt::Outcome::kPermanent;
       if (permanent || e.attempts >= policy_.max_attempts || now + wait > e.queued_at + policy_.budget) {
         ++stats_.undeliverable;
-        spdlog::error("sink {}: gave up on seq {} ({}) after {} attempt(s): {}; {} undeliverable so far",
-                      name_, n.seq, n.topic, e.attempts, attempt.error, stats_.undeliverable);
+        spdlog::error("sink {}: gave up on {}seq {} ({}) after {} attempt(s): {}; {} undeliverable so far",
+                      name_, redelivery ? "redelivering " : "", n.seq, n.topic, e.attempts,
+                      attempt.error, stats_.undeliverable);
+        if (const std::shared_ptr<DeadLetterOutbox> outbox = dead_letters_) {
+          // Not finished until the broker holds the letter: until then the
+          // cursors stay before it, so a crash replays the event.
+          schemas::DeadLetter letter = LetterFor(e, attempt.error);
+          lock.unlock();
+          const bool recorded = outbox->Record(std::move(letter), abort_);
+          lock.lock();
+          if (!recorded) break;  // stopping: left queued, replayed after the restart
+        }
         to_persist = FinishFront(false);
       } else {
         ++stats_.retries;
@@ -190,7 +261,8 @@ void DeliveryQueue::Work() {
   // Whatever is left stays undelivered and is replayed after a restart;
   // record how far we did get.
   if (persist_ && since_persist_ > 0) {
-    const std::uint64_t seq = queue_.empty() ? 0 : queue_.front().n.seq - 1;
+    const Entry* first = FirstInOrder();
+    const std::uint64_t seq = first == nullptr ? finished_through_ : first->n.seq - 1;
     lock.unlock();
     if (seq > 0) Persist(seq);
   }

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "notifier/cursor_file.h"
+#include "notifier/dead_letters.h"
 #include "notifier/sink.h"
 
 namespace notifier {
@@ -63,6 +64,18 @@ class DeliveryQueue {
   bool HasRoom() const;
   // Queues `n` (in seq order). REQUIRES: HasRoom().
   void Push(const Notification& n);
+  // Queues `n` again because an operator asked (notifications.redeliver),
+  // whatever Wants says and whatever room there is: its outcome goes to
+  // the dead letters (set_dead_letters), and it moves no cursor.
+  void Redeliver(const Notification& n);
+  // Where give-ups go (null: only the log, as before). With one, a worker
+  // that gives up waits until the broker has recorded the letter before
+  // it moves past the event. Shared: a worker may still be waiting in it
+  // when the notifier that made it is gone.
+  void set_dead_letters(std::shared_ptr<DeadLetterOutbox> outbox) {
+    std::lock_guard lock(mu_);
+    dead_letters_ = std::move(outbox);
+  }
   // The highest seq such that this sink has finished with every event up to
   // it, given that the notifier has offered events through `offered`.
   std::uint64_t FinishedThrough(std::uint64_t offered) const;
@@ -79,10 +92,15 @@ class DeliveryQueue {
     Notification n;
     common::Clock::Mono queued_at;
     int attempts = 0;
+    bool redelivery = false;  // Redeliver's: outside the seq order and the cursors
   };
   void Work();
   // Pops the front entry; returns the seq to persist, or 0.
   std::uint64_t FinishFront(bool delivered);
+  // The give-up as the broker records it. REQUIRES: mu_ held.
+  schemas::DeadLetter LetterFor(const Entry& e, const std::string& reason) const;
+  // The first entry in seq order (not a redelivery), or null. REQUIRES: mu_ held.
+  const Entry* FirstInOrder() const;
   // common::EqualJitterBackoff for the `attempts`th failure. Worker only.
   std::chrono::milliseconds Backoff(int attempts);
   void Persist(std::uint64_t seq);
@@ -103,10 +121,12 @@ class DeliveryQueue {
   bool failing_ = false;
   bool draining_ = false;
   int since_persist_ = 0;
+  std::uint64_t finished_through_ = 0;  // the last event in order finished
   std::uint64_t persisted_at_start_ = 0;
   CursorPosition loaded_;    // this sink's cursor as Start found it
   std::string incarnation_;  // guarded by mu_: the store incarnation cursors name
   QueueStats stats_;
+  std::shared_ptr<DeadLetterOutbox> dead_letters_;  // guarded by mu_
   std::mt19937_64 random_{std::random_device{}()};  // the worker's, for Backoff
   std::thread worker_;
 };

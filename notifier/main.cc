@@ -50,6 +50,8 @@ int RunNotifier(common::Daemon& d, const Flags& flags) {
   }
   notifier::Notifier notifier(subscriber, control, cursor, router, clock);
   notifier.set_from_newest(flags.from_newest);
+  notifier.set_dead_letter_sync_every(
+      std::chrono::milliseconds(static_cast<std::int64_t>(sinks.value().dead_letter_sync_s * 1000)));
   // How far it has delivered, for the broker's /metrics (lag, per sink).
   zmq::socket_t progress = d.Publisher(c.bus_publish);
   notifier.set_progress_publisher(&progress);

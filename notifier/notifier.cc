@@ -43,7 +43,14 @@ common::Result<Notification> DecodeNotification(const std::string& topic, std::s
 
 Notifier::Notifier(zmq::socket_t& subscriber, schemas::ControlClient& control,
                    const CursorFile& cursor, SinkRouter& router, const common::Clock& clock)
-    : subscriber_(subscriber), control_(control), cursor_(cursor), router_(&router), clock_(clock) {}
+    : subscriber_(subscriber),
+      control_(control),
+      cursor_(cursor),
+      router_(&router),
+      clock_(clock),
+      dead_letters_(control, clock) {
+  router_->SetDeadLetters(dead_letters_.shared_outbox());
+}
 
 bool Notifier::Offer(const Notification& n) {
   if (n.incarnation.empty() && !incarnation_.empty()) {
@@ -105,6 +112,7 @@ void Notifier::SwapRouter() {
   }
   if (!next) return;
   router_->Stop(grace);
+  dead_letters_.outbox().ForgetRedeliveries();  // the old queues' are lost with them
   Commit();
   if (offered_ > committed_) {
     spdlog::info("new sinks: events {}..{} were not finished by every old sink; the new ones get them",
@@ -112,6 +120,7 @@ void Notifier::SwapRouter() {
   }
   offered_ = committed_;  // the rest comes again, from the broker's log
   if (!adopted_.incarnation.empty()) next->Adopt(adopted_);
+  next->SetDeadLetters(dead_letters_.shared_outbox());
   std::unique_ptr<SinkRouter> old = std::move(owned_router_);
   owned_router_ = std::move(next);
   router_ = owned_router_.get();
@@ -256,6 +265,7 @@ Status Notifier::Turn(std::chrono::milliseconds max_wait) {
     next_check_ = clock_.Now() + kQuietCheck;
   }
   Commit();
+  dead_letters_.Turn(*router_);
   ReportProgress();
   return fatal_;
 }

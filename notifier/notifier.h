@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "notifier/cursor_file.h"
+#include "notifier/dead_letter_sync.h"
 #include "notifier/sink.h"
 #include "notifier/sink_router.h"
 #include "schemas/control_client.h"
@@ -40,6 +41,11 @@ class Notifier {
   // how far it has delivered, per sink (schemas/notifier_progress.h), for
   // the broker's /metrics. Null (the default): no reports.
   void set_progress_publisher(zmq::socket_t* publisher) { progress_publisher_ = publisher; }
+  // How often a quiet notifier asks the broker for redeliveries
+  // (notifications.sync); give-ups are sent at the next turn regardless.
+  void set_dead_letter_sync_every(std::chrono::milliseconds every) { dead_letters_.set_every(every); }
+  // Where the sinks' give-ups wait for the broker (for tests).
+  DeadLetterOutbox& dead_letters() { return dead_letters_.outbox(); }
 
   // Start, then Turn until `stop`, then Finish. An error when the cursor
   // cannot be read or stored at start, or the bus socket fails.
@@ -113,6 +119,7 @@ class Notifier {
   common::Clock::Mono next_check_{};  // when a quiet bus next asks the log
   zmq::socket_t* progress_publisher_ = nullptr;
   common::Clock::Mono next_report_{};
+  DeadLetterSync dead_letters_;
 };
 
 // Decodes a logged or published event; kRejected for topics we do not handle.

@@ -32,6 +32,7 @@ KeySet DeliveryKeys(NotifierConfig& c) {
       .Int("max_attempts", &c.max_attempts, {1, kIntMax}, {"DAYBREAK_NOTIFIER_MAX_ATTEMPTS"})
       .Int("queue_limit", &c.queue_limit, {2, kIntMax}, {"DAYBREAK_NOTIFIER_QUEUE_LIMIT"})
       .Double("timeout_s", &c.timeout_s, {0}, {"DAYBREAK_NOTIFIER_TIMEOUT_S"})
+      .Double("dead_letter_sync_s", &c.dead_letter_sync_s, {0}, {"DAYBREAK_NOTIFIER_DEAD_LETTER_SYNC_S"})
       .String("public_url", &c.public_url, {"DAYBREAK_PUBLIC_URL"});
   return k;
 }
@@ -121,6 +122,9 @@ Status ValidateNotifierConfig(const NotifierConfig& c) {
     return Bad("notifier.retry_max_s", "must be >= retry_initial_s > 0");
   }
   if (c.timeout_s <= 0) return Bad("notifier.timeout_s", "must be > 0");
+  if (c.dead_letter_sync_s < 0.05 || c.dead_letter_sync_s > 3600) {
+    return Bad("notifier.dead_letter_sync_s", "must be 0.05-3600 (seconds)");
+  }
   if (!c.public_url.empty() && !c.public_url.starts_with("http://") && !c.public_url.starts_with("https://")) {
     return Bad("notifier.public_url", "\"" + c.public_url + "\" must start with http:// or https://");
   }

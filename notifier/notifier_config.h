@@ -26,6 +26,9 @@ struct NotifierConfig {
   int max_attempts = 10;
   int queue_limit = 10000;
   double timeout_s = 10;
+  // How often a quiet notifier asks the broker which failed notifications
+  // an operator wants sent again (give-ups are reported at once).
+  double dead_letter_sync_s = 5;
   std::string public_url;  // the dashboard's address for links in messages
 
   // Every registered kind, configured, in registry order (read-only once

@@ -82,6 +82,17 @@ std::vector<std::pair<std::string, QueueStats>> SinkRouter::Stats() const {
   return out;
 }
 
+DeliveryQueue* SinkRouter::Find(const std::string& name) const {
+  for (const auto& q : queues_) {
+    if (q->name() == name) return q.get();
+  }
+  return nullptr;
+}
+
+void SinkRouter::SetDeadLetters(const std::shared_ptr<DeadLetterOutbox>& outbox) {
+  for (auto& q : queues_) q->set_dead_letters(outbox);
+}
+
 std::vector<std::string> SinkRouter::Destinations() const {
   std::vector<std::string> out;
   for (const auto& q : queues_) out.push_back(q->name());

@@ -64,6 +64,10 @@ class SinkRouter {
   void Stop(std::chrono::milliseconds grace);
   std::vector<std::pair<std::string, QueueStats>> Stats() const;
   std::vector<std::string> Destinations() const;
+  // The destination called `name`, or null.
+  DeliveryQueue* Find(const std::string& name) const;
+  // Every queue's give-ups go to `outbox` (DeliveryQueue::set_dead_letters).
+  void SetDeadLetters(const std::shared_ptr<DeadLetterOutbox>& outbox);
 
  private:
   const common::Clock& clock_;

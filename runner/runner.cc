@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/text.h"
+#include "runner/log_reader.h"
 #include "schemas/codec.h"
 #include "schemas/vocabulary.h"
 
@@ -180,6 +181,7 @@ Status Runner::Step() {
   // child may end between a reap and the next poll.
   ReapChildren();
   EnforceDeadlines();
+  MakeTeamFolders();
   const Status s = Housekeeping();
   if (metrics_ != nullptr) metrics_->Holding(jobs_.size(), unacked_.size());
   return s;
@@ -220,6 +222,7 @@ std::chrono::milliseconds Runner::TimeUntilNextDeadline() const {
   auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - now);
   wait = std::clamp(wait, std::chrono::milliseconds(0), settings_.heartbeat);
   if (host_.exit_fd() < 0 && !jobs_.empty()) wait = std::min(wait, kExitPollInterval);
+  if (!folders_to_make_.empty()) wait = std::chrono::milliseconds(0);  // more to make
   return wait;
 }
 
@@ -293,6 +296,10 @@ Status Runner::Handle(const schemas::BrokerMessage& m) {
     if (waiting != superseding_.end() && waiting->second.attempt == m.attempt) {
       superseding_.erase(waiting);
     }
+  } else if (m.type == broker_msg::kLogRead) {
+    Send(ReadLogChunk(settings_.log_dir, m));
+  } else if (m.type == broker_msg::kPrepare) {
+    QueueTeamFolders(m);
   } else if (m.type == broker_msg::kWelcome && m.key == broker_msg::kHelloRequired) {
     SendHello();
   } else if (m.type == broker_msg::kRefused) {

@@ -187,6 +187,10 @@ class Runner {
   common::Status Housekeeping();
   // false when the drain is over and it is time to say bye.
   bool StepDrain();
+  // A broker's prepare: its teams' folders are made a few per turn
+  // (MakeTeamFolders), so a hello's every-team list holds up no heartbeat.
+  void QueueTeamFolders(const schemas::BrokerMessage& prepare);
+  void MakeTeamFolders();
 
   SocketFactory connect_;
   MessageSink sink_;  // set: messages go here, not to a socket
@@ -219,6 +223,7 @@ class Runner {
   std::optional<common::Clock::Mono> renewed_at_;  // the latest lease renewal
   bool draining_ = false;
   common::Clock::Mono drain_deadline_{};
+  std::deque<std::uint32_t> folders_to_make_;  // team ids, from prepare
 };
 
 }  // namespace runner

@@ -13,6 +13,7 @@
 
 #include "common/team.h"
 #include "runner/lease_shim.h"
+#include "runner/log_reader.h"
 #include "runner/outcome.h"
 #include "runner/pipeline_env.h"
 #include "runner/runner.h"
@@ -150,8 +151,7 @@ void Runner::StartJob(const schemas::BrokerMessage& dispatch) {
   job.dispatch = dispatch;
   job.owner = owner;
   job.workspace = workspace.value();
-  job.log_path = settings_.log_dir + "/" + dispatch.run_id + "." +
-                 std::to_string(dispatch.attempt) + ".log";
+  job.log_path = LogPathFor(settings_.log_dir, dispatch.run_id, dispatch.attempt);
   job.timeout = dispatch.timeout_s > 0 ? std::chrono::seconds(dispatch.timeout_s)
                                        : settings_.run_timeout;
   job.deadline = clock_.Now() + job.timeout;

@@ -157,6 +157,14 @@ Status ClaimRun(const Tree& tree, const common::TeamDirs& dirs, const std::strin
 
 }  // namespace
 
+common::Status Workspace::PrepareTeam(const common::TeamDirs& dirs) {
+  std::error_code ec;
+  fs::create_directories(dirs.input, ec);
+  if (ec) return Status::Error(Code::kIoError, "cannot create " + dirs.input + ": " + ec.message());
+  auto tree = OpenTree(dirs, /*create=*/true);
+  return tree.ok() ? Status() : tree.status();
+}
+
 common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
                                              const std::string& run_id,
                                              std::uint32_t attempt, const std::string& pdate,
@@ -176,10 +184,8 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   if (!IsSingleComponent(w.staging_name_) || !IsSingleComponent(w.result_name_)) {
     return Status::Error(Code::kInvalid, "run id " + run_id + " cannot name a folder");
   }
-  std::error_code ec;
-  fs::create_directories(dirs.input, ec);
-  if (ec) return Status::Error(Code::kIoError, "cannot create " + dirs.input + ": " + ec.message());
-  auto tree = OpenTree(dirs, /*create=*/true);
+  if (Status s = PrepareTeam(dirs); !s.ok()) return s;
+  auto tree = OpenTree(dirs, /*create=*/false);
   if (!tree.ok()) return tree.status();
   // A retry: whatever an earlier attempt of this run published goes, and
   // that attempt may no longer publish (see PublishLog).

@@ -42,6 +42,11 @@ class Workspace {
                                            std::uint32_t attempt, const std::string& pdate,
                                            std::optional<Owner> owner = std::nullopt);
 
+  // Creates the team's input, output and share folders (and its staging
+  // root) if missing, as Prepare does, with no attempt: a broker's prepare,
+  // so inputs can be put in place before the team's first run.
+  static common::Status PrepareTeam(const common::TeamDirs& dirs);
+
   const common::TeamDirs& dirs() const { return dirs_; }
   const std::string& staging() const { return staging_; }
   std::string staging_output() const { return staging_ + "/output"; }

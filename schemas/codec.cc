@@ -276,6 +276,9 @@ Result<RunnerMessage> DecodeRunnerMessage(std::string_view bytes) {
   if (m.type == runner_msg::kResult && !IsOneOf(m.outcome, outcome::kAll)) {
     return Invalid("runner message", "outcome \"" + m.outcome + "\" is not " + Alternatives(outcome::kAll));
   }
+  if (m.type == runner_msg::kLogChunk && m.token.empty()) {
+    return Invalid("runner message", "log.chunk without the token of its log.read");
+  }
   if (m.type == runner_msg::kHello && (m.slots == 0 || m.slots > 1024)) {
     return Invalid("runner message", "hello needs slots 1-1024");
   }

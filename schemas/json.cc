@@ -84,6 +84,14 @@ nlohmann::json ToJson(const TeamRecord& t) {
           {"created_utc", Utc(t.created_unix_ms)}};
 }
 
+nlohmann::json ToJson(const DeadLetter& d) {
+  return {{"sink", d.sink},         {"seq", d.seq},
+          {"topic", d.topic},       {"run_id", d.run_id},
+          {"team", d.team},         {"attempts", d.attempts},
+          {"reason", d.reason},     {"failed_unix_ms", d.failed_unix_ms},
+          {"failed_utc", Utc(d.failed_unix_ms)}, {"redeliver", d.redeliver}};
+}
+
 common::Result<nlohmann::json> BusFrameToJson(std::string_view topic, std::string_view payload) {
   nlohmann::json j;
   if (topic.starts_with(topic::kRunPrefix)) {

@@ -15,6 +15,7 @@ nlohmann::json ToJson(const RunEvent& event);
 nlohmann::json ToJson(const AlertEvent& alert);
 nlohmann::json ToJson(const TeamRecord& team);
 nlohmann::json ToJson(const RunnerSummary& runner);
+nlohmann::json ToJson(const DeadLetter& letter);
 
 // Decodes a bus frame by its topic ("run.*", "alert.*", "due", ...) into JSON
 // with a "topic" field added.

@@ -254,10 +254,16 @@ struct RunnerMessage {
   // a count within it, so a heartbeat is known to be newer than a `started`.
   std::string incarnation;
   std::uint64_t seq = 0;
+  // log.chunk (token: the log.read's): the bytes of the log from
+  // log_offset on, and the log's size when they were read; `error` when
+  // it cannot be read.
+  std::uint64_t log_offset = 0;
+  std::uint64_t log_size = 0;
+  std::vector<char> payload;  // msgpack bin
   MSGPACK_DEFINE_MAP(v, type, runner_id, protocol, slots, holding, finished, run_id,
                      attempt, token, outcome, exit_code, error, total_loans,
                      exceptions_count, metrics, log_path, stderr_tail, incarnation, seq,
-                     inputs);
+                     inputs, log_offset, log_size, payload);
 };
 
 // Broker -> runner on the work socket.
@@ -294,9 +300,14 @@ struct BrokerMessage {
   bool network = true;
   std::uint32_t memory_mb = 0;
   std::map<std::string, std::string> env;
+  // log.read: up to log_limit bytes of run_id's attempt's log from log_offset.
+  std::uint64_t log_offset = 0;
+  std::uint32_t log_limit = 0;
+  std::vector<std::uint32_t> teams;  // prepare: at most 1000 team ids
   MSGPACK_DEFINE_MAP(v, type, run_id, attempt, token, team, pdate, key, local_date,
                      zone, command, timeout_s, protocol, error, lease_ms, lease_grace_ms,
-                     seen_seq, incarnation, network, memory_mb, env);
+                     seen_seq, incarnation, network, memory_mb, env, log_offset, log_limit,
+                     teams);
 };
 
 // One backup of the run store, as backup.create, backup.list and
@@ -312,6 +323,32 @@ struct BackupInfo {
 };
 
 // A request on the control socket. `op` says which fields matter.
+// A notification the notifier gave up on (notifications.failed, .sync).
+struct DeadLetter {
+  std::string sink;
+  std::uint64_t seq = 0;    // the event's seq in the broker's log
+  std::string topic;        // e.g. run.failed
+  std::string run_id;       // the run it is about, if any
+  std::uint32_t team = 0;
+  std::uint32_t attempts = 0;  // delivery attempts before giving up
+  std::string reason;          // the last attempt's error
+  std::int64_t failed_unix_ms = 0;
+  bool redeliver = false;      // asked to be sent again, not yet done
+  MSGPACK_DEFINE_MAP(sink, seq, topic, run_id, team, attempts, reason, failed_unix_ms,
+                     redeliver);
+};
+
+// A piece of an attempt's log (the run.log reply).
+struct LogChunk {
+  std::string runner_id;  // who read it
+  std::string path;       // on that runner's host
+  std::uint32_t attempt = 0;
+  std::uint64_t offset = 0;  // where `payload` begins
+  std::uint64_t size = 0;    // the log's size when it was read
+  std::vector<char> payload;  // msgpack bin
+  MSGPACK_DEFINE_MAP(runner_id, path, attempt, offset, size, payload);
+};
+
 struct ControlRequest {
   std::uint32_t v = kVersion;
   std::string op;  // one of op::kAll
@@ -327,8 +364,16 @@ struct ControlRequest {
   std::string from_date;  // backfill, YYYY-MM-DD
   std::string to_date;    // backfill, inclusive
   std::uint32_t backup_id = 0;  // backup.verify (0: the newest)
+  std::uint32_t attempt = 0;     // run.log (0: the run's latest)
+  std::uint64_t offset = 0;      // run.log: the first byte wanted
+  std::string sink;              // notifications.failed, .redeliver: only this sink (empty: all)
+  std::vector<std::uint64_t> seqs;  // notifications.redeliver: only these events (empty: all)
+  // notifications.sync: give-ups to record, and redeliveries that were delivered.
+  std::vector<DeadLetter> dead_letters;
+  std::vector<DeadLetter> delivered;
   MSGPACK_DEFINE_MAP(v, op, team, all_teams, pdate, key, run_id, limit,
-                     since_seq, team_record, requested_by, from_date, to_date, backup_id);
+                     since_seq, team_record, requested_by, from_date, to_date, backup_id,
+                     attempt, offset, sink, seqs, dead_letters, delivered);
 };
 
 // A runner as the broker sees it (the "stats" reply).
@@ -368,10 +413,14 @@ struct ControlReply {
   std::vector<BackupInfo> backups;  // backup.create, backup.list, backup.verify
   std::vector<RunnerSummary> runners;  // stats: every runner connected
   std::vector<TeamTally> tallies;      // teams.list: one per team listed
-  std::string message;                 // admin.reload: what it changed, for people
+  std::string message;                 // admin.reload, notifications.redeliver: for people
+  LogChunk log;                        // run.log
+  // notifications.failed: those listed; .redeliver: those asked for again;
+  // .sync: the redeliveries waiting.
+  std::vector<DeadLetter> dead_letters;
   MSGPACK_DEFINE_MAP(v, ok, error, code, duplicate, run, runs, teams, events,
                      last_seq, stats, incarnation, incarnation_from, backups, runners,
-                     tallies, message);
+                     tallies, message, log, dead_letters);
 };
 
 }  // namespace schemas

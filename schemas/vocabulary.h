@@ -19,10 +19,13 @@ namespace schemas {
 // hosts cannot all upgrade at once: the broker serves kOldestWorkProtocol up
 // to kWorkProtocol and refuses anything else at hello, naming both, so an
 // old runner stops with a reason instead of running half a protocol.
-inline constexpr std::uint32_t kWorkProtocol = 3;
+inline constexpr std::uint32_t kWorkProtocol = 4;
 // Protocol 3 fences every attempt by its dispatch token; a runner of 1 or 2
 // cannot, so serving it would give up exactly-once: it is refused at hello.
 inline constexpr std::uint32_t kOldestWorkProtocol = 3;
+// Protocol 4 adds log.read / log.chunk (a run's log fetched through the
+// broker); a runner of 3 is served without them.
+inline constexpr std::uint32_t kLogReadProtocol = 4;
 // A hello without `protocol` comes from release 1, which had no such field.
 inline constexpr std::uint32_t kUnversionedWorkProtocol = 1;
 
@@ -217,7 +220,9 @@ inline constexpr std::string_view kResult = "result";
 inline constexpr std::string_view kBye = "bye";
 // A success promoted after the broker's `promote`: the result, re-sent as done.
 inline constexpr std::string_view kPromoted = "promoted";
-inline constexpr std::array kAll = {kHello, kHeartbeat, kStarted, kResult, kPromoted, kBye};
+// Answers a log.read: a piece of an attempt's log (protocol 4).
+inline constexpr std::string_view kLogChunk = "log.chunk";
+inline constexpr std::array kAll = {kHello, kHeartbeat, kStarted, kResult, kPromoted, kBye, kLogChunk};
 }  // namespace runner_msg
 
 // BrokerMessage.type
@@ -230,7 +235,13 @@ inline constexpr std::string_view kCancel = "cancel";
 inline constexpr std::string_view kRefused = "refused";  // hello of an unserved protocol
 // A success is current: publish its outputs, then answer `promoted`.
 inline constexpr std::string_view kPromote = "promote";
-inline constexpr std::array kAll = {kWelcome, kHeartbeat, kDispatch, kAck, kCancel, kPromote, kRefused};
+// Asks for a piece of an attempt's log (protocol 4); the token names the request.
+inline constexpr std::string_view kLogRead = "log.read";
+// Make these teams' folders now, so inputs can go in before the first run
+// (protocol 4): at hello for every team, and for each team put.
+inline constexpr std::string_view kPrepare = "prepare";
+inline constexpr std::array kAll = {kWelcome, kHeartbeat, kDispatch, kAck, kCancel,
+                                    kPromote, kRefused,   kLogRead,  kPrepare};
 // A welcome with this key asks the runner to say hello again.
 inline constexpr std::string_view kHelloRequired = "hello-required";
 }  // namespace broker_msg
@@ -262,10 +273,20 @@ inline constexpr std::string_view kBackupList = "backup.list";
 inline constexpr std::string_view kBackupVerify = "backup.verify";
 // Reads the broker's configuration file again (as SIGHUP does).
 inline constexpr std::string_view kAdminReload = "admin.reload";
+// A piece of a run's log, read through the broker from the runner that ran it.
+inline constexpr std::string_view kRunLog = "run.log";
+// The notifications the notifier gave up on, and asking for them again.
+inline constexpr std::string_view kNotificationsFailed = "notifications.failed";
+inline constexpr std::string_view kNotificationsRedeliver = "notifications.redeliver";
+// The notifier's own: records give-ups and finished redeliveries, and
+// answers with the redeliveries asked for.
+inline constexpr std::string_view kNotificationsSync = "notifications.sync";
 inline constexpr std::array kAll = {kPing,         kTrigger,    kBackfill,    kStats,
                                     kRunsList,     kRunGet,     kCancel,      kTeamsList,
                                     kTeamPut,      kTeamRemove, kEventsSince, kBackupCreate,
-                                    kBackupList,   kBackupVerify, kAdminReload};
+                                    kBackupList,   kBackupVerify, kAdminReload, kRunLog,
+                                    kNotificationsFailed, kNotificationsRedeliver,
+                                    kNotificationsSync};
 }  // namespace op
 
 // ControlReply.code when ok is false

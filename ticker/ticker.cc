@@ -38,6 +38,35 @@ bool Ticker::Reload() {
   return true;
 }
 
+void Ticker::ReloadTeam(const schemas::ScheduleChanged& changed) {
+  if (!loaded_) return;  // the first load reads it anyway
+  if (changed.change == schemas::schedule_change::kRemove) {
+    spdlog::info("{} removed from the schedule", common::TeamLabel(changed.team));
+    planner_.RemoveTeam(changed.team);
+    return;
+  }
+  schemas::ControlRequest request;
+  request.op = std::string(schemas::op::kTeamsList);
+  request.all_teams = false;
+  request.team = changed.team;
+  auto reply = control_.Call(request, std::chrono::milliseconds(2000));
+  if (!reply.ok()) {
+    spdlog::warn("cannot load {}'s schedule: {}; reloading it all soon", common::TeamLabel(changed.team),
+                 reply.status().message());
+    next_reload_ = clock_.Now() + std::chrono::milliseconds(1000);
+    return;
+  }
+  const std::vector<schemas::TeamRecord>& teams = reply.value().teams;
+  if (teams.empty()) {
+    planner_.RemoveTeam(changed.team);  // gone again by the time we asked
+  } else if (teams.size() == 1 && teams.front().id == changed.team) {
+    planner_.PutTeam(teams.front());
+  } else {
+    planner_.SetTeams(teams);  // a broker that answers every team: take them all
+  }
+  spdlog::info("{}'s schedule reloaded", common::TeamLabel(changed.team));
+}
+
 void Ticker::Publish(const schemas::DueEvent& event) {
   publisher_.send(zmq::buffer(std::string(schemas::topic::kDue)), zmq::send_flags::sndmore);
   publisher_.send(zmq::buffer(schemas::Encode(event)), zmq::send_flags::none);
@@ -49,8 +78,13 @@ void Ticker::HandleBusMessage() {
   const zmq::message_t& topic = parts[0];
   const zmq::message_t& payload = parts[1];
   if (topic.to_string_view() == schemas::topic::kScheduleChanged) {
-    spdlog::info("schedule changed; reloading");
-    Reload();
+    auto changed = schemas::DecodeScheduleChanged(payload.to_string_view());
+    if (!changed.ok()) {
+      spdlog::info("schedule changed ({}); reloading it all", changed.status().message());
+      Reload();
+    } else {
+      ReloadTeam(changed.value());
+    }
   } else if (topic.to_string_view() == schemas::topic::kDueAck) {
     auto ack = schemas::DecodeDueAck(payload.to_string_view());
     if (!ack.ok()) {
@@ -67,18 +101,27 @@ void Ticker::HandleBusMessage() {
   }
 }
 
-std::chrono::milliseconds Ticker::TimeToNextWork() const {
+std::chrono::milliseconds Ticker::TimeToNextWork() {
   using std::chrono::milliseconds;
   const auto now = clock_.Now();
-  auto wait = std::chrono::duration_cast<milliseconds>(next_reload_ - now);
+  auto wait = std::chrono::ceil<milliseconds>(next_reload_ - now);
   for (const auto& [key, p] : unacked_) {
-    wait = std::min(wait, std::chrono::duration_cast<milliseconds>(p.resend_at - now));
+    wait = std::min(wait, std::chrono::ceil<milliseconds>(p.resend_at - now));
   }
-  if (auto next = planner_.NextFire(ToSys(clock_.WallNow()))) {
-    wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*next - clock_.WallNow()));
+  if (!loaded_) return std::clamp(wait, milliseconds(0), milliseconds(1000));
+  const auto wall = clock_.WallNow();
+  if (auto next = planner_.NextFire(ToSys(wall))) {
+    wait = std::min(wait, std::chrono::ceil<milliseconds>(*next - wall));
   }
   // Re-read the wall clock at least once a second: it can jump.
   return std::clamp(wait, milliseconds(0), milliseconds(1000));
+}
+
+bool Ticker::FireWithin(std::chrono::milliseconds window) {
+  if (!loaded_) return false;
+  const auto wall = clock_.WallNow();
+  const auto next = planner_.NextFire(ToSys(wall));
+  return next && *next - wall < window;  // a fire owed already counts too
 }
 
 std::vector<std::string> Ticker::Unacked() const {
@@ -92,7 +135,10 @@ common::Status Ticker::Turn(std::chrono::milliseconds max_wait) {
   // a schedule.changed sent before our subscriptions reached it is lost.
   const bool reconnected = subscriber_watch_.Opened();
   if (reconnected && loaded_) spdlog::info("connected to the bus; reloading the schedule");
-  if (clock_.Now() >= next_reload_ || reconnected) Reload();
+  // The periodic reload (a safety net for lost notices) is the one slow
+  // step: at 100,000 teams decoding the list takes most of a second. It
+  // waits while a fire is close, so no fire waits for it.
+  if (reconnected || (clock_.Now() >= next_reload_ && !FireWithin(kReloadQuiet))) Reload();
   if (loaded_) {
     for (schemas::DueEvent& event : planner_.Collect(ToSys(clock_.WallNow()))) {
       spdlog::info("fire {} for {} (local date {})", event.key, common::TeamLabel(event.team),

@@ -49,9 +49,18 @@ class Ticker {
 
  private:
   bool Reload();
+  // One team's change: asks for that team alone (teams.list of one team)
+  // and replans only it, so a change costs the same at 100,000 teams.
+  void ReloadTeam(const schemas::ScheduleChanged& changed);
   void Publish(const schemas::DueEvent& event);
   void HandleBusMessage();
-  std::chrono::milliseconds TimeToNextWork() const;
+  // Until the nearest of: the next fire, a resend, the reload; rounded up,
+  // so a turn never wakes just before a fire's instant.
+  std::chrono::milliseconds TimeToNextWork();
+  // A fire is owed now or comes within `window`.
+  bool FireWithin(std::chrono::milliseconds window);
+  // How near a fire keeps the periodic reload waiting.
+  static constexpr std::chrono::milliseconds kReloadQuiet{2000};
 
   zmq::socket_t& publisher_;
   zmq::socket_t& subscriber_;

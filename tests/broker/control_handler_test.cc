@@ -728,5 +728,48 @@ TEST_CASE("teams.list carries each team's streak and last success; stats lists t
   CHECK(c.Ask(Req(schemas::op::kStats)).runners.empty());
 }
 
+TEST_CASE("a deferred op (run.log) is authorized first, then left to the loop under its ticket") {
+  Control c;
+  c.h().AddTeam(2);
+  const std::string one = c.TriggerOk(1);
+  const std::string two = c.TriggerOk(2);
+  std::vector<std::pair<std::string, std::uint64_t>> asked;  // run, ticket
+  c.handler().AddDeferredOp(schemas::op::kRunLog,
+                            [&](const ControlRequest& r, std::uint64_t ticket) -> std::optional<ControlReply> {
+                              asked.emplace_back(r.run_id, ticket);
+                              if (r.offset == 0) return std::nullopt;
+                              ControlReply now;
+                              now.ok = false;
+                              now.code = "not_found";
+                              now.error = "answered at once";
+                              return now;
+                            });
+  const common::KeyGrant alice{common::KeyRole::kClient, "", "alice", {1}};
+  ControlRequest log = Req(schemas::op::kRunLog);
+
+  log.run_id = two;  // another team's run: refused before anyone is asked
+  auto refused = c.handler().HandleOrDefer(schemas::Encode(log), alice, 41);
+  REQUIRE(refused.has_value());
+  auto reply = schemas::DecodeControlReply(*refused);
+  REQUIRE(reply.ok());
+  CHECK(reply.value().code == "rejected");
+  CHECK(reply.value().error.find("may not read run.log for team 2") != std::string::npos);
+  CHECK(asked.empty());
+
+  log.run_id = one;  // its own: taken, to be answered under ticket 42
+  CHECK_FALSE(c.handler().HandleOrDefer(schemas::Encode(log), alice, 42).has_value());
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0] == std::make_pair(one, std::uint64_t{42}));
+
+  log.offset = 5;  // one the op answers at once comes back as bytes
+  auto now = c.handler().HandleOrDefer(schemas::Encode(log), alice, 43);
+  REQUIRE(now.has_value());
+  CHECK(schemas::DecodeControlReply(*now).value().error == "answered at once");
+
+  // Without a loop to answer later (Handle), it is refused, not dropped.
+  CHECK(c.Ask(log).error == "this op is answered only by the broker's control socket");
+  CHECK(asked.size() == 2);
+}
+
 }  // namespace
 }  // namespace broker

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -238,14 +239,34 @@ TEST_CASE("teams list shows each team's failure streak and last success, in text
   CHECK(json[1]["last_success_utc"] == "2025-12-05T02:00:00Z");
 }
 
-TEST_CASE("logs prints a run's log where it can read it, follows it to the end, and says where it is when it cannot") {
+TEST_CASE("logs prints a run's log where it can read it, else through the broker, follows it to the end, and says why when it cannot") {
   testing::TempDir dir;
   const std::string log = dir.WriteFile("r7.1.log", "starting\nreading the tape\n");
+  const std::string remote = "on the runner's host\nin two pieces\n";
   Cli cli;
   std::atomic<int> gets{0};
   std::atomic<bool> elsewhere{false};
+  std::atomic<bool> runner_gone{false};
+  std::vector<std::uint64_t> offsets;  // of the run.log requests
   cli.Answer([&](const ControlRequest& r) {
     ControlReply reply = FakeControlServer::Ok();
+    if (r.op == "run.log") {
+      CHECK(r.run_id == "r0000000007");
+      CHECK(r.attempt == 1);
+      offsets.push_back(r.offset);
+      if (runner_gone) {
+        reply.ok = false;
+        reply.code = "not_found";
+        reply.error = "runner runner-2 is not connected (the log is /nonexistent/r7.1.log there)";
+        return reply;
+      }
+      // At most 20 bytes a piece, as a runner caps its chunks.
+      const std::string piece = r.offset < remote.size() ? remote.substr(r.offset, 20) : "";
+      reply.log.payload.assign(piece.begin(), piece.end());
+      reply.log.offset = r.offset;
+      reply.log.size = remote.size();
+      return reply;
+    }
     CHECK(r.op == "run.get");
     reply.run.run_id = "r0000000007";
     reply.run.runner_id = "runner-2";
@@ -262,6 +283,7 @@ TEST_CASE("logs prints a run's log where it can read it, follows it to the end, 
   REQUIRE(cli.Run({"logs", "r0000000007", "--follow"}, &out) == 0);
   CHECK(out == "starting\nreading the tape\ndone: exit 1\n");
   CHECK(gets.load() == 3);
+  CHECK(offsets.empty());  // readable here: the broker is not asked
 
   // Without --follow: what is there now, once.
   gets = 0;
@@ -269,10 +291,24 @@ TEST_CASE("logs prints a run's log where it can read it, follows it to the end, 
   CHECK(out == "starting\nreading the tape\ndone: exit 1\n");
   CHECK(gets.load() == 1);
 
-  // On another host: where it is, and the end the record keeps; exit 1.
+  // On another host: through the broker, piece after piece, whole.
   elsewhere = true;
+  REQUIRE(cli.Run({"logs", "r0000000007"}, &out) == 0);
+  CHECK(out == remote);
+  CHECK(offsets == std::vector<std::uint64_t>{0, 20, remote.size()});
+
+  // --from-broker asks the broker even where the file is readable.
+  elsewhere = false;
+  offsets.clear();
+  REQUIRE(cli.Run({"logs", "r0000000007", "--from-broker"}, &out) == 0);
+  CHECK(out == remote);
+  CHECK(offsets.size() == 3);
+
+  // The runner gone: why, and the end the record keeps; exit 1.
+  elsewhere = true;
+  runner_gone = true;
   CHECK(cli.Run({"logs", "r0000000007"}, &out) == 1);
-  CHECK(out.find("/nonexistent/r7.1.log is on runner runner-2's host and not readable here") != std::string::npos);
+  CHECK(out.find("runner runner-2 is not connected (the log is /nonexistent/r7.1.log there)") != std::string::npos);
   CHECK(out.find("  | upstream DB unreachable") != std::string::npos);
 }
 
@@ -307,4 +343,88 @@ TEST_CASE("runs --since lists only runs accepted since that UTC date, and says w
   CHECK(out.find("(no runs since then)") != std::string::npos);
   CHECK(cli.Run({"runs", "--since", "yesterday"}, &out) == 2);
   CHECK(out.find("--since yesterday") != std::string::npos);
+}
+
+TEST_CASE("notifications failed is a table of sink, seq, event, run, team, tries, UTC time and reason") {
+  Cli cli;
+  std::vector<ControlRequest> asked;
+  std::mutex mu;
+  bool none = false;
+  cli.Answer([&](const ControlRequest& r) {
+    std::lock_guard lock(mu);
+    asked.push_back(r);
+    ControlReply reply = FakeControlServer::Ok();
+    if (none) return reply;
+    schemas::DeadLetter d;
+    d.sink = "slack";
+    d.seq = 42;
+    d.topic = "run.failed";
+    d.run_id = "r0000000007";
+    d.team = 2;
+    d.attempts = 10;
+    d.reason = "HTTP 500\nfrom the proxy";  // a peer's words: one escaped line
+    d.failed_unix_ms = 1'764'900'000'000;     // 2025-12-05 02:00:00 UTC
+    d.redeliver = true;
+    reply.dead_letters.push_back(d);
+    reply.stats["total"] = 1;
+    return reply;
+  });
+  std::string out;
+  REQUIRE(cli.Run({"notifications", "failed", "--sink", "slack", "--limit", "5"}, &out) == 0);
+  CHECK_MESSAGE(std::regex_search(out, std::regex("SINK +SEQ +EVENT +RUN +TEAM +TRIES +FAILED \\(UTC\\) +REASON")), out);
+  CHECK_MESSAGE(std::regex_search(out, std::regex("slack +42 +run\\.failed +r0000000007 +team 2 +10 +2025-12-05T02:00:00Z")), out);
+  CHECK(out.find("(redelivery pending) HTTP 500\\nfrom the proxy") != std::string::npos);
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].op == "notifications.failed");
+    CHECK(asked[0].sink == "slack");
+    CHECK(asked[0].limit == 5);
+  }
+  REQUIRE(cli.Run({"notifications", "failed", "--json"}, &out) == 0);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  REQUIRE_MESSAGE(j.is_array(), out);
+  CHECK(j[0]["seq"] == 42);
+  CHECK(j[0]["reason"] == "HTTP 500\nfrom the proxy");
+  CHECK(j[0]["failed_utc"].is_string());
+  {
+    std::lock_guard lock(mu);
+    none = true;
+  }
+  REQUIRE(cli.Run({"notifications", "failed"}, &out) == 0);
+  CHECK(out.find("no failed notifications") != std::string::npos);
+  CHECK(cli.Run({"notifications", "failed", "--sink", "a/b"}, &out) == 2);
+}
+
+TEST_CASE("notifications redeliver needs --all, --sink or --seq, and says how many were queued") {
+  Cli cli;
+  std::vector<ControlRequest> asked;
+  std::mutex mu;
+  cli.Answer([&](const ControlRequest& r) {
+    std::lock_guard lock(mu);
+    asked.push_back(r);
+    ControlReply reply = FakeControlServer::Ok();
+    reply.message = "2 notifications queued for redelivery";
+    return reply;
+  });
+  std::string out;
+  CHECK(cli.Run({"notifications", "redeliver"}, &out) == 2);
+  CHECK(out.find("say which") != std::string::npos);
+  CHECK(cli.Run({"notifications", "redeliver", "--all", "--sink", "slack"}, &out) == 2);
+  {
+    std::lock_guard lock(mu);
+    CHECK(asked.empty());  // nothing was sent by accident
+  }
+  REQUIRE(cli.Run({"notifications", "redeliver", "--sink", "slack", "--seq", "4", "--seq", "9"}, &out) == 0);
+  CHECK(out.find("2 notifications queued for redelivery") != std::string::npos);
+  REQUIRE(cli.Run({"notifications", "redeliver", "--all"}, &out) == 0);
+  CHECK(cli.Run({"notifications", "redeliver", "--help"}, &out) == 0);
+  CHECK(out.find("--seq") != std::string::npos);
+  std::lock_guard lock(mu);
+  REQUIRE(asked.size() == 2);
+  CHECK(asked[0].op == "notifications.redeliver");
+  CHECK(asked[0].sink == "slack");
+  CHECK(asked[0].seqs == std::vector<std::uint64_t>{4, 9});
+  CHECK(asked[1].sink.empty());
+  CHECK(asked[1].seqs.empty());
 }

@@ -75,6 +75,7 @@ TEST_CASE("/metrics counts runs by team and state, their durations and streaks, 
   CHECK(Sample(text, R"(daybreak_run_duration_seconds_bucket{team="1",le="1"})") == 1);  // 0.2 s
   CHECK(Sample(text, R"(daybreak_runners_connected)") == 1);
   CHECK(Sample(text, R"(daybreak_active_runs)") == 0);
+  CHECK(Sample(text, R"(daybreak_notifications_failed)") == 0);  // dead letters held (issue 14)
   CHECK(text.find("# TYPE daybreak_runs_total counter") != std::string::npos);
   CHECK(text.find("# TYPE daybreak_run_duration_seconds histogram") != std::string::npos);
   CHECK(text.find("# TYPE daybreak_bad_frames_total counter") != std::string::npos);

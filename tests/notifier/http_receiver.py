@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small HTTP receiver for notifier tests: records every POST as a JSON
-line and answers as told (success, 500 forever, or 429 with Retry-After for
-the first N requests). Standard library only."""
+line and answers as told (success, 500 forever, 429 with Retry-After for
+the first N requests, or a failure while a file exists). Standard library
+only."""
 import argparse
 import json
 import os
@@ -16,6 +17,8 @@ parser.add_argument("--log", required=True)
 parser.add_argument("--status", type=int, default=200, help="answer for failing requests")
 parser.add_argument("--fail-first", type=int, default=0, help="fail this many requests (-1: all)")
 parser.add_argument("--retry-after", default="", help="Retry-After value sent with failures")
+parser.add_argument("--fail-while", default="",
+                    help="fail every request while this file exists (then answer 200)")
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -38,6 +41,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             count += 1
             failing = args.fail_first < 0 or count <= args.fail_first
+            if args.fail_while:
+                failing = os.path.exists(args.fail_while)
             status = args.status if failing else 200
             try:
                 parsed = json.loads(body)

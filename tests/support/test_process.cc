@@ -41,9 +41,22 @@ TestProcess::TestProcess(std::vector<std::string> argv, std::vector<std::string>
                          std::string log_path) {
   std::vector<char*> c_argv = CStrings(argv);
   std::vector<char*> c_env = CStrings(env);
+  // Signals wait while we fork: the child must drop the test's handlers
+  // (doctest's crash report) before any can run in it. A signal that comes
+  // before the exec (a test stopping a process it just started) then ends
+  // the child quietly instead of reporting that the test crashed.
+  sigset_t all, before;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &before);
   pid_ = fork();
+  if (pid_ != 0) sigprocmask(SIG_SETMASK, &before, nullptr);
   if (pid_ == 0) {
     // Only async-signal-safe calls between fork and exec.
+    struct sigaction plain {};
+    plain.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &plain, nullptr);
+    }
     const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     const int null = open("/dev/null", O_RDONLY);
     dup2(null, 0);

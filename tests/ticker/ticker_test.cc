@@ -52,7 +52,14 @@ class Bench {
       if (r.op != schemas::op::kTeamsList) return testing::FakeControlServer::Refuse("unexpected op");
       if (refuse_) return testing::FakeControlServer::Refuse("store unavailable");
       auto reply = testing::FakeControlServer::Ok();
-      reply.teams = teams_;
+      if (r.all_teams) {
+        reply.teams = teams_;
+      } else {
+        ++one_team_loads_;
+        for (const auto& t : teams_) {
+          if (t.id == r.team) reply.teams.push_back(t);
+        }
+      }
       return reply;
     });
   }
@@ -66,6 +73,11 @@ class Bench {
     refuse_ = refuse;
   }
   int loads() const { return control_.calls(std::string(schemas::op::kTeamsList)); }
+  // Of those, the loads of one team (a schedule.changed).
+  int one_team_loads() {
+    std::lock_guard lock(mu_);
+    return one_team_loads_;
+  }
 
   // The next due event the ticker publishes within `deadline` of real time.
   std::optional<schemas::DueEvent> NextDue(std::chrono::milliseconds deadline = 2s) {
@@ -100,6 +112,7 @@ class Bench {
   std::mutex mu_;
   std::vector<schemas::TeamRecord> teams_;
   bool refuse_ = false;
+  int one_team_loads_ = 0;
 
  public:
   testing::FakeClock clock_;
@@ -199,7 +212,7 @@ TEST_CASE("each new connection to the bus reloads the schedule: a notice sent be
   testing::FakeControlServer control(context, "inproc://watch-control");
   control.set_handler([](const schemas::ControlRequest&) { return testing::FakeControlServer::Ok(); });
   const std::string bus = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
-  auto broker_bus = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pub);
+  auto broker_bus = std::make_unique<zmq::socket_t>(context, zmq::socket_type::xpub);
   broker_bus->set(zmq::sockopt::linger, 0);
   broker_bus->bind(bus);
   zmq::socket_t publisher(context, zmq::socket_type::pub);
@@ -217,8 +230,17 @@ TEST_CASE("each new connection to the bus reloads the schedule: a notice sent be
     while (loads() < n && std::chrono::steady_clock::now() < until) REQUIRE(ticker.Turn(10ms).ok());
     return loads();
   };
-  // The first load, then one more once the connection is up.
-  CHECK(turn_until(2) == 2);
+  // The first load, and one for the connection: the same one when the
+  // connection was up by the first turn. The broker's XPUB sees our
+  // subscription once the handshake is done, which is when the ticker's
+  // watch says the connection opened; a few turns then take that in.
+  zmq::pollitem_t sub_seen{broker_bus->handle(), 0, ZMQ_POLLIN, 0};
+  REQUIRE(zmq::poll(&sub_seen, 1, 5s) == 1);
+  zmq::message_t subscription;
+  REQUIRE(broker_bus->recv(subscription));
+  for (int i = 0; i < 5; ++i) REQUIRE(ticker.Turn(10ms).ok());
+  const int base = loads();
+  CHECK((base == 1 || base == 2));
   // The broker restarts: a new connection, another load.
   broker_bus.reset();
   broker_bus = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pub);
@@ -234,10 +256,10 @@ TEST_CASE("each new connection to the bus reloads the schedule: a notice sent be
       std::this_thread::sleep_for(10ms);  // polling for the port, not waiting on a peer
     }
   }
-  CHECK(turn_until(3) == 3);
+  CHECK(turn_until(base + 1) == base + 1);
   // And nothing more while it stays up.
   for (int i = 0; i < 5; ++i) REQUIRE(ticker.Turn(10ms).ok());
-  CHECK(loads() == 3);
+  CHECK(loads() == base + 1);
 }
 
 TEST_CASE("a schedule the broker cannot give is asked for again a second later") {
@@ -263,4 +285,56 @@ TEST_CASE("Run returns at once when asked to stop") {
   std::atomic<bool> stop{true};
   CHECK(b.ticker.Run(stop).ok());
   CHECK(b.loads() == 0);
+}
+
+TEST_CASE("a schedule.changed reloads that one team, not the whole list") {
+  Bench b(At(1, 0));
+  b.SetTeams({Team(1, "02:00", At(0, 0)), Team(2, "03:00", At(0, 0))});
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  REQUIRE(b.loads() == 1);
+  auto changed = [&](std::uint32_t team, std::string_view change) {
+    schemas::ScheduleChanged c;
+    c.team = team;
+    c.change = std::string(change);
+    b.Broker(schemas::topic::kScheduleChanged, schemas::Encode(c));
+  };
+  // Team 2 moves to 01:30; team 1 is removed (no question asked for that).
+  b.SetTeams({Team(1, "02:00", At(0, 0)), Team(2, "01:30", At(0, 30))});
+  changed(2, schemas::schedule_change::kPut);
+  CHECK(b.TurnUntil([&] { return b.one_team_loads() == 1; }));
+  changed(1, schemas::schedule_change::kRemove);
+  b.SetTeams({Team(2, "01:30", At(0, 30))});
+  for (int i = 0; i < 5; ++i) REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK(b.loads() == 2);  // the first load, and team 2's alone
+  CHECK(b.one_team_loads() == 1);
+
+  b.clock_.Advance(30min);  // 01:30: team 2's new time
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto due = b.NextDue();
+  REQUIRE(due);
+  CHECK(due->team == 2);
+  b.Broker(schemas::topic::kDueAck, Ack(due->key));
+  CHECK(b.TurnUntil([&] { return b.ticker.Unacked().empty(); }));
+  b.clock_.Advance(30min);  // 02:00: team 1 is gone
+  for (int i = 0; i < 3; ++i) REQUIRE(b.ticker.Turn(10ms).ok());
+  CHECK_FALSE(b.NextDue(200ms));
+}
+
+// At 100,000 teams the full reload takes most of a second: falling due just
+// before a fire, it would make the fire that late.
+TEST_CASE("the periodic reload waits while a fire is close, then comes") {
+  Bench b(At(1, 59, 0));
+  b.SetTeams({Team(1, "02:00", At(0, 0))});
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  REQUIRE(b.loads() == 1);
+  b.clock_.Advance(59'000ms);  // 01:59:59: the reload is due in a second
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  b.clock_.Advance(1'000ms);  // 02:00:00: the reload and the fire both due
+  REQUIRE(b.ticker.Turn(10ms).ok());
+  auto due = b.NextDue();
+  REQUIRE(due);
+  CHECK(due->team == 1);
+  CHECK(b.loads() == 1);  // the fire went first
+  b.Broker(schemas::topic::kDueAck, Ack(due->key));
+  CHECK(b.TurnUntil([&] { return b.loads() == 2; }));
 }
