@@ -168,6 +168,9 @@ void World::Collect() {
         protocol_error_ = "undecodable frame from the broker";
         continue;
       }
+      // A prepare (a hello's team folders) changes no run and renews no
+      // lease: ordering it among the rest only multiplies the orderings.
+      if (m.value().type == broker_msg::kPrepare) continue;
       if (m.value().type == broker_msg::kDispatch) {
         token_names_[m.value().token] = "T" + std::to_string(m.value().attempt);
       }
