@@ -157,11 +157,18 @@ Status ClaimRun(const Tree& tree, const common::TeamDirs& dirs, const std::strin
 
 }  // namespace
 
-common::Status Workspace::PrepareTeam(const common::TeamDirs& dirs) {
+namespace {
+// The team's input folder, and its output tree opened (made if missing).
+common::Result<Tree> MakeTeamTree(const common::TeamDirs& dirs) {
   std::error_code ec;
   fs::create_directories(dirs.input, ec);
   if (ec) return Status::Error(Code::kIoError, "cannot create " + dirs.input + ": " + ec.message());
-  auto tree = OpenTree(dirs, /*create=*/true);
+  return OpenTree(dirs, /*create=*/true);
+}
+}  // namespace
+
+common::Status Workspace::PrepareTeam(const common::TeamDirs& dirs) {
+  auto tree = MakeTeamTree(dirs);
   return tree.ok() ? Status() : tree.status();
 }
 
@@ -184,8 +191,7 @@ common::Result<Workspace> Workspace::Prepare(const common::TeamDirs& dirs,
   if (!IsSingleComponent(w.staging_name_) || !IsSingleComponent(w.result_name_)) {
     return Status::Error(Code::kInvalid, "run id " + run_id + " cannot name a folder");
   }
-  if (Status s = PrepareTeam(dirs); !s.ok()) return s;
-  auto tree = OpenTree(dirs, /*create=*/false);
+  auto tree = MakeTeamTree(dirs);
   if (!tree.ok()) return tree.status();
   // A retry: whatever an earlier attempt of this run published goes, and
   // that attempt may no longer publish (see PublishLog).
