@@ -128,9 +128,14 @@ async function refresh() {
       <td>${r.attempt}/${r.max_attempts}</td><td>${when(r.started_unix_ms)}</td><td>${when(r.finished_unix_ms)}</td><td>${took(r)}</td>
       <td>${r.state === 'retry_wait' ? when(r.next_attempt_unix_ms) : '-'}</td><td>${num(r.total_loans)}</td><td class="err">${esc(r.error)}${reason(r)}</td>
       <td>${mayTeam(r.team) && ACTIVE.has(r.state) ? `<button data-act="cancel" data-run="${esc(r.run_id)}">cancel</button>` : ''}</td></tr>`).join(''));
+    // "Last heard" changes every poll: it is written into its cell alone,
+    // so the rows (and their run links) are redrawn only when they change.
     draw('#runners tbody', runners.length ? runners.map(x => `<tr><td>${esc(x.runner_id)}</td>
       <td>${x.runs.length} of ${x.slots} in use</td><td>${x.runs.map(id => `<a href="#run=${esc(id)}">${esc(id)}</a>`).join(' ') || '-'}</td>
-      <td>${(x.last_seen_ms_ago / 1000).toFixed(1)} s ago</td></tr>`).join('') : '<tr><td colspan="4">no runner connected</td></tr>');
+      <td class="heard"></td></tr>`).join('') : '<tr><td colspan="4">no runner connected</td></tr>');
+    document.querySelectorAll('#runners td.heard').forEach((cell, i) => {
+      cell.textContent = `${(runners[i].last_seen_ms_ago / 1000).toFixed(1)} s ago`;
+    });
   } catch (e) {
     document.getElementById('health').innerHTML = `<span class="bad">cannot reach the broker: ${esc(e.message)}</span>`;
   }

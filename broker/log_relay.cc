@@ -30,6 +30,11 @@ std::optional<schemas::ControlReply> LogRelay::Ask(const schemas::ControlRequest
   auto found = store_.GetRun(request.run_id);  // written: the group goes first
   if (!found.ok()) return Refusal(found.status().code(), found.status().message());
   const schemas::RunRecord& run = found.value();
+  if (run.archived) {
+    return Refusal(Code::kNotFound, "run " + run.run_id +
+                                        " is archived (past broker.run_retention_days); its log "
+                                        "is no longer kept with its record");
+  }
   if (run.runner_id.empty() || run.attempt == 0) {
     return Refusal(Code::kNotFound, "run " + run.run_id + " has no log yet (state " +
                                         std::string(schemas::Name(run.state)) + ")");

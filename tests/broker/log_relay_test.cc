@@ -142,6 +142,18 @@ TEST_CASE("run.log says why when no runner can be asked") {
     CHECK(r->code == "not_found");
     CHECK(r->error.find("has no log yet (state ") != std::string::npos);
   }
+  SUBCASE("an archived run: its log went with its record") {
+    const std::string id = f.StartedRun();
+    schemas::RunRecord stub = f.h.Run(id);
+    stub.archived = true;
+    Change change;
+    change.run = stub;
+    REQUIRE(f.h.store().Commit(change).ok());
+    auto r = f.relay.Ask(f.LogOf(id), 1);
+    REQUIRE(r.has_value());
+    CHECK(r->code == "not_found");
+    CHECK(r->error.find("is archived") != std::string::npos);
+  }
   SUBCASE("an attempt it has not had") {
     const std::string id = f.StartedRun();
     auto r = f.relay.Ask(f.LogOf(id, 0, 2), 1);
