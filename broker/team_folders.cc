@@ -34,6 +34,9 @@ void RunManager::OnRunnerMessage(const std::string& runner_id,
                                  const schemas::RunnerMessage& message) {
   protocol_.OnMessage(runner_id, message);
   if (message.type != schemas::runner_msg::kHello) return;
+  // Only a runner that can take a prepare is worth listing every team for.
+  const std::optional<std::uint32_t> protocol = RunnerProtocolOf(runner_id);
+  if (!protocol || *protocol < schemas::kLogReadProtocol) return;
   std::vector<std::uint32_t> every;
   teams_.ForEach([&every](const schemas::TeamRecord& t) { every.push_back(t.id); });
   if (teams_.Find(common::kGeneralTeam) == nullptr) every.push_back(common::kGeneralTeam);

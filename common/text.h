@@ -19,6 +19,8 @@ std::string Printable(std::string_view text);
 // The last `max_bytes` of `text` at most, starting on a UTF-8 character
 // (never inside one): the end of a log is what explains a failure.
 std::string Tail(std::string_view text, std::size_t max_bytes);
+// The first `max_bytes` of `text` at most, ending on a whole UTF-8 character.
+std::string Head(std::string_view text, std::size_t max_bytes);
 
 // Splits a command line into words the way a POSIX shell does, without
 // running anything: blanks separate words; '...' is literal; "..." keeps

@@ -21,12 +21,7 @@ constexpr int kPersistEvery = 8;
 // A reason fit for the broker: text it accepts (UTF-8, no control
 // characters) and short enough that a sync of many letters fits one frame.
 std::string Reason(const std::string& error) {
-  std::string out = common::Printable(error);
-  if (out.size() <= schemas::kMaxDeadLetterReasonBytes) return out;
-  std::size_t cut = schemas::kMaxDeadLetterReasonBytes;
-  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
-  out.resize(cut);
-  return out;
+  return common::Head(common::Printable(error), schemas::kMaxDeadLetterReasonBytes);
 }
 }  // namespace
 

@@ -72,9 +72,7 @@ using nlohmann::json;
 // Slack's limits: a header's text 150 characters, a field 2000, a section 3000.
 std::string Cut(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
-  std::size_t end = max - 3;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // whole characters
-  return text.substr(0, end) + "...";
+  return common::Head(text, max - 3) + "...";  // whole characters
 }
 
 json Field(const std::string& name, const std::string& value) {

@@ -60,6 +60,16 @@ TEST_CASE("Tail keeps the end and never starts inside a character") {
   CHECK(common::IsUtf8(common::Tail("\xe2\x82\xac\xe2\x82\xac", 5)));
 }
 
+TEST_CASE("Head keeps the start and never ends inside a character") {
+  CHECK(common::Head("short", 10) == "short");
+  CHECK(common::Head("line one\nline two\n", 8) == "line one");
+  // "é" is two bytes; a cut that would land in its middle ends before it.
+  CHECK(common::Head("ab\xc3\xa9xy", 3) == "ab");
+  CHECK(common::Head("ab\xc3\xa9xy", 4) == "ab\xc3\xa9");
+  CHECK(common::IsUtf8(common::Head("\xe2\x82\xac\xe2\x82\xac", 5)));
+  CHECK(common::Head("\xe2\x82\xac", 2).empty());
+}
+
 TEST_CASE("SplitShellWords splits as a shell would, expanding nothing") {
   using Words = std::vector<std::string>;
   struct Case {
